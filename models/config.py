@@ -1,0 +1,124 @@
+"""Settings: the one place that reads the environment.
+
+Everything else receives a `Settings` object. Tests build one directly (`Settings.from_env({...})`) instead of
+touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEV_SECRET = "embedded-mode-only-this-key-is-not-secret"  # noqa: S105 - refused outside the embedded mode
+MIN_SECRET_LENGTH = 32  # HS256 wants a key at least as long as its hash (RFC 7518, 3.2)
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    return int(env.get(key) or default)
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    return float(env.get(key) or default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process configuration. See the README's configuration table for each variable."""
+
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    data_dir: Path
+    public_base_url: str = "http://127.0.0.1:8000"
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 7 * 24 * 3600
+    whatsapp_graph_base_url: str = "https://graph.facebook.com"
+    whatsapp_graph_version: str = "v21.0"
+    http_connect_timeout: float = 3.05
+    http_read_timeout: float = 10.0
+    max_webhook_bytes: int = 1024 * 1024
+    socketio_async_mode: str = "threading"
+    socketio_channel: str = "flask-socketio"
+    outbox_relay_interval: float = 10.0
+    outbox_relay_min_age: float = 5.0
+    assignment_sweep_interval: float = 30.0
+    task_time_limit: int = 60
+    log_level: str = "INFO"
+    log_format: str = "text"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis configured: tasks run in this process, Socket.IO has no message queue."""
+        return self.redis_url is None
+
+    @property
+    def database_kind(self) -> str:
+        return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+    def describe(self) -> str:
+        """The one log line that says which mode runs."""
+        db = "SQLite file" if self.database_kind == "sqlite" else self.database_kind
+        if self.embedded:
+            return (f"mode=embedded database={db} ({self._safe_db()}) broker=in-process "
+                    "socketio=no message queue")
+        return (f"mode=real database={db} ({self._safe_db()}) broker=redis "
+                "socketio=redis message queue")
+
+    def _safe_db(self) -> str:
+        url = self.database_url
+        if "@" in url:  # hide credentials
+            scheme, rest = url.split("://", 1)
+            url = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return url
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("DATA_DIR") or "var").resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'atendimento.db'}"
+        redis_url = env.get("REDIS_URL") or None
+        secret = env.get("SECRET_KEY") or ""
+        if not secret:
+            if redis_url is not None or not database_url.startswith("sqlite"):
+                raise RuntimeError("SECRET_KEY must be set when PostgreSQL or Redis is configured")
+            secret = DEV_SECRET
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise RuntimeError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+        return cls(
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=secret,
+            data_dir=data_dir,
+            public_base_url=(env.get("PUBLIC_BASE_URL") or cls.public_base_url).rstrip("/"),
+            access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", cls.access_token_ttl),
+            refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", cls.refresh_token_ttl),
+            whatsapp_graph_base_url=(env.get("WHATSAPP_GRAPH_BASE_URL") or cls.whatsapp_graph_base_url).rstrip("/"),
+            whatsapp_graph_version=env.get("WHATSAPP_GRAPH_VERSION") or cls.whatsapp_graph_version,
+            http_connect_timeout=_float(env, "HTTP_CONNECT_TIMEOUT", cls.http_connect_timeout),
+            http_read_timeout=_float(env, "HTTP_READ_TIMEOUT", cls.http_read_timeout),
+            max_webhook_bytes=_int(env, "MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
+            socketio_async_mode=env.get("SOCKETIO_ASYNC_MODE") or cls.socketio_async_mode,
+            socketio_channel=env.get("SOCKETIO_CHANNEL") or cls.socketio_channel,
+            outbox_relay_interval=_float(env, "OUTBOX_RELAY_INTERVAL", cls.outbox_relay_interval),
+            outbox_relay_min_age=_float(env, "OUTBOX_RELAY_MIN_AGE", cls.outbox_relay_min_age),
+            assignment_sweep_interval=_float(env, "ASSIGNMENT_SWEEP_INTERVAL", cls.assignment_sweep_interval),
+            task_time_limit=_int(env, "TASK_TIME_LIMIT", cls.task_time_limit),
+            log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
+            log_format=env.get("LOG_FORMAT") or cls.log_format,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once."""
+    return Settings.from_env()
