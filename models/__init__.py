@@ -1,0 +1,12 @@
+"""The domain core: tables, pure rules, use-cases and provider adapters. Imports neither Flask nor Celery."""
+
+from models.base import Base
+from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
+from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
+from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
+
+__all__ = [
+    "OPEN_STATUSES", "AgentStatus", "AuditEntry", "Base", "Channel", "ChannelKind", "Contact", "DeliveryStatus",
+    "Department", "Direction", "InboxEvent", "Message", "OutboxTask", "Queue", "QueueMember", "RealtimeEvent",
+    "Role", "Strategy", "Tenant", "Ticket", "TicketStatus", "User",
+]

@@ -1,0 +1,103 @@
+"""Engine, sessions and after-commit hooks.
+
+Domain functions take a session and never commit; the transport that opened the session commits it
+(`session_scope`). Whatever must happen only if the transaction commits (publishing tasks, emitting
+Socket.IO events) is registered with `after_commit` and runs once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.bus import Bus
+from models.config import Settings
+
+log = logging.getLogger(__name__)
+
+_HOOKS = "after_commit_hooks"
+
+
+def make_engine(settings: Settings, **kwargs: Any) -> Engine:
+    """An engine for the configured database; SQLite gets WAL and a busy timeout for its threads."""
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+def make_session_factory(engine: Engine, bus: Bus) -> sessionmaker[Session]:
+    """Sessions that publish tasks and emit events through `bus` after they commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info={"bus": bus})
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on error, then run the after-commit hooks."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def after_commit(session: Session, hook: Callable[[], None]) -> None:
+    """Run `hook` after this session's transaction commits; drop it if the transaction rolls back."""
+    session.info.setdefault(_HOOKS, []).append(hook)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_hooks(session: Session) -> None:
+    hooks = session.info.pop(_HOOKS, [])
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:  # the durable rows (outbox, events) let the relay and replay recover
+            log.exception("after-commit hook failed; the outbox relay will retry")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_hooks(session: Session) -> None:
+    session.info.pop(_HOOKS, None)
+
+
+def insert_or_ignore(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when it already existed.
+
+    The database decides, so two processes storing the same provider event at once cannot both win.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only the two supported backends
+        raise RuntimeError(f"unsupported database {dialect}")
+    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
+    return session.execute(stmt).scalar_one_or_none()

@@ -1,0 +1,111 @@
+"""Who serves: tenants, their users (agents, supervisors, admins), departments, queues and channels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class AgentStatus(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class Strategy(StrEnum):
+    LEAST_BUSY = "least_busy"
+    ROUND_ROBIN = "round_robin"
+    SKILLS = "skills"
+    PRIORITY = "priority"
+
+
+class ChannelKind(StrEnum):
+    WHATSAPP = "whatsapp"
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(TenantOwned, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.AGENT)
+    max_tickets: Mapped[int] = mapped_column(Integer, default=5)
+    skills: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[AgentStatus] = mapped_column(enum_column(AgentStatus), default=AgentStatus.OFFLINE)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Department(TenantOwned, Base):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Queue(TenantOwned, Base):
+    __tablename__ = "queues"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("departments.id", ondelete="SET NULL"))
+    strategy: Mapped[Strategy] = mapped_column(enum_column(Strategy), default=Strategy.LEAST_BUSY)
+    return_on_offline: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QueueMember(TenantOwned, Base):
+    __tablename__ = "queue_members"
+
+    queue_id: Mapped[int] = mapped_column(BigId, ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    # Round robin needs to know who got the last ticket of this queue.
+    last_assigned_at: Mapped[datetime | None] = mapped_column()
+
+
+class Channel(TenantOwned, Base):
+    """A number or address a tenant is reached at. `external_id` is how a webhook payload names it:
+    WhatsApp phone_number_id, Twilio number or messaging service sid, inbound email address."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("kind", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[ChannelKind] = mapped_column(enum_column(ChannelKind))
+    name: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(200))
+    default_queue_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("queues.id", ondelete="SET NULL"))
+    # Provider identifiers and secrets (app secret, verify token, access token, ...). Never serialised out.
+    credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,66 @@
+"""The task outbox: enqueue work in the caller's transaction, publish it only after commit.
+
+`enqueue` is the only way domain code asks for background work. The row is the durable promise; the
+after-commit publish is the fast path; `relay_pending` (run by beat) is the safety net for a broker that was
+down or a process that died between commit and publish.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.bus import bus_of
+from models.db import after_commit
+from models.events import OutboxTask
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: dict[str, Any] | None = None) -> None:
+    """Ask for `task(*args)` to run once this transaction commits."""
+    row = OutboxTask(tenant_id=tenant_id, task=task, args=list(args), headers=headers or {})
+    session.add(row)
+    session.flush()
+    bus = bus_of(session)
+    engine = session.get_bind()
+    row_id, name, row_args, row_headers = row.id, task, list(args), dict(row.headers)
+
+    def publish() -> None:
+        bus.publish(name, row_args, row_headers)
+        with engine.begin() as conn:
+            conn.execute(update(OutboxTask).where(OutboxTask.id == row_id).values(dispatched_at=utcnow()))
+
+    after_commit(session, publish)
+
+
+def relay_pending(session: Session, now: datetime, min_age_seconds: float, limit: int = 500) -> int:
+    """Publish outbox rows older than `min_age_seconds` that were never dispatched. Returns how many.
+
+    `SKIP LOCKED` lets two relays (two beats, or a slow run overlapping the next) share the backlog instead
+    of publishing the same rows twice.
+    """
+    bus = bus_of(session)
+    rows = session.scalars(
+        select(OutboxTask)
+        .where(OutboxTask.dispatched_at.is_(None), OutboxTask.created_at < now - timedelta(seconds=min_age_seconds))
+        .order_by(OutboxTask.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    sent = 0
+    for row in rows:
+        row.attempts += 1
+        try:
+            bus.publish(row.task, list(row.args), dict(row.headers))
+        except Exception:
+            log.warning("outbox relay could not publish task %s (row %s); will retry", row.task, row.id)
+            break  # the broker is down: stop, keep the rest for the next run
+        row.dispatched_at = now
+        sent += 1
+    return sent

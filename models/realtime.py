@@ -1,0 +1,66 @@
+"""Real-time events: stored for replay, emitted after commit to Socket.IO rooms from any process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models.bus import bus_of
+from models.db import after_commit
+from models.events import RealtimeEvent
+
+
+def tenant_room(tenant_id: int) -> str:
+    return f"t{tenant_id}"
+
+
+def agent_room(tenant_id: int, user_id: int) -> str:
+    return f"t{tenant_id}:agent:{user_id}"
+
+
+def queue_room(tenant_id: int, queue_id: int) -> str:
+    return f"t{tenant_id}:queue:{queue_id}"
+
+
+def ticket_room(tenant_id: int, ticket_id: int) -> str:
+    return f"t{tenant_id}:ticket:{ticket_id}"
+
+
+def supervisors_room(tenant_id: int) -> str:
+    return f"t{tenant_id}:supervisors"
+
+
+def emit(session: Session, tenant_id: int, name: str, data: dict[str, Any], rooms: list[str]) -> None:
+    """Record event `name` and send it to `rooms` once the transaction commits.
+
+    The row gives the event its id: a client that reconnects asks for everything after the last id it saw,
+    because the Redis message queue is plain pub/sub and drops what nobody was listening for.
+    """
+    row = RealtimeEvent(tenant_id=tenant_id, name=name, rooms=sorted(set(rooms)), data=data)
+    session.add(row)
+    session.flush()
+    envelope = {"id": row.id, "name": name, "at": row.created_at.isoformat(), "data": data}
+    bus = bus_of(session)
+
+    def send() -> None:
+        for room in row.rooms:
+            bus.emit(name, envelope, room)
+
+    after_commit(session, send)
+
+
+def redis_emitter(redis_url: str, channel: str) -> Any:
+    """An emitter for processes without a Socket.IO server (workers): publishes on the servers' queue.
+
+    The channel must be the one the servers listen on (Flask-SocketIO's default is "flask-socketio"),
+    or events vanish without an error.
+    """
+    import socketio
+
+    manager = socketio.RedisManager(redis_url, channel=channel, write_only=True)
+
+    def send(name: str, data: dict[str, Any], room: str) -> None:
+        manager.emit(name, data, namespace="/", room=room)
+
+    return send
