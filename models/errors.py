@@ -1,0 +1,28 @@
+"""Domain errors; the API maps each to one HTTP status and the JSON error shape."""
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    """Also what another tenant's id looks like: never reveal that it exists."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Invalid(DomainError):
+    code = "invalid"

@@ -1,0 +1,91 @@
+"""Assignment: hand waiting tickets of a queue to online agents with room, without races.
+
+How the guarantee is made: the queue row is locked `FOR UPDATE` first, so one assigner at a time works a
+queue; then the online members are locked `FOR UPDATE` in id order, so an agent shared by two queues is never
+filled by both at once (and the fixed order rules out deadlocks); waiting tickets are taken
+`FOR UPDATE SKIP LOCKED`, so a ticket being moved by someone else is left alone. Capacity is counted inside the
+same transaction, so it cannot be overrun between the count and the update.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import realtime
+from models.events import AuditEntry
+from models.org import AgentStatus, Queue, QueueMember, User
+from models.rules.assignment import Candidate, choose_agent
+from models.services.payloads import ticket_audience, ticket_summary
+from models.tickets import Contact, Ticket, TicketStatus
+
+BATCH = 100
+ASSIGNED_STATUSES = (TicketStatus.ASSIGNED, TicketStatus.PENDING)
+
+
+def assign_queue(session: Session, queue_id: int, now: datetime) -> list[tuple[int, int]]:
+    """Assign as many waiting tickets of the queue as capacity allows. Returns (ticket_id, agent_id) pairs."""
+    queue = session.scalars(select(Queue).where(Queue.id == queue_id).with_for_update()).one_or_none()
+    if queue is None:
+        return []
+    tickets = session.scalars(
+        select(Ticket)
+        .where(Ticket.queue_id == queue.id, Ticket.status == TicketStatus.QUEUED)
+        .order_by(Ticket.priority.desc(), Ticket.created_at, Ticket.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not tickets:
+        return []
+    members = session.execute(
+        select(User, QueueMember)
+        .join(QueueMember, QueueMember.user_id == User.id)
+        .where(QueueMember.queue_id == queue.id, User.status == AgentStatus.ONLINE, User.active.is_(True))
+        .order_by(User.id)
+        .with_for_update(of=User)
+    ).all()
+    if not members:
+        return []
+    load = dict(session.execute(
+        select(Ticket.agent_id, func.count())
+        .where(Ticket.agent_id.in_([u.id for u, _ in members]), Ticket.status.in_(ASSIGNED_STATUSES))
+        .group_by(Ticket.agent_id)
+    ).tuples().all())
+    membership = {u.id: m for u, m in members}
+    candidates = {u.id: Candidate(u.id, load.get(u.id, 0), u.max_tickets, m.last_assigned_at, frozenset(u.skills))
+                  for u, m in members}
+    done: list[tuple[int, int]] = []
+    for ticket in tickets:
+        chosen = choose_agent(candidates.values(), queue.strategy.value, ticket.required_skills)
+        if chosen is None:
+            continue  # maybe a later ticket needs other skills
+        _assign(session, ticket, chosen.agent_id, now, actor_id=None, reason="auto")
+        membership[chosen.agent_id].last_assigned_at = now
+        candidates[chosen.agent_id] = Candidate(chosen.agent_id, chosen.open_tickets + 1, chosen.capacity, now,
+                                                chosen.skills)
+        done.append((ticket.id, chosen.agent_id))
+    return done
+
+
+def _assign(session: Session, ticket: Ticket, agent_id: int, now: datetime, actor_id: int | None,
+            reason: str) -> None:
+    ticket.agent_id = agent_id
+    ticket.status = TicketStatus.ASSIGNED
+    ticket.assigned_at = now
+    ticket.updated_at = now
+    session.add(AuditEntry(tenant_id=ticket.tenant_id, actor_id=actor_id, action="ticket.assigned",
+                           entity="ticket", entity_id=ticket.id, data={"agent_id": agent_id, "reason": reason},
+                           created_at=now))
+    contact = session.get(Contact, ticket.contact_id)
+    rooms = [*ticket_audience(ticket)]
+    if ticket.queue_id is not None:
+        rooms.append(realtime.queue_room(ticket.tenant_id, ticket.queue_id))
+    realtime.emit(session, ticket.tenant_id, "ticket.assigned", ticket_summary(ticket, contact), rooms)
+
+
+def waiting_queue_ids(session: Session) -> list[int]:
+    """Queues with at least one waiting ticket: what the periodic safety-net sweep visits."""
+    return list(session.scalars(select(Ticket.queue_id).where(Ticket.status == TicketStatus.QUEUED,
+                                                              Ticket.queue_id.is_not(None)).distinct()))

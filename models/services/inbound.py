@@ -1,0 +1,57 @@
+"""Webhook intake: find the channel a delivery is for and store each of its events exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.db import insert_or_ignore
+from models.events import InboxEvent
+from models.org import Channel, ChannelKind
+from models.outbox import enqueue
+from models.providers.base import InboundEvent
+
+PROCESS_TASK = "triage.process_event"
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    stored: int
+    duplicates: int
+
+
+def find_channels(session: Session, kind: ChannelKind, refs: Iterable[str]) -> dict[str, Channel]:
+    """Active channels of `kind` by the external id the provider uses for them."""
+    refs = set(refs)
+    if not refs:
+        return {}
+    rows = session.scalars(select(Channel).where(Channel.kind == kind, Channel.external_id.in_(refs),
+                                                 Channel.active.is_(True)))
+    return {c.external_id: c for c in rows}
+
+
+def store_events(session: Session, provider: str, channels: dict[str, Channel],
+                 events: Iterable[InboundEvent]) -> StoreResult:
+    """Insert each event once (unique provider + event id) with its processing task in the outbox.
+
+    A redelivery inserts nothing and enqueues nothing: the unique constraint, not a prior SELECT, decides.
+    """
+    stored = duplicates = 0
+    now = utcnow()
+    for event in events:
+        channel = channels[event.channel_ref]
+        inbox_id = insert_or_ignore(session, InboxEvent, {
+            "tenant_id": channel.tenant_id, "channel_id": channel.id, "provider": provider,
+            "event_id": event.event_id, "kind": event.kind, "payload": event.payload, "received_at": now,
+            "attempts": 0,
+        }, conflict=["provider", "event_id"])
+        if inbox_id is None:
+            duplicates += 1
+            continue
+        stored += 1
+        enqueue(session, channel.tenant_id, PROCESS_TASK, inbox_id)
+    return StoreResult(stored, duplicates)

@@ -1,0 +1,76 @@
+"""Outbound: deliver a queued message through its channel's provider."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import realtime
+from models.config import Settings
+from models.org import Channel, ChannelKind
+from models.providers import whatsapp
+from models.providers.base import ProviderError
+from models.services.payloads import ticket_audience
+from models.tickets import Contact, DeliveryStatus, Message, Ticket
+
+log = logging.getLogger(__name__)
+
+
+def send_message(session: Session, message_id: int, now: datetime, settings: Settings,
+                 http: requests.Session | None = None) -> str:
+    """Send one queued message; a message already sent or failed is left alone (a redelivered task is a no-op).
+
+    The row stays locked during the provider call, so a duplicate task waits and then sees `sent`. A retryable
+    ProviderError propagates (the transaction rolls back, the message stays queued for the retry); a permanent
+    one marks the message failed with the provider's code and reason.
+    """
+    message = session.scalars(select(Message).where(Message.id == message_id).with_for_update()).one_or_none()
+    if message is None or message.status != DeliveryStatus.QUEUED:
+        return "skipped"
+    ticket = session.get_one(Ticket, message.ticket_id)
+    channel = session.get_one(Channel, message.channel_id)
+    contact = session.get_one(Contact, ticket.contact_id)
+    message.attempts += 1
+    try:
+        provider_id = _send(channel, contact, message, settings, http)
+    except ProviderError as exc:
+        if exc.retryable:
+            raise
+        mark_failed(session, message, exc.code, exc.reason)
+        return "failed"
+    message.provider_message_id = provider_id
+    message.status = DeliveryStatus.SENT
+    message.sent_at = now
+    _emit_status(session, message, ticket)
+    return "sent"
+
+
+def mark_failed(session: Session, message: Message, code: str, reason: str) -> None:
+    """Give up on a message: record why and tell the agents following the ticket."""
+    message.status = DeliveryStatus.FAILED
+    message.error_code = code
+    message.error_reason = reason[:1000]
+    _emit_status(session, message, session.get_one(Ticket, message.ticket_id))
+
+
+def _emit_status(session: Session, message: Message, ticket: Ticket) -> None:
+    realtime.emit(session, ticket.tenant_id, "message.status",
+                  {"message_id": message.id, "ticket_id": ticket.id, "status": message.status.value,
+                   "error_code": message.error_code}, ticket_audience(ticket))
+
+
+def _send(channel: Channel, contact: Contact, message: Message, settings: Settings,
+          http: requests.Session | None) -> str:
+    timeout = (settings.http_connect_timeout, settings.http_read_timeout)
+    if channel.kind == ChannelKind.WHATSAPP:
+        return whatsapp.send_text(
+            base_url=settings.whatsapp_graph_base_url,
+            version=settings.whatsapp_graph_version, phone_number_id=channel.external_id,
+            token=str(channel.credentials.get("access_token", "")), to=contact.phone or "", body=message.body,
+            timeout=timeout, session=http)
+    raise ProviderError("unsupported_channel", f"sending on {channel.kind} is not implemented yet",
+                        retryable=False)

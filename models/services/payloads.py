@@ -1,0 +1,36 @@
+"""The shapes of tickets and messages in Socket.IO events, and who hears about a ticket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import realtime
+from models.tickets import Contact, Message, Ticket
+
+
+def ticket_audience(ticket: Ticket) -> list[str]:
+    """Rooms that follow a ticket: its own, the supervisors', and its agent's (or its queue's while waiting)."""
+    rooms = [realtime.ticket_room(ticket.tenant_id, ticket.id), realtime.supervisors_room(ticket.tenant_id)]
+    if ticket.agent_id is not None:
+        rooms.append(realtime.agent_room(ticket.tenant_id, ticket.agent_id))
+    elif ticket.queue_id is not None:
+        rooms.append(realtime.queue_room(ticket.tenant_id, ticket.queue_id))
+    return rooms
+
+
+def ticket_summary(ticket: Ticket, contact: Contact | None = None) -> dict[str, Any]:
+    return {
+        "id": ticket.id, "status": ticket.status.value, "priority": ticket.priority, "queue_id": ticket.queue_id,
+        "agent_id": ticket.agent_id, "channel_id": ticket.channel_id, "contact_id": ticket.contact_id,
+        "contact_name": contact.name if contact else None, "contact_phone": contact.phone if contact else None,
+        "created_at": ticket.created_at.isoformat(),
+    }
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id, "ticket_id": message.ticket_id, "direction": message.direction.value,
+        "kind": message.kind, "body": message.body, "status": message.status.value,
+        "author_id": message.author_id, "created_at": message.created_at.isoformat(),
+    }
+
