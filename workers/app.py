@@ -1,0 +1,45 @@
+"""The Celery application: reliable defaults and the beat schedule, declared in code."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from models.config import Settings, get_settings
+
+TASK_MODULES = ["workers.tasks"]
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app for `settings`: Redis in real mode, the in-process memory broker in the embedded one."""
+    app = Celery("atendimento", broker=settings.redis_url or "memory://", include=TASK_MODULES)
+    app.conf.update(
+        # A task is acknowledged when it finishes, and given back to the broker if its worker dies mid-run:
+        # every task is idempotent, so running twice is safe while losing one is not.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=max(1, settings.task_time_limit - 10),
+        timezone="UTC",
+        enable_utc=True,
+        broker_connection_retry_on_startup=True,
+        # Redis re-delivers unacked messages after this; countdowns stay far below it (field notes).
+        broker_transport_options={"visibility_timeout": 3600} if settings.redis_url else {"polling_interval": 0.05},
+        # Publishing while Redis is down fails fast; the outbox row keeps the work for the relay.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+                                   "interval_max": 0.5},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        beat_schedule={
+            "outbox-relay": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval},
+            "assignment-sweep": {"task": "assignment.sweep", "schedule": settings.assignment_sweep_interval},
+        },
+    )
+    return app
+
+
+app = make_celery(get_settings())

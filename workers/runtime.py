@@ -1,0 +1,69 @@
+"""Per-process resources of a worker: engine, sessions, bus. Built lazily, after the prefork fork."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.bus import Bus, Emit
+from models.config import Settings, get_settings
+from models.db import make_engine, make_session_factory, session_scope
+from models.realtime import redis_emitter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    pid: int
+
+
+_runtime: Runtime | None = None
+_emit_override: Emit | None = None
+
+
+def use_emitter(emit: Emit) -> None:
+    """Embedded mode: emit through the Socket.IO server living in this same process."""
+    global _emit_override, _runtime
+    _emit_override = emit
+    _runtime = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None or _runtime.pid != os.getpid():  # a forked child builds its own pool
+        from workers.app import app
+
+        settings = get_settings()
+        emit = _emit_override or _default_emit(settings)
+
+        def publish(name: str, args: list[Any], headers: dict[str, Any]) -> None:
+            app.send_task(name, args=args, headers=headers)
+
+        engine = make_engine(settings, pool_size=2, max_overflow=4) if settings.database_kind != "sqlite" \
+            else make_engine(settings)
+        _runtime = Runtime(settings, make_session_factory(engine, Bus(publish=publish, emit=emit)), os.getpid())
+    return _runtime
+
+
+def _default_emit(settings: Settings) -> Emit:
+    if settings.redis_url is None:
+        def drop(name: str, data: dict[str, Any], room: str) -> None:
+            log.debug("no Socket.IO server in this process; %s stays in the event log for replay", name)
+        return drop
+    return redis_emitter(settings.redis_url, settings.socketio_channel)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction per task run."""
+    with session_scope(runtime().sessions) as session:
+        yield session

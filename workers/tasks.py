@@ -1,0 +1,82 @@
+"""Tasks: ids in, one domain call in one transaction, retries declared here. Names are stable API."""
+
+from __future__ import annotations
+
+import random
+
+from celery import Task
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from models.base import utcnow
+from models.outbox import relay_pending
+from models.providers.base import ProviderError
+from models.services import assignment, outbound, triage
+from models.tickets import DeliveryStatus, Message
+from workers.app import app
+from workers.runtime import runtime, unit_of_work
+
+
+class DomainTask(Task):
+    """Retries a task whose database was unreachable, with exponential backoff and jitter."""
+
+    autoretry_for = (OperationalError, InterfaceError)
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = 10
+
+
+def backoff(retries: int, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter, in seconds."""
+    return random.uniform(0, min(cap, base * 2 ** retries))
+
+
+@app.task(name="triage.process_event", base=DomainTask, bind=True)
+def process_event(self: Task, inbox_id: int) -> str:
+    try:
+        with unit_of_work() as session:
+            return triage.process_event(session, inbox_id, utcnow())
+    except triage.StatusBeforeMessage as exc:
+        # The status raced ahead of our own record of the send; it will find the message shortly.
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries, base=1.0), max_retries=8) from exc
+
+
+@app.task(name="assignment.assign_queue", base=DomainTask)
+def assign_queue(queue_id: int) -> int:
+    with unit_of_work() as session:
+        return len(assignment.assign_queue(session, queue_id, utcnow()))
+
+
+@app.task(name="assignment.sweep", base=DomainTask)
+def sweep() -> int:
+    """Safety net behind the event-driven assignment: visit every queue that has waiting tickets."""
+    with unit_of_work() as session:
+        queue_ids = assignment.waiting_queue_ids(session)
+    total = 0
+    for queue_id in queue_ids:
+        with unit_of_work() as session:
+            total += len(assignment.assign_queue(session, queue_id, utcnow()))
+    return total
+
+
+@app.task(name="outbound.send_message", base=DomainTask, bind=True, max_retries=8)
+def send_message(self: Task, message_id: int) -> str:
+    try:
+        with unit_of_work() as session:
+            return outbound.send_message(session, message_id, utcnow(), runtime().settings)
+    except ProviderError as exc:
+        if self.request.retries >= self.max_retries:
+            with unit_of_work() as session:
+                message = session.get(Message, message_id, with_for_update=True)
+                if message is not None and message.status == DeliveryStatus.QUEUED:
+                    outbound.mark_failed(session, message, exc.code, f"gave up after retries: {exc.reason}")
+            return "failed"
+        countdown = exc.retry_after if exc.retry_after is not None else backoff(self.request.retries)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@app.task(name="outbox.relay", base=DomainTask)
+def relay() -> int:
+    settings = runtime().settings
+    with unit_of_work() as session:
+        return relay_pending(session, utcnow(), settings.outbox_relay_min_age)
