@@ -1,0 +1,65 @@
+"""The HTTP and Socket.IO API. WSGI entry point: `api:create_app()`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from models.bus import Bus
+from models.config import Settings, get_settings
+from models.db import make_engine, make_session_factory
+from models.telemetry import configure_logging
+
+log = logging.getLogger("atendimento")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app: settings, database, bus, extensions, blueprints."""
+    from api import agents, auth, db, errors, health, tickets, webhooks
+    from api.extensions import api, socketio
+    from api.tasks import make_publisher
+
+    settings = settings or get_settings()
+    configure_logging(settings)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_webhook_bytes,
+        API_TITLE="atendimento",
+        API_VERSION="0.1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={"components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
+    )
+
+    def emit(name: str, data: dict[str, Any], room: str) -> None:
+        socketio.emit(name, data, to=room)
+
+    engine = make_engine(settings)
+    app.extensions["atendimento.settings"] = settings
+    app.extensions["atendimento.engine"] = engine
+    app.extensions["atendimento.sessions"] = make_session_factory(engine, Bus(make_publisher(settings), emit))
+    if settings.redis_url:
+        import redis
+
+        app.extensions["atendimento.redis"] = redis.Redis.from_url(settings.redis_url, socket_timeout=1,
+                                                                   socket_connect_timeout=1)
+    db.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
+    app.register_blueprint(health.blp)
+    app.register_blueprint(webhooks.blp)
+    for blp in (auth.blp, agents.blp, tickets.blp):
+        api.register_blueprint(blp)
+    from api import sockets  # noqa: F401 - registers the Socket.IO handlers
+    from api.cli import provision_command
+
+    app.cli.add_command(provision_command)
+
+    socketio.init_app(app, async_mode=settings.socketio_async_mode, message_queue=settings.redis_url,
+                      channel=settings.socketio_channel, cors_allowed_origins=[settings.public_base_url])
+    log.info("atendimento API starting: %s", settings.describe())
+    return app

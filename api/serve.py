@@ -1,0 +1,76 @@
+"""`atendimento run`: the whole system from one command.
+
+Embedded mode (no REDIS_URL): one process holds the API, a Celery worker thread and beat, all on Celery's
+in-memory broker, and the worker emits through this process's Socket.IO server. Real mode: the API under
+gunicorn, plus `celery -A workers worker` and `celery -A workers beat` as child processes.
+
+This is the one module of `api` that imports `workers` (see the import-linter contract in setup.cfg).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from models.config import get_settings
+
+log = logging.getLogger("atendimento")
+
+
+def serve(host: str, port: int) -> int:
+    settings = get_settings()
+    if settings.embedded:
+        return _serve_embedded(host, port)
+    return _serve_real(host, port)
+
+
+def _serve_embedded(host: str, port: int) -> int:
+    from celery.beat import EmbeddedService
+    from celery.worker import WorkController
+
+    from api import create_app
+    from api.extensions import socketio
+    from workers import runtime
+    from workers.app import app as celery_app
+
+    settings = get_settings()
+    flask_app = create_app(settings)
+
+    def emit(name: str, data: dict[str, Any], room: str) -> None:
+        socketio.emit(name, data, to=room)
+
+    runtime.use_emitter(emit)
+    worker = WorkController(app=celery_app, pool_cls="solo", concurrency=1, without_heartbeat=True,
+                            without_mingle=True, without_gossip=True, hostname="embedded@localhost")
+    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+    beat = EmbeddedService(celery_app, thread=True,
+                           schedule_filename=str(settings.data_dir / "celerybeat-schedule"))
+    beat.start()
+    log.info("embedded worker and beat started; serving on http://%s:%d", host, port)
+    socketio.run(flask_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
+    return 0
+
+
+def _serve_real(host: str, port: int) -> int:
+    bin_dir = os.path.dirname(sys.executable)
+    commands = [
+        [os.path.join(bin_dir, "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads", "100",
+         "--bind", f"{host}:{port}", "api:create_app()"],
+        [os.path.join(bin_dir, "celery"), "-A", "workers", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+        [os.path.join(bin_dir, "celery"), "-A", "workers", "beat", "--loglevel", "INFO"],
+    ]
+    children = [subprocess.Popen(cmd) for cmd in commands]  # noqa: S603 - fixed argv, no shell
+
+    def stop(_sig: int, _frame: Any) -> None:
+        for child in children:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    codes = [child.wait() for child in children]
+    return max(codes, default=0)
