@@ -1,0 +1,53 @@
+"""WhatsApp Cloud API webhook deliveries, shaped as Meta documents them, and signed like Meta signs them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+PHONE_NUMBER_ID = "106540352242922"
+APP_SECRET = "example-app-secret"
+
+
+def text_delivery(wamid: str, sender: str = "5511987654321", body: str = "Olá, preciso de ajuda",
+                  name: str = "Maria Silva", phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+                    "contacts": [{"profile": {"name": name}, "wa_id": sender}],
+                    "messages": [{"from": sender, "id": wamid, "timestamp": "1700000000", "type": "text",
+                                  "text": {"body": body}}],
+                },
+            }],
+        }],
+    }
+
+
+def status_delivery(wamid: str, status: str, recipient: str = "5511987654321",
+                    phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": "1700000100", "recipient_id": recipient}
+    if status == "failed":
+        item["errors"] = [{"code": 131047, "title": "Re-engagement message",
+                           "message": "Re-engagement message", "error_data": {"details": "outside window"}}]
+    return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp",
+                                       "metadata": {"display_phone_number": "15550783881",
+                                                    "phone_number_id": phone_number_id},
+                                       "statuses": [item]}}]}]}
+
+
+def sign(raw: bytes, secret: str = APP_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def encode(doc: dict[str, Any]) -> bytes:
+    # Meta escapes non-ASCII as \uXXXX: the signature covers exactly these bytes.
+    return json.dumps(doc).encode()

@@ -1,0 +1,129 @@
+"""Triage on the real database: contacts, ticket reuse, exactly-once messages, forward-only statuses."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Contact, InboxEvent, Message, Ticket
+from models.base import utcnow
+from models.bus import RecordingBus
+from models.services import triage
+from models.tickets import DeliveryStatus, Direction, TicketStatus
+from tests.fakes.whatsapp import status_delivery, text_delivery
+from tests.services.helpers import drain, store
+
+
+def count(s: Session, model: Any) -> int:
+    return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_a_message_opens_a_ticket_in_the_channel_queue(sessions: sessionmaker[Session], bus: RecordingBus,
+                                                       tenants: dict[str, Any]) -> None:
+    assert store(sessions, text_delivery("wamid.1", sender="551187654321")).stored == 1
+    assert drain(sessions, bus) == ["triage.process_event", "assignment.assign_queue"]
+    with sessions() as s:
+        contact = s.scalars(select(Contact)).one()
+        ticket = s.scalars(select(Ticket)).one()
+        message = s.scalars(select(Message)).one()
+    assert (contact.phone, contact.name) == ("5511987654321", "Maria Silva")  # ninth digit restored
+    assert ticket.status == TicketStatus.QUEUED  # nobody online yet
+    assert ticket.queue_id == tenants["channels"]["106540352242922"].default_queue_id
+    assert (message.direction, message.body, message.ticket_id) == (Direction.INBOUND, "Olá, preciso de ajuda",
+                                                                    ticket.id)
+    assert [name for name, _d, _r in bus.events] == ["ticket.created", "ticket.created", "ticket.created",
+                                                     "message.created", "message.created", "message.created"]
+
+
+def test_a_returning_contact_reuses_the_open_ticket(sessions: sessionmaker[Session], bus: RecordingBus,
+                                                    tenants: dict[str, Any]) -> None:
+    store(sessions, text_delivery("wamid.1"))
+    store(sessions, text_delivery("wamid.2", body="alguém?"))
+    drain(sessions, bus)
+    with sessions() as s:
+        assert count(s, Ticket) == 1
+        assert count(s, Message) == 2
+
+
+def test_redeliveries_store_nothing_and_processing_twice_changes_nothing(
+        sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any]) -> None:
+    assert store(sessions, text_delivery("wamid.1")).stored == 1
+    assert store(sessions, text_delivery("wamid.1")).duplicates == 1
+    inbox_id = bus.tasks[0][1][0]
+    drain(sessions, bus)
+    with sessions() as s, s.begin():
+        assert triage.process_event(s, inbox_id, utcnow()) == "skipped"
+    with sessions() as s:
+        assert (count(s, InboxEvent), count(s, Message), count(s, Ticket)) == (1, 1, 1)
+
+
+def test_concurrent_messages_of_a_new_contact_open_one_ticket(sessions: sessionmaker[Session], bus: RecordingBus,
+                                                              tenants: dict[str, Any]) -> None:
+    for i in range(8):
+        store(sessions, text_delivery(f"wamid.c{i}"))
+    inbox_ids = [args[0] for _name, args in bus.tasks]
+    barrier = threading.Barrier(len(inbox_ids))
+    errors: list[BaseException] = []
+
+    def work(inbox_id: int) -> None:
+        try:
+            barrier.wait()
+            with sessions() as s, s.begin():
+                triage.process_event(s, inbox_id, utcnow())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in inbox_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with sessions() as s:
+        assert (count(s, Contact), count(s, Ticket), count(s, Message)) == (1, 1, 8)
+
+
+def _outbound(sessions: sessionmaker[Session], bus: RecordingBus, wamid: str) -> int:
+    store(sessions, text_delivery("wamid.in"))
+    drain(sessions, bus)
+    with sessions() as s, s.begin():
+        ticket = s.scalars(select(Ticket)).one()
+        msg = Message(tenant_id=ticket.tenant_id, ticket_id=ticket.id, channel_id=ticket.channel_id,
+                      direction=Direction.OUTBOUND, body="oi", status=DeliveryStatus.SENT,
+                      provider_message_id=wamid, attempts=1)
+        s.add(msg)
+        s.flush()
+        return msg.id
+
+
+@pytest.mark.parametrize(("order", "final"), [
+    (["sent", "delivered", "read"], "read"),
+    (["read", "delivered", "sent"], "read"),  # out of order: never backwards
+    (["delivered", "delivered"], "delivered"),
+    (["sent", "failed"], "failed"),
+])
+def test_statuses_only_move_forward(sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any],
+                                    order: list[str], final: str) -> None:
+    message_id = _outbound(sessions, bus, "wamid.out")
+    for status in order:
+        store(sessions, status_delivery("wamid.out", status))
+    drain(sessions, bus)
+    with sessions() as s:
+        message = s.get_one(Message, message_id)
+        assert message.status.value == final
+        if final == "failed":
+            assert message.error_code == "131047"
+
+
+def test_a_status_before_its_message_is_retried(sessions: sessionmaker[Session], bus: RecordingBus,
+                                                tenants: dict[str, Any]) -> None:
+    store(sessions, status_delivery("wamid.unknown", "delivered"))
+    inbox_id = bus.tasks.pop()[1][0]
+    with pytest.raises(triage.StatusBeforeMessage), sessions() as s, s.begin():
+        triage.process_event(s, inbox_id, utcnow())
+    with sessions() as s:
+        assert s.get_one(InboxEvent, inbox_id).processed_at is None  # still there for the retry
