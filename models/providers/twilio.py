@@ -1,0 +1,197 @@
+"""Twilio Programmable Messaging (SMS): request signatures, inbound and status callbacks, and the REST send."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import requests
+
+from models.providers.base import InboundEvent, MalformedDelivery, ParsedMessage, ProviderError
+
+PROVIDER = "twilio"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+Params = Mapping[str, str] | Sequence[tuple[str, str]]
+
+# Twilio's message statuses mapped to our delivery statuses. Anything else (e.g. `receiving`, `received`, a status
+# Twilio adds later) maps to None: the event is kept but changes nothing, rather than failing the whole callback.
+_STATUSES = {
+    "accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed", "failed": "failed", "canceled": "failed",
+}
+
+
+def _pairs(params: Params) -> list[tuple[str, str]]:
+    """Every (name, value) pair, repeated names included.
+
+    A multi-valued form (werkzeug's MultiDict, Django's QueryDict) is a Mapping whose items() yields only the first
+    value of each name; its `getlist` is used so a repeated name does not silently break the signature.
+    """
+    if isinstance(params, Mapping):
+        getlist = getattr(params, "getlist", None)
+        if callable(getlist):
+            return [(str(k), str(v)) for k in params for v in getlist(k)]
+        return [(str(k), str(v)) for k, v in params.items()]
+    return [(str(k), str(v)) for k, v in params]
+
+
+def compute_signature(url: str, params: Params, auth_token: str) -> str:
+    """base64(HMAC-SHA1(auth token, url + name1 + value1 + name2 + value2 ...)).
+
+    `url` is the full URL Twilio requested, query string included (the public one when behind a proxy).
+    Parameters are sorted by name (case-sensitive, code-point order); the values of a repeated name are sorted
+    too, so the result is the same whatever order the form arrived in, as Twilio's own validators compute it.
+    """
+    data = url + "".join(name + value for name, value in sorted(_pairs(params)))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_signature(url: str, params: Params, header: str | None, auth_token: str) -> bool:
+    """Check `X-Twilio-Signature` in constant time."""
+    if not header:
+        return False
+    expected = compute_signature(url, params, auth_token)
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def _require(form: Mapping[str, str], *names: str) -> None:
+    for name in names:
+        if not form.get(name):
+            raise MalformedDelivery(f"{name}: required")
+
+
+def _as_dict(form: Mapping[str, str]) -> dict[str, str]:
+    return {str(k): str(form[k]) for k in form}
+
+
+def parse_inbound(form: Mapping[str, str]) -> InboundEvent:
+    """An inbound SMS/MMS webhook. The channel is named by `To`, our number; see `channel_refs` for the service."""
+    _require(form, "MessageSid", "From", "To")
+    return InboundEvent(channel_ref=form["To"], event_id=form["MessageSid"], kind="message", payload=_as_dict(form))
+
+
+def channel_refs(form: Mapping[str, str], *, status: bool = False) -> list[str]:
+    """The refs a channel may be registered under, best first: `MessagingServiceSid`, then our number.
+
+    Our number is `To` on an inbound message and `From` on a status callback (`status=True`). A channel set up
+    as a Messaging Service owns a pool of numbers, so the service sid is its stable name when present; a channel
+    set up as a single number is found by the number. Look the refs up in this order and use the first that
+    matches, e.g. `dataclasses.replace(event, channel_ref=ref)` before storing the event.
+    """
+    names = ("MessagingServiceSid", "From" if status else "To")
+    return [form[name] for name in names if form.get(name)]
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_message(payload: dict[str, Any]) -> ParsedMessage:
+    """The customer message inside a stored inbound payload (the webhook form)."""
+    num_media = _int(payload.get("NumMedia"))
+    media = [{"url": payload.get(f"MediaUrl{i}"), "content_type": payload.get(f"MediaContentType{i}")}
+             for i in range(num_media) if payload.get(f"MediaUrl{i}")]
+    return ParsedMessage(
+        provider_message_id=str(payload["MessageSid"]),
+        sender=str(payload["From"]),
+        sender_name=None,  # SMS carries no display name
+        kind="media" if num_media > 0 else "text",
+        body=str(payload.get("Body") or ""),
+        extra={"media": media, "num_segments": _int(payload.get("NumSegments"), 1)},
+    )
+
+
+def normalise_status(status: str) -> str | None:
+    """Our delivery status for a Twilio `MessageStatus`, or None when it should change nothing."""
+    return _STATUSES.get(status.strip().lower())
+
+
+def parse_status(form: Mapping[str, str]) -> InboundEvent:
+    """A status callback for one of our outbound messages.
+
+    The channel ref is `From` (our number sent the message). The event id includes the status so each step is
+    stored once while `delivered` after `sent` is still a new event; callbacks can arrive out of order, so the
+    consumer must not move a message backwards.
+    """
+    _require(form, "MessageSid", "MessageStatus")
+    raw = _as_dict(form)
+    payload = {"id": form["MessageSid"], "status": normalise_status(form["MessageStatus"]),
+               "error_code": form.get("ErrorCode") or None, "raw": raw}
+    return InboundEvent(channel_ref=form.get("From", ""), event_id=f"{form['MessageSid']}:{form['MessageStatus']}",
+                        kind="status", payload=payload)
+
+
+def send_sms(*, base_url: str, account_sid: str, auth_token: str, from_: str | None,
+             messaging_service_sid: str | None, to: str, body: str, status_callback: str | None,
+             timeout: tuple[float, float], session: requests.Session | None = None) -> str:
+    """Send an SMS; returns the message sid (`SM...`). Raises ProviderError.
+
+    A read timeout is reported as retryable although Twilio may have accepted the message: the REST API has no
+    idempotency key, so a retry can, rarely, send the text twice. Callers that cannot accept that should treat
+    code "timeout" as unknown outcome.
+    """
+    if not from_ and not messaging_service_sid:
+        raise ProviderError("no_sender", "either from_ or messaging_service_sid is required", retryable=False)
+    form = {"To": to, "Body": body}
+    if from_:
+        form["From"] = from_
+    if messaging_service_sid:
+        form["MessagingServiceSid"] = messaging_service_sid
+    if status_callback:
+        form["StatusCallback"] = status_callback
+    url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+    http = session or requests
+    try:
+        resp = http.post(url, data=form, auth=(account_sid, auth_token), timeout=timeout)
+    except requests.Timeout as exc:
+        raise ProviderError("timeout", str(exc), retryable=True) from exc
+    except requests.ConnectionError as exc:
+        raise ProviderError("connection", str(exc), retryable=True) from exc
+    # Twilio answers 201; any 2xx means the message was accepted, and retrying it would send a duplicate.
+    if 200 <= resp.status_code < 300:
+        try:
+            sid = resp.json()["sid"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderError("bad_response", resp.text[:200], retryable=True,
+                                http_status=resp.status_code) from exc
+        if not isinstance(sid, str) or not sid:
+            raise ProviderError("bad_response", resp.text[:200], retryable=True, http_status=resp.status_code)
+        return sid
+    return _raise_error(resp)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds; the HTTP-date form is not used by Twilio and is ignored."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def _raise_error(resp: requests.Response) -> Any:
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        doc = {}
+    code = str(doc.get("code") or resp.status_code)
+    reason = str(doc.get("message") or resp.text[:200] or resp.reason)
+    retryable = resp.status_code == 429 or resp.status_code >= 500
+    raise ProviderError(code, reason, retryable=retryable, retry_after=_retry_after(resp.headers.get("Retry-After")),
+                        http_status=resp.status_code)

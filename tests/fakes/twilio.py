@@ -1,0 +1,182 @@
+"""A local server playing Twilio's Messages API, and webhook forms shaped and signed as Twilio sends them.
+
+The signing here is written independently of models.providers.twilio so the tests check the adapter against the
+documented algorithm, not against itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "example-twilio-auth-token"
+OUR_NUMBER = "+15005550006"
+CUSTOMER = "+5511987654321"
+MESSAGING_SERVICE_SID = "MG" + "fedcba9876543210" * 2
+
+Responder = Callable[[dict[str, Any]], tuple[int, dict[str, Any], dict[str, str]]]
+
+
+def new_sid(prefix: str = "SM") -> str:
+    """A Twilio-shaped sid: two-letter prefix + 32 hex digits (34 characters)."""
+    return prefix + uuid.uuid4().hex
+
+
+def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status}
+
+
+@dataclass
+class TwilioServer:
+    """Answers `POST /2010-04-01/Accounts/{sid}/Messages.json` like Twilio: 201 with the message, or an error."""
+
+    account_sid: str = ACCOUNT_SID
+    auth_token: str = AUTH_TOKEN
+    requests: list[dict[str, Any]] = field(default_factory=list)  # accepted sends
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # every request, failures included
+    responder: Responder | None = None  # tests swap in failures (429, 500, 400 codes)
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_a: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+                parts = self.path.strip("/").split("/")
+                record = {"path": self.path, "account_sid": parts[2] if len(parts) == 4 else None,
+                          "auth": _basic(self.headers.get("Authorization")),
+                          "content_type": self.headers.get("Content-Type"), "form": form}
+                server.attempts.append(record)
+                if server.delay:
+                    time.sleep(server.delay)
+                status, doc, headers = server.answer(record)
+                if status == 201:
+                    server.requests.append(record)
+                payload = json.dumps(doc).encode()
+                try:  # the client may have given up (read timeout tests)
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self, record: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if record["auth"] != (self.account_sid, self.auth_token):
+            return 401, twilio_error(401, 20003, "Authenticate"), {"WWW-Authenticate": 'Basic realm="Twilio API"'}
+        if record["account_sid"] != self.account_sid or not record["path"].endswith("/Messages.json"):
+            return 404, twilio_error(404, 20404, f"The requested resource {record['path']} was not found"), {}
+        if self.responder is not None:
+            return self.responder(record)
+        form = record["form"]
+        if not form.get("To"):
+            return 400, twilio_error(400, 21604, "A 'To' phone number is required."), {}
+        if not form["To"].startswith("+") or not form["To"][1:].isdigit():
+            return 400, twilio_error(400, 21211, f"Invalid 'To' Phone Number: {form['To']}"), {}
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return 400, twilio_error(400, 21603, "A 'From' phone number is required."), {}
+        if not form.get("Body") and not form.get("MediaUrl"):
+            return 400, twilio_error(400, 21602, "Message body is required."), {}
+        return 201, self.message(form), {}
+
+    def message(self, form: Mapping[str, str]) -> dict[str, Any]:
+        sid = new_sid()
+        now = formatdate(usegmt=True)
+        return {
+            "account_sid": self.account_sid, "api_version": "2010-04-01", "body": form.get("Body", ""),
+            "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
+            "error_code": None, "error_message": None, "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"), "num_media": "0", "num_segments": "1",
+            "price": None, "price_unit": "USD", "sid": sid, "status": "queued", "to": form["To"],
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return list(self.requests)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _basic(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except ValueError:
+        return None
+    return user, password
+
+
+def inbound_form(message_sid: str | None = None, *, from_: str = CUSTOMER, to: str = OUR_NUMBER,
+                 body: str = "Olá, preciso de ajuda", media: Sequence[tuple[str, str]] = (),
+                 messaging_service_sid: str | None = None, num_segments: int = 1) -> dict[str, str]:
+    """An inbound SMS/MMS webhook form as Twilio posts it; `media` is (url, content type) pairs."""
+    sid = message_sid or new_sid("MM" if media else "SM")
+    form = {
+        "ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": str(len(media)), "ToCity": "",
+        "FromZip": "", "SmsSid": sid, "FromState": "SP", "SmsStatus": "received", "FromCity": "SAO PAULO",
+        "Body": body, "FromCountry": "BR", "To": to, "ToZip": "", "NumSegments": str(num_segments),
+        "MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": from_, "ApiVersion": "2010-04-01",
+    }
+    if messaging_service_sid:
+        form["MessagingServiceSid"] = messaging_service_sid
+    for i, (url, content_type) in enumerate(media):
+        form[f"MediaUrl{i}"] = url
+        form[f"MediaContentType{i}"] = content_type
+    return form
+
+
+def status_form(message_sid: str, status: str, *, to: str = CUSTOMER, from_: str = OUR_NUMBER,
+                error_code: str | None = None, messaging_service_sid: str | None = None) -> dict[str, str]:
+    """A status callback form for one of our outbound messages."""
+    form = {"SmsSid": message_sid, "SmsStatus": status, "MessageStatus": status, "To": to, "From": from_,
+            "MessageSid": message_sid, "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01"}
+    if error_code:
+        form["ErrorCode"] = error_code
+    if messaging_service_sid:
+        form["MessagingServiceSid"] = messaging_service_sid
+    return form
+
+
+def signature(url: str, form: Mapping[str, str] | Sequence[tuple[str, str]], token: str = AUTH_TOKEN) -> str:
+    pairs = sorted(form.items() if isinstance(form, Mapping) else form)
+    data = (url + "".join(k + v for k, v in pairs)).encode()
+    return base64.b64encode(hmac.new(token.encode(), data, hashlib.sha1).digest()).decode()
+
+
+def signed_headers(url: str, form: Mapping[str, str] | Sequence[tuple[str, str]],
+                   token: str = AUTH_TOKEN) -> dict[str, str]:
+    """The headers Twilio sends with a webhook POST of `form` to `url` (the full public URL, query included)."""
+    return {"X-Twilio-Signature": signature(url, form, token),
+            "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1"}
