@@ -17,7 +17,7 @@ log = logging.getLogger("atendimento")
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app: settings, database, bus, extensions, blueprints."""
-    from api import agents, auth, db, errors, health, tickets, webhooks
+    from api import admin, agents, auth, db, errors, health, tickets, webhooks
     from api.extensions import api, socketio
     from api.tasks import make_publisher
 
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
     app.register_blueprint(health.blp)
     app.register_blueprint(webhooks.blp)
-    for blp in (auth.blp, agents.blp, tickets.blp):
+    for blp in (auth.blp, agents.blp, tickets.blp, admin.blp):
         api.register_blueprint(blp)
     from api import sockets  # noqa: F401 - registers the Socket.IO handlers
     from api.cli import provision_command

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, session
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import select
 
@@ -13,7 +13,8 @@ from api.db import db
 from api.errors import ApiError
 from api.extensions import socketio
 from models import realtime
-from models.org import QueueMember, Role
+from models.services.agents import rooms_of
+from models.tickets import Ticket
 
 
 @socketio.on("connect")
@@ -26,11 +27,19 @@ def connect(auth: dict[str, Any] | None = None) -> None:
         user = user_from_token(current_app.extensions["atendimento.settings"], str(token))
     except ApiError as exc:
         raise ConnectionRefusedError(f"unauthorized: {exc.message}") from exc
-    tid = user.tenant_id
-    join_room(realtime.tenant_room(tid))
-    join_room(realtime.agent_room(tid, user.id))
-    if user.role in (Role.SUPERVISOR, Role.ADMIN):
-        join_room(realtime.supervisors_room(tid))
-    for queue_id in db().scalars(select(QueueMember.queue_id).where(QueueMember.user_id == user.id)):
-        join_room(realtime.queue_room(tid, queue_id))
-    db().close()
+    for room in rooms_of(db(), user):
+        join_room(room)
+    session["user_id"], session["tenant_id"] = user.id, user.tenant_id
+
+
+@socketio.on("subscribe")
+def subscribe(data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Follow one ticket's room; only a ticket of the socket's own tenant."""
+    ticket_id = (data or {}).get("ticket_id") if isinstance(data, dict) else None
+    if not isinstance(ticket_id, int) or "user_id" not in session:
+        return {"ok": False, "error": "ticket_id (integer) required"}
+    ticket = db().scalar(select(Ticket).where(Ticket.id == ticket_id, Ticket.tenant_id == session["tenant_id"]))
+    if ticket is None:
+        return {"ok": False, "error": "not_found"}
+    join_room(realtime.ticket_room(ticket.tenant_id, ticket.id))
+    return {"ok": True}

@@ -1,4 +1,4 @@
-"""Tickets and their messages, as the signed-in user may see them."""
+"""Tickets and their messages, as the signed-in user may see and move them."""
 
 from __future__ import annotations
 
@@ -7,61 +7,41 @@ from typing import Any
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
 
 from api.auth import login_required
 from api.db import commit, db
+from api.errors import ApiError
+from api.schemas import (
+    MessagePage,
+    MessageSchema,
+    NoteSchema,
+    PageArgs,
+    ReplySchema,
+    TicketPage,
+    TicketQuery,
+    TicketSchema,
+    TransferSchema,
+)
 from models.base import utcnow
-from models.services import conversation
-from models.tickets import Message, Ticket, TicketStatus
+from models.services import conversation, tickets
+from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
-
-
-class TicketSchema(Schema):
-    id = fields.Integer()
-    status = fields.Function(lambda t: t.status.value)
-    priority = fields.Integer()
-    queue_id = fields.Integer(allow_none=True)
-    agent_id = fields.Integer(allow_none=True)
-    channel_id = fields.Integer()
-    contact_id = fields.Integer()
-    created_at = fields.DateTime()
-    assigned_at = fields.DateTime(allow_none=True)
-    first_response_at = fields.DateTime(allow_none=True)
-
-
-class TicketQuerySchema(Schema):
-    status = fields.String(validate=validate.OneOf([s.value for s in TicketStatus]))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-
-
-class MessageSchema(Schema):
-    id = fields.Integer()
-    ticket_id = fields.Integer()
-    direction = fields.Function(lambda m: m.direction.value)
-    kind = fields.String()
-    body = fields.String()
-    status = fields.Function(lambda m: m.status.value)
-    author_id = fields.Integer(allow_none=True)
-    error_code = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-
-
-class ReplySchema(Schema):
-    body = fields.String(required=True, validate=validate.Length(1, conversation.MAX_BODY),
-                         metadata={"example": "Olá! Como posso ajudar?"})
+BEARER = [{"bearerAuth": []}]
 
 
 @blp.route("")
 class Tickets(MethodView):
     @login_required()
-    @blp.arguments(TicketQuerySchema, location="query")
-    @blp.response(200, TicketSchema(many=True))
-    @blp.doc(security=[{"bearerAuth": []}])
-    def get(self, query: dict[str, Any]) -> list[Ticket]:
-        """Tickets: your own as an agent, the tenant's as a supervisor or admin"""
-        return conversation.list_tickets(db(), g.user, query.get("status"), query["limit"])
+    @blp.arguments(TicketQuery, location="query")
+    @blp.response(200, TicketPage)
+    @blp.doc(security=BEARER)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Tickets newest first: an agent's own and those waiting in their queues; the tenant's for supervisors"""
+        items, cursor = conversation.list_tickets(
+            db(), g.user, status=query.get("status"), queue_id=query.get("queue_id"), mine=query["mine"],
+            search=query.get("q"), cursor=query.get("cursor"), limit=query["limit"])
+        return {"items": items, "next_cursor": cursor}
 
 
 @blp.route("/<int:ticket_id>")
@@ -69,7 +49,7 @@ class TicketById(MethodView):
     @login_required()
     @blp.response(200, TicketSchema)
     @blp.alt_response(404, description="no such ticket in your tenant")
-    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.doc(security=BEARER)
     def get(self, ticket_id: int) -> Ticket:
         """One ticket"""
         return conversation.get_ticket(db(), g.user, ticket_id)
@@ -78,21 +58,94 @@ class TicketById(MethodView):
 @blp.route("/<int:ticket_id>/messages")
 class TicketMessages(MethodView):
     @login_required()
-    @blp.response(200, MessageSchema(many=True))
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, MessagePage)
     @blp.alt_response(404, description="no such ticket in your tenant")
-    @blp.doc(security=[{"bearerAuth": []}])
-    def get(self, ticket_id: int) -> list[Message]:
-        """The latest messages of a ticket, oldest first"""
-        return conversation.list_messages(db(), g.user, ticket_id)
+    @blp.doc(security=BEARER)
+    def get(self, query: dict[str, Any], ticket_id: int) -> dict[str, Any]:
+        """A page of messages (latest page first; oldest first within it)"""
+        items, cursor = conversation.list_messages(db(), g.user, ticket_id, query.get("cursor"), query["limit"])
+        return {"items": items, "next_cursor": cursor}
 
     @login_required()
     @blp.arguments(ReplySchema)
     @blp.response(202, MessageSchema)
     @blp.alt_response(404, description="no such ticket in your tenant")
     @blp.alt_response(403, description="the ticket is someone else's")
-    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.alt_response(422, description="empty body, or a WhatsApp text outside the 24-hour window")
+    @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any], ticket_id: int) -> Message:
         """Reply to the customer; the message is queued and sent by a worker"""
-        message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow())
+        message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"])
         commit()
         return message
+
+
+@blp.route("/<int:ticket_id>/notes")
+class Notes(MethodView):
+    @login_required()
+    @blp.arguments(NoteSchema)
+    @blp.response(201, MessageSchema)
+    @blp.alt_response(404, description="no such ticket in your tenant")
+    @blp.doc(security=BEARER)
+    def post(self, body: dict[str, Any], ticket_id: int) -> Message:
+        """Add an internal note (never sent to the customer)"""
+        note = tickets.add_note(db(), g.user, ticket_id, body["body"], utcnow())
+        commit()
+        return note
+
+
+def _act(action: Any, ticket_id: int, *args: Any) -> Ticket:
+    ticket = action(db(), g.user, ticket_id, *args)
+    commit()
+    return ticket
+
+
+@blp.route("/<int:ticket_id>/accept")
+class Accept(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(409, description="already assigned, or you are at capacity")
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Take a waiting ticket of one of your queues"""
+        return _act(tickets.assign_to, ticket_id, g.user.id, utcnow(), "accepted")
+
+
+@blp.route("/<int:ticket_id>/transfer")
+class Transfer(MethodView):
+    @login_required()
+    @blp.arguments(TransferSchema)
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(404, description="no such ticket, queue or agent in your tenant")
+    @blp.alt_response(403, description="the ticket is someone else's")
+    @blp.doc(security=BEARER)
+    def post(self, body: dict[str, Any], ticket_id: int) -> Ticket:
+        """Transfer to a queue, or to an agent (supervisors may exceed the agent's capacity)"""
+        if ("queue_id" in body) == ("agent_id" in body):
+            raise ApiError(422, "unprocessable_entity", "give exactly one of queue_id or agent_id",
+                           {"json": {"queue_id": ["exactly one of queue_id, agent_id"]}})
+        if "queue_id" in body:
+            return _act(tickets.transfer_to_queue, ticket_id, body["queue_id"], utcnow(), body["reason"])
+        return _act(tickets.assign_to, ticket_id, body["agent_id"], utcnow(), body["reason"] or "transfer")
+
+
+@blp.route("/<int:ticket_id>/resolve")
+class Resolve(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Resolve the ticket (frees your capacity at once)"""
+        return _act(tickets.resolve, ticket_id, utcnow())
+
+
+@blp.route("/<int:ticket_id>/reopen")
+class Reopen(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(409, description="not resolved, or the contact has another open ticket")
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Reopen a resolved ticket: it goes back to its queue"""
+        return _act(tickets.reopen, ticket_id, utcnow())

@@ -4,10 +4,12 @@
 class DomainError(Exception):
     code = "error"
 
-    def __init__(self, message: str, **details: object) -> None:
+    def __init__(self, message: str, code: str | None = None, **details: object) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        if code is not None:
+            self.code = code
 
 
 class NotFound(DomainError):

@@ -108,12 +108,16 @@ def parse_message(payload: dict[str, Any]) -> ParsedMessage:
     )
 
 
-def send_text(*, base_url: str, version: str, phone_number_id: str, token: str, to: str, body: str,
-              timeout: tuple[float, float], session: requests.Session | None = None) -> str:
-    """Send a free-form text; returns the provider message id (`wamid...`). Raises ProviderError."""
+def send(*, base_url: str, version: str, phone_number_id: str, token: str, to: str, body: str,
+         timeout: tuple[float, float], template: dict[str, Any] | None = None,
+         session: requests.Session | None = None) -> str:
+    """Send a text, or a template (`{"name", "language": {"code"}, "components"}`) outside the 24 h window."""
     url = f"{base_url}/{version}/{phone_number_id}/messages"
-    doc = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
-           "text": {"body": body}}
+    doc: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    if template:
+        doc.update(type="template", template=template)
+    else:
+        doc.update(type="text", text={"body": body})
     http = session or requests
     try:
         resp = http.post(url, json=doc, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import realtime
-from models.events import AuditEntry
-from models.org import AgentStatus, QueueMember, User
+from models.events import AuditEntry, RealtimeEvent
+from models.org import AgentStatus, QueueMember, Role, User
 from models.outbox import enqueue
 
 ASSIGN_TASK = "assignment.assign_queue"
@@ -29,3 +29,30 @@ def set_status(session: Session, user: User, status: AgentStatus, now: datetime)
             enqueue(session, user.tenant_id, ASSIGN_TASK, queue_id)
     realtime.emit(session, user.tenant_id, "agent.status", {"agent_id": user.id, "status": status.value},
                   [realtime.supervisors_room(user.tenant_id), realtime.agent_room(user.tenant_id, user.id)])
+
+
+def rooms_of(session: Session, user: User) -> list[str]:
+    """The Socket.IO rooms this user may hear: always scoped to their own tenant."""
+    tid = user.tenant_id
+    rooms = [realtime.tenant_room(tid), realtime.agent_room(tid, user.id)]
+    if user.role in (Role.SUPERVISOR, Role.ADMIN):
+        rooms.append(realtime.supervisors_room(tid))
+    for queue_id in session.scalars(select(QueueMember.queue_id).where(QueueMember.user_id == user.id)):
+        rooms.append(realtime.queue_room(tid, queue_id))
+    return rooms
+
+
+def missed_events(session: Session, user: User, after: int, limit: int = 500) -> list[RealtimeEvent]:
+    """Events after id `after` that reached any of the user's rooms (or tickets they hold or supervise)."""
+    rows = session.scalars(select(RealtimeEvent).where(RealtimeEvent.tenant_id == user.tenant_id,
+                                                       RealtimeEvent.id > after)
+                           .order_by(RealtimeEvent.id).limit(limit * 4))
+    mine = set(rooms_of(session, user))
+    supervisor = user.role in (Role.SUPERVISOR, Role.ADMIN)
+    out = []
+    for row in rows:
+        if supervisor or mine.intersection(row.rooms):
+            out.append(row)
+            if len(out) >= limit:
+                break
+    return out

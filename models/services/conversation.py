@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, contains_eager
 
-from models import realtime
 from models.errors import Forbidden, Invalid, NotFound
-from models.org import Role, User
-from models.outbox import enqueue
-from models.services.payloads import message_view, ticket_audience
-from models.tickets import DeliveryStatus, Direction, Message, Ticket, TicketStatus
+from models.org import Channel, ChannelKind, QueueMember, Role, User
+from models.services import pagination
+from models.services.outbound import queue_text
+from models.tickets import Contact, Message, Ticket, TicketStatus
 
-SEND_TASK = "outbound.send_message"
 MAX_BODY = 4096  # WhatsApp's text limit
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 def get_ticket(session: Session, user: User, ticket_id: int) -> Ticket:
-    """A ticket the user may see: same tenant, and for agents, assigned to them or waiting in the queue."""
+    """A ticket of the user's tenant; another tenant's id is NotFound, exactly like an id that does not exist."""
     ticket = session.scalars(select(Ticket).where(Ticket.id == ticket_id, Ticket.tenant_id == user.tenant_id)
                              ).one_or_none()
     if ticket is None:
@@ -28,43 +27,68 @@ def get_ticket(session: Session, user: User, ticket_id: int) -> Ticket:
     return ticket
 
 
-def list_messages(session: Session, user: User, ticket_id: int, limit: int = 50) -> list[Message]:
+def list_messages(session: Session, user: User, ticket_id: int, cursor: str | None = None,
+                  limit: int = 50) -> tuple[list[Message], str | None]:
+    """A page of the ticket's messages, newest page first, each page oldest first (as a chat shows it)."""
     ticket = get_ticket(session, user, ticket_id)
-    rows = session.scalars(select(Message).where(Message.ticket_id == ticket.id)
-                           .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)).all()
-    return list(reversed(rows))
+    query = pagination.page(select(Message).where(Message.ticket_id == ticket.id), Message, cursor, limit)
+    rows, next_cursor = pagination.split(list(session.scalars(query)), limit)
+    return list(reversed(rows)), next_cursor
 
 
-def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime) -> Message:
-    """Queue a text reply to the customer; a worker sends it once this transaction commits."""
+def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime,
+          template: dict[str, Any] | None = None) -> Message:
+    """Queue a reply to the customer; a worker sends it once this transaction commits.
+
+    WhatsApp allows free-form text only within 24 hours of the customer's last message; after that the
+    reply must be an approved template, and a plain text is refused here rather than failing at Meta.
+    """
     body = body.strip()
-    if not body:
+    if not body and not template:
         raise Invalid("body must not be empty", field="body")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is longer than {MAX_BODY} characters", field="body")
     ticket = get_ticket(session, user, ticket_id)
+    channel = session.get_one(Channel, ticket.channel_id)
+    if channel.kind == ChannelKind.WHATSAPP and template is None:
+        last = ticket.last_customer_message_at
+        if last is None or now - last > WHATSAPP_WINDOW:
+            raise Invalid("outside WhatsApp's 24-hour customer window: send a template", field="template",
+                          code="template_required")
     if ticket.status == TicketStatus.RESOLVED:
         raise Invalid("ticket is resolved; reopen it to reply", field="ticket")
     if user.role == Role.AGENT and ticket.agent_id != user.id:
         raise Forbidden("ticket is assigned to someone else")
-    message = Message(tenant_id=ticket.tenant_id, ticket_id=ticket.id, channel_id=ticket.channel_id,
-                      direction=Direction.OUTBOUND, kind="text", body=body, payload={}, author_id=user.id,
-                      idempotency_key=uuid.uuid4().hex, status=DeliveryStatus.QUEUED, created_at=now, attempts=0)
-    session.add(message)
     if ticket.first_response_at is None:
         ticket.first_response_at = now
     ticket.updated_at = now
-    session.flush()
-    enqueue(session, ticket.tenant_id, SEND_TASK, message.id)
-    realtime.emit(session, ticket.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
-    return message
+    return queue_text(session, ticket, body, user.id, now, template=template)
 
 
-def list_tickets(session: Session, user: User, status: str | None = None, limit: int = 50) -> list[Ticket]:
-    """Agents see their own tickets; supervisors and admins see the whole tenant's."""
-    query = select(Ticket).where(Ticket.tenant_id == user.tenant_id)
-    if user.role == Role.AGENT:
-        query = query.where(Ticket.agent_id == user.id)
+def list_tickets(session: Session, user: User, *, status: str | None = None, queue_id: int | None = None,
+                 mine: bool = False, search: str | None = None, cursor: str | None = None,
+                 limit: int = 50) -> tuple[list[Ticket], str | None]:
+    """Tickets newest first. Agents see theirs and those waiting in their queues; supervisors the tenant's.
+
+    `search` matches the contact's phone (digits, partial: the trigram index serves it) or name.
+    """
+    query = (select(Ticket).join(Ticket.contact).options(contains_eager(Ticket.contact))
+             .where(Ticket.tenant_id == user.tenant_id))
+    if mine or user.role == Role.AGENT:
+        own = Ticket.agent_id == user.id
+        if not mine:  # agents also see what waits in their queues
+            queues = select(QueueMember.queue_id).where(QueueMember.user_id == user.id)
+            own = or_(own, and_(Ticket.agent_id.is_(None), Ticket.queue_id.in_(queues)))
+        query = query.where(own)
     if status:
         query = query.where(Ticket.status == TicketStatus(status))
-    return list(session.scalars(query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)))
+    if queue_id is not None:
+        query = query.where(Ticket.queue_id == queue_id)
+    if search:
+        digits = "".join(c for c in search if c.isdigit())
+        term = search.replace("%", "").replace("_", "")
+        cond = Contact.name.ilike(f"%{term}%")
+        if len(digits) >= 3:
+            cond = or_(cond, Contact.phone.like(f"%{digits}%"))
+        query = query.where(cond)
+    return pagination.split(list(session.scalars(pagination.page(query, Ticket, cursor, limit))), limit)

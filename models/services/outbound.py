@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
+from typing import Any
 
 import requests
 from sqlalchemy import select
@@ -12,12 +14,34 @@ from sqlalchemy.orm import Session
 from models import realtime
 from models.config import Settings
 from models.org import Channel, ChannelKind
+from models.outbox import enqueue
 from models.providers import whatsapp
 from models.providers.base import ProviderError
-from models.services.payloads import ticket_audience
-from models.tickets import Contact, DeliveryStatus, Message, Ticket
+from models.services.payloads import message_view, ticket_audience
+from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket
 
 log = logging.getLogger(__name__)
+
+
+SEND_TASK = "outbound.send_message"
+
+
+def queue_text(session: Session, ticket: Ticket, body: str, author_id: int | None, now: datetime,
+               template: dict[str, Any] | None = None) -> Message:
+    """Record an outbound text on the ticket and ask a worker to send it once this transaction commits.
+
+    The idempotency key identifies this message to the sender: a retried task finds the same row, never a
+    second one. `author_id` None means the bot wrote it.
+    """
+    message = Message(tenant_id=ticket.tenant_id, ticket_id=ticket.id, channel_id=ticket.channel_id,
+                      direction=Direction.OUTBOUND, kind="template" if template else "text", body=body,
+                      payload={"template": template} if template else {}, author_id=author_id,
+                      idempotency_key=uuid.uuid4().hex, status=DeliveryStatus.QUEUED, created_at=now, attempts=0)
+    session.add(message)
+    session.flush()
+    enqueue(session, ticket.tenant_id, SEND_TASK, message.id)
+    realtime.emit(session, ticket.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
+    return message
 
 
 def send_message(session: Session, message_id: int, now: datetime, settings: Settings,
@@ -67,10 +91,10 @@ def _send(channel: Channel, contact: Contact, message: Message, settings: Settin
           http: requests.Session | None) -> str:
     timeout = (settings.http_connect_timeout, settings.http_read_timeout)
     if channel.kind == ChannelKind.WHATSAPP:
-        return whatsapp.send_text(
+        return whatsapp.send(
             base_url=settings.whatsapp_graph_base_url,
             version=settings.whatsapp_graph_version, phone_number_id=channel.external_id,
             token=str(channel.credentials.get("access_token", "")), to=contact.phone or "", body=message.body,
-            timeout=timeout, session=http)
+            template=message.payload.get("template"), timeout=timeout, session=http)
     raise ProviderError("unsupported_channel", f"sending on {channel.kind} is not implemented yet",
                         retryable=False)

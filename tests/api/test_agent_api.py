@@ -54,12 +54,12 @@ def test_agent_goes_online_receives_and_replies(client: FlaskClient, sessions: s
     with sessions() as s:
         worker_bus.tasks = [(row.task, row.args) for row in s.scalars(select(OutboxTask).order_by(OutboxTask.id))]
     drain(worker_sessions, worker_bus)
-    tickets = client.get("/api/tickets", headers=ana).json
+    tickets = client.get("/api/tickets", headers=ana).json["items"]
     assert len(tickets) == 1 and tickets[0]["status"] == "assigned"
     ticket_id = tickets[0]["id"]
     resp = client.post(f"/api/tickets/{ticket_id}/messages", json={"body": "Olá Maria!"}, headers=ana)
     assert resp.status_code == 202 and resp.json["status"] == "queued"
-    messages = client.get(f"/api/tickets/{ticket_id}/messages", headers=ana).json
+    messages = client.get(f"/api/tickets/{ticket_id}/messages", headers=ana).json["items"]
     assert [m["direction"] for m in messages] == ["in", "out"]
     with sessions() as s:
         reply = s.get_one(Message, resp.json["id"])
@@ -80,7 +80,7 @@ def test_another_tenant_sees_nothing(client: FlaskClient, sessions: sessionmaker
         s.flush()
         ticket_id = ticket.id
     gina = login(client, "globex", "gina@globex.example", "pw-gina")
-    assert client.get("/api/tickets", headers=gina).json == []
+    assert client.get("/api/tickets", headers=gina).json == {"items": [], "next_cursor": None}
     for method, path in (("get", f"/api/tickets/{ticket_id}"), ("get", f"/api/tickets/{ticket_id}/messages"),
                          ("post", f"/api/tickets/{ticket_id}/messages")):
         resp = getattr(client, method)(path, headers=gina, json={"body": "hi"} if method == "post" else None)

@@ -63,7 +63,7 @@ def test_parse_media_and_interactive_messages() -> None:
 
 
 def _send(graph: GraphServer, token: str = "example-graph-token") -> str:
-    return whatsapp.send_text(base_url=graph.url, version="v21.0", phone_number_id="106540352242922", token=token,
+    return whatsapp.send(base_url=graph.url, version="v21.0", phone_number_id="106540352242922", token=token,
                               to="5511987654321", body="Olá!", timeout=(1, 1))
 
 

@@ -1,0 +1,253 @@
+"""Supervisor and admin endpoints: queues, membership, users, channels, business hours, dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from api.auth import login_required
+from api.db import commit, db
+from api.schemas import MessageSchema, QueueSchema, TicketSchema
+from models.base import utcnow
+from models.org import Channel, ChannelKind, Queue, Role, Strategy, User
+from models.services import admin, tickets
+from models.tickets import DeliveryStatus, Direction, Message, Ticket
+
+blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Tenant administration")
+BEARER = [{"bearerAuth": []}]
+STAFF = (Role.SUPERVISOR, Role.ADMIN)
+
+
+class QueueIn(Schema):
+    name = fields.String(validate=validate.Length(1, 200))
+    strategy = fields.String(validate=validate.OneOf([s.value for s in Strategy]))
+    return_on_offline = fields.Boolean()
+    offline_grace_seconds = fields.Integer(validate=validate.Range(0, 86400))
+
+
+class NewQueueIn(QueueIn):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class MembersIn(Schema):
+    user_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(0, 1000))
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    role = fields.Function(lambda u: u.role.value)
+    status = fields.Function(lambda u: u.status.value)
+    max_tickets = fields.Integer()
+    skills = fields.List(fields.String())
+    active = fields.Boolean()
+
+
+class UserIn(Schema):
+    name = fields.String(validate=validate.Length(1, 200))
+    role = fields.String(validate=validate.OneOf([r.value for r in Role]))
+    max_tickets = fields.Integer(validate=validate.Range(0, 1000))
+    skills = fields.List(fields.String(validate=validate.Length(1, 50)), validate=validate.Length(0, 50))
+    active = fields.Boolean()
+    password = fields.String(load_only=True, validate=validate.Length(8, 200))
+
+
+class NewUserIn(UserIn):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 200))
+
+
+class ChannelOut(Schema):
+    id = fields.Integer()
+    kind = fields.Function(lambda c: c.kind.value)
+    name = fields.String()
+    external_id = fields.String()
+    default_queue_id = fields.Integer(allow_none=True)
+    settings = fields.Dict()
+    active = fields.Boolean()
+    has_credentials = fields.Function(lambda c: bool(c.credentials),
+                                      metadata={"description": "secrets are write-only"})
+
+
+class ChannelIn(Schema):
+    name = fields.String(validate=validate.Length(1, 200))
+    default_queue_id = fields.Integer(allow_none=True)
+    settings = fields.Dict(metadata={"description": "triage: greeting, menu, keywords, off_hours_reply, ..."})
+    credentials = fields.Dict(load_only=True, metadata={"description": "app_secret, verify_token, access_token..."})
+    active = fields.Boolean()
+
+
+class NewChannelIn(ChannelIn):
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in ChannelKind]))
+    external_id = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class AssignIn(Schema):
+    agent_id = fields.Integer(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(0, 500))
+
+
+class DeadLetterQuery(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+
+
+def _staff(view: Any) -> Any:
+    return blp.doc(security=BEARER)(login_required(*STAFF)(view))
+
+
+@blp.route("/queues")
+class Queues(MethodView):
+    @_staff
+    @blp.response(200, QueueSchema(many=True))
+    def get(self) -> list[Queue]:
+        """Queues of the tenant"""
+        return list(db().scalars(select(Queue).where(Queue.tenant_id == g.user.tenant_id).order_by(Queue.id)))
+
+    @_staff
+    @blp.arguments(NewQueueIn)
+    @blp.response(201, QueueSchema)
+    def post(self, body: dict[str, Any]) -> Queue:
+        """Create a queue"""
+        queue = admin.save_queue(db(), g.user, body, utcnow())
+        commit()
+        return queue
+
+
+@blp.route("/queues/<int:queue_id>")
+class QueueById(MethodView):
+    @_staff
+    @blp.arguments(QueueIn)
+    @blp.response(200, QueueSchema)
+    def patch(self, body: dict[str, Any], queue_id: int) -> Queue:
+        """Change a queue (name, strategy, return-on-offline and its grace period)"""
+        queue = admin.save_queue(db(), g.user, body, utcnow(), queue_id)
+        commit()
+        return queue
+
+
+@blp.route("/queues/<int:queue_id>/members")
+class Members(MethodView):
+    @_staff
+    @blp.arguments(MembersIn)
+    @blp.response(200, MembersIn)
+    def put(self, body: dict[str, Any], queue_id: int) -> dict[str, Any]:
+        """Replace the queue's members"""
+        ids = admin.set_members(db(), g.user, queue_id, body["user_ids"], utcnow())
+        commit()
+        return {"user_ids": ids}
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @_staff
+    @blp.response(200, UserOut(many=True))
+    def get(self) -> list[User]:
+        """Users of the tenant"""
+        return list(db().scalars(select(User).where(User.tenant_id == g.user.tenant_id).order_by(User.id)))
+
+    @_staff
+    @blp.arguments(NewUserIn)
+    @blp.response(201, UserOut)
+    def post(self, body: dict[str, Any]) -> User:
+        """Create an agent, supervisor or (admins only) admin"""
+        user = admin.save_user(db(), g.user, body, utcnow())
+        commit()
+        return user
+
+
+@blp.route("/users/<int:user_id>")
+class UserById(MethodView):
+    @_staff
+    @blp.arguments(UserIn)
+    @blp.response(200, UserOut)
+    def patch(self, body: dict[str, Any], user_id: int) -> User:
+        """Change a user (capacity, skills, role, password, active)"""
+        user = admin.save_user(db(), g.user, body, utcnow(), user_id)
+        commit()
+        return user
+
+
+@blp.route("/channels")
+class Channels(MethodView):
+    @_staff
+    @blp.response(200, ChannelOut(many=True))
+    def get(self) -> list[Channel]:
+        """Channels of the tenant (credentials never shown)"""
+        return list(db().scalars(select(Channel).where(Channel.tenant_id == g.user.tenant_id).order_by(Channel.id)))
+
+    @_staff
+    @blp.arguments(NewChannelIn)
+    @blp.response(201, ChannelOut)
+    def post(self, body: dict[str, Any]) -> Channel:
+        """Add a channel (a WhatsApp number, an SMS number, an inbound email address)"""
+        channel = admin.save_channel(db(), g.user, body, utcnow())
+        commit()
+        return channel
+
+
+@blp.route("/channels/<int:channel_id>")
+class ChannelById(MethodView):
+    @_staff
+    @blp.arguments(ChannelIn)
+    @blp.response(200, ChannelOut)
+    def patch(self, body: dict[str, Any], channel_id: int) -> Channel:
+        """Change a channel: default queue, triage settings, credentials"""
+        channel = admin.save_channel(db(), g.user, body, utcnow(), channel_id)
+        commit()
+        return channel
+
+
+@blp.route("/business-hours")
+class BusinessHours(MethodView):
+    @_staff
+    @blp.arguments(Schema.from_dict({"tz": fields.String(required=True), "weekly": fields.Dict(required=True),
+                                     "holidays": fields.List(fields.String())}, name="BusinessHoursIn"))
+    @blp.response(200, Schema.from_dict({"tz": fields.String(), "weekly": fields.Dict(),
+                                         "holidays": fields.List(fields.String())}, name="BusinessHoursOut"))
+    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Set the tenant's business hours (SLA clocks and the off-hours reply use them)"""
+        doc = admin.set_business_hours(db(), g.user, body, utcnow())
+        commit()
+        return doc
+
+
+@blp.route("/tickets/<int:ticket_id>/assign")
+class ForceAssign(MethodView):
+    @_staff
+    @blp.arguments(AssignIn)
+    @blp.response(200, TicketSchema)
+    def post(self, body: dict[str, Any], ticket_id: int) -> Ticket:
+        """Assign a ticket to an agent, over their capacity if need be"""
+        ticket = tickets.assign_to(db(), g.user, ticket_id, body["agent_id"], utcnow(), body["reason"] or "forced")
+        commit()
+        return ticket
+
+
+@blp.route("/dead-letters")
+class DeadLetters(MethodView):
+    @_staff
+    @blp.arguments(DeadLetterQuery, location="query")
+    @blp.response(200, MessageSchema(many=True))
+    def get(self, query: dict[str, Any]) -> list[Message]:
+        """Outbound messages that failed for good, with the provider's code and reason"""
+        return list(db().scalars(select(Message).where(
+            Message.tenant_id == g.user.tenant_id, Message.direction == Direction.OUTBOUND,
+            Message.status == DeliveryStatus.FAILED).order_by(Message.id.desc()).limit(query["limit"])))
+
+
+@blp.route("/messages/<int:message_id>/resend")
+class Resend(MethodView):
+    @_staff
+    @blp.response(202, MessageSchema)
+    @blp.alt_response(409, description="the message is not a failed one")
+    def post(self, message_id: int) -> Message:
+        """Send a dead-lettered message again"""
+        message = admin.resend(db(), g.user, message_id, utcnow())
+        commit()
+        return message

@@ -1,0 +1,108 @@
+"""Marshmallow schemas shared by the API's blueprints (they become the OpenAPI components)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from models.services.conversation import MAX_BODY
+from models.tickets import TicketStatus
+
+
+class TicketSchema(Schema):
+    id = fields.Integer()
+    status = fields.Function(lambda t: t.status.value, metadata={"enum": [s.value for s in TicketStatus]})
+    priority = fields.Integer()
+    queue_id = fields.Integer(allow_none=True)
+    agent_id = fields.Integer(allow_none=True)
+    channel_id = fields.Integer()
+    contact_id = fields.Integer()
+    contact_name = fields.Function(lambda t: t.contact.name, allow_none=True)
+    contact_phone = fields.Function(lambda t: t.contact.phone, allow_none=True)
+    in_bot = fields.Function(lambda t: t.queue_id is None and t.status == TicketStatus.QUEUED,
+                             metadata={"description": "still at the bot's menu"})
+    created_at = fields.DateTime()
+    assigned_at = fields.DateTime(allow_none=True)
+    first_response_at = fields.DateTime(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    first_response_due_at = fields.DateTime(allow_none=True)
+    resolution_due_at = fields.DateTime(allow_none=True)
+
+
+class MessageSchema(Schema):
+    id = fields.Integer()
+    ticket_id = fields.Integer()
+    direction = fields.Function(lambda m: m.direction.value, metadata={"enum": ["in", "out", "note"]})
+    kind = fields.String()
+    body = fields.String()
+    status = fields.Function(lambda m: m.status.value)
+    author_id = fields.Integer(allow_none=True)
+    error_code = fields.String(allow_none=True)
+    error_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PageArgs(Schema):
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class TicketQuery(PageArgs):
+    status = fields.String(validate=validate.OneOf([s.value for s in TicketStatus]))
+    queue_id = fields.Integer()
+    mine = fields.Boolean(load_default=False, metadata={"description": "only tickets assigned to me"})
+    q = fields.String(validate=validate.Length(1, 100),
+                      metadata={"description": "contact phone (partial digits) or name"})
+
+
+class TicketPage(Schema):
+    items = fields.List(fields.Nested(TicketSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class MessagePage(Schema):
+    items = fields.List(fields.Nested(MessageSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class TemplateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 512))
+    language = fields.Dict(required=True, metadata={"example": {"code": "pt_BR"}})
+    components = fields.List(fields.Dict(), load_default=list)
+
+
+class ReplySchema(Schema):
+    body = fields.String(load_default="", validate=validate.Length(0, MAX_BODY),
+                         metadata={"example": "Olá! Como posso ajudar?"})
+    template = fields.Nested(TemplateSchema, load_default=None,
+                             metadata={"description": "WhatsApp template, required outside the 24-hour window"})
+
+
+class NoteSchema(Schema):
+    body = fields.String(required=True, validate=validate.Length(1, MAX_BODY))
+
+
+class TransferSchema(Schema):
+    queue_id = fields.Integer(metadata={"description": "move to this queue (back in line)"})
+    agent_id = fields.Integer(metadata={"description": "give to this agent (supervisors: even over capacity)"})
+    reason = fields.String(load_default="", validate=validate.Length(0, 500))
+
+
+class QueueSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    strategy = fields.Function(lambda q: q.strategy.value, deserialize=str,
+                               validate=validate.OneOf(["least_busy", "round_robin", "skills", "priority"]))
+    return_on_offline = fields.Boolean()
+    offline_grace_seconds = fields.Integer(validate=validate.Range(0, 86400))
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    at = fields.DateTime(attribute="created_at")
+    data = fields.Dict()
+
+
+class EventQuery(Schema):
+    after = fields.Integer(required=True, validate=validate.Range(0), metadata={"description": "last id seen"})
+    limit = fields.Integer(load_default=500, validate=validate.Range(1, 1000))

@@ -1,0 +1,162 @@
+"""Tenant administration by supervisors and admins: queues, membership, agents, channels, dead letters.
+
+Every function is scoped to the acting user's tenant; an id of another tenant is NotFound.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from models.errors import Conflict, Invalid, NotFound
+from models.events import AuditEntry
+from models.org import Channel, ChannelKind, Queue, QueueMember, Role, Strategy, Tenant, User
+from models.outbox import enqueue
+from models.rules.routing import TriageConfig
+from models.rules.sla import Calendar
+from models.services.outbound import SEND_TASK
+from models.tickets import DeliveryStatus, Message
+
+
+def _owned(session: Session, model: Any, actor: User, row_id: int, what: str) -> Any:
+    row = session.scalars(select(model).where(model.id == row_id, model.tenant_id == actor.tenant_id)
+                          .with_for_update()).one_or_none()
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row
+
+
+def _audit(session: Session, actor: User, action: str, entity: str, entity_id: int, now: datetime,
+           **data: Any) -> None:
+    session.add(AuditEntry(tenant_id=actor.tenant_id, actor_id=actor.id, action=action, entity=entity,
+                           entity_id=entity_id, data=data, created_at=now))
+
+
+def save_queue(session: Session, actor: User, fields: dict[str, Any], now: datetime,
+               queue_id: int | None = None) -> Queue:
+    """Create a queue, or update one of the tenant's."""
+    queue = Queue(tenant_id=actor.tenant_id) if queue_id is None else _owned(session, Queue, actor, queue_id, "queue")
+    if "name" in fields:
+        clash = session.scalar(select(Queue.id).where(Queue.tenant_id == actor.tenant_id, Queue.name == fields["name"],
+                                                      Queue.id != (queue_id or 0)))
+        if clash is not None:
+            raise Conflict("a queue with this name exists", field="name")
+        queue.name = fields["name"]
+    if "strategy" in fields:
+        queue.strategy = Strategy(fields["strategy"])
+    for key in ("return_on_offline", "offline_grace_seconds"):
+        if key in fields:
+            setattr(queue, key, fields[key])
+    if queue_id is None:
+        session.add(queue)
+    session.flush()
+    _audit(session, actor, "queue.saved", "queue", queue.id, now, **{k: v for k, v in fields.items()})
+    return queue
+
+
+def set_members(session: Session, actor: User, queue_id: int, user_ids: list[int], now: datetime) -> list[int]:
+    """Replace a queue's members; new members may take its waiting tickets at once."""
+    queue = _owned(session, Queue, actor, queue_id, "queue")
+    found = set(session.scalars(select(User.id).where(User.tenant_id == actor.tenant_id, User.id.in_(user_ids))))
+    missing = sorted(set(user_ids) - found)
+    if missing:
+        raise NotFound("user not found", field="user_ids", ids=missing)
+    current = set(session.scalars(select(QueueMember.user_id).where(QueueMember.queue_id == queue.id)))
+    session.execute(delete(QueueMember).where(QueueMember.queue_id == queue.id,
+                                              QueueMember.user_id.in_(current - found)))
+    for user_id in sorted(found - current):
+        session.add(QueueMember(tenant_id=actor.tenant_id, queue_id=queue.id, user_id=user_id))
+    _audit(session, actor, "queue.members", "queue", queue.id, now, user_ids=sorted(found))
+    if found - current:
+        enqueue(session, actor.tenant_id, "assignment.assign_queue", queue.id)
+    return sorted(found)
+
+
+def save_user(session: Session, actor: User, fields: dict[str, Any], now: datetime,
+              user_id: int | None = None) -> User:
+    """Create or update an agent/supervisor; only admins create or promote admins."""
+    if fields.get("role") == Role.ADMIN.value and actor.role != Role.ADMIN:
+        raise Invalid("only an admin may grant the admin role", field="role")
+    if user_id is None:
+        if not fields.get("password"):
+            raise Invalid("password is required for a new user", field="password")
+        email = fields["email"].lower().strip()
+        if session.scalar(select(User.id).where(User.tenant_id == actor.tenant_id, User.email == email)):
+            raise Conflict("a user with this email exists", field="email")
+        user = User(tenant_id=actor.tenant_id, email=email, name=fields.get("name") or email)
+        session.add(user)
+    else:
+        user = _owned(session, User, actor, user_id, "user")
+        if user.role == Role.ADMIN and actor.role != Role.ADMIN:
+            raise Invalid("only an admin may change an admin", field="role")
+    for key in ("name", "max_tickets", "skills", "active"):
+        if key in fields:
+            setattr(user, key, fields[key])
+    if "role" in fields:
+        user.role = Role(fields["role"])
+    if fields.get("password"):
+        user.password_hash = generate_password_hash(fields["password"])
+    session.flush()
+    _audit(session, actor, "user.saved", "user", user.id, now,
+           **{k: v for k, v in fields.items() if k != "password"})
+    return user
+
+
+def save_channel(session: Session, actor: User, fields: dict[str, Any], now: datetime,
+                 channel_id: int | None = None) -> Channel:
+    """Create or update a channel; triage settings are validated before they are stored."""
+    if "settings" in fields:
+        settings = fields["settings"] or {}
+        try:
+            TriageConfig.from_doc(settings.get("triage"))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise Invalid(str(exc), field="settings") from exc
+    if channel_id is None:
+        kind, external_id = ChannelKind(fields["kind"]), str(fields["external_id"])
+        if session.scalar(select(Channel.id).where(Channel.kind == kind, Channel.external_id == external_id)):
+            raise Conflict("this number or address is already a channel", field="external_id")
+        channel = Channel(tenant_id=actor.tenant_id, kind=kind, external_id=external_id, name=fields.get("name")
+                          or external_id, credentials={}, settings={})
+        session.add(channel)
+    else:
+        channel = _owned(session, Channel, actor, channel_id, "channel")
+    if "default_queue_id" in fields:
+        if fields["default_queue_id"] is not None:
+            _owned(session, Queue, actor, fields["default_queue_id"], "queue")
+        channel.default_queue_id = fields["default_queue_id"]
+    for key in ("name", "active", "settings"):
+        if key in fields:
+            setattr(channel, key, fields[key])
+    if fields.get("credentials"):
+        channel.credentials = {**channel.credentials, **fields["credentials"]}
+    session.flush()
+    _audit(session, actor, "channel.saved", "channel", channel.id, now,
+           **{k: v for k, v in fields.items() if k != "credentials"})
+    return channel
+
+
+def set_business_hours(session: Session, actor: User, doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The tenant's business-hours calendar (time zone, weekly hours, holidays), validated before it is stored."""
+    try:
+        Calendar.from_doc(doc)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Invalid(str(exc), field="business_hours") from exc
+    tenant = session.get_one(Tenant, actor.tenant_id, with_for_update=True)
+    tenant.settings = {**tenant.settings, "business_hours": doc}
+    _audit(session, actor, "tenant.business_hours", "tenant", tenant.id, now)
+    return doc
+
+
+def resend(session: Session, actor: User, message_id: int, now: datetime) -> Message:
+    """Send a dead-lettered (failed) outbound message again."""
+    message = _owned(session, Message, actor, message_id, "message")
+    if message.status != DeliveryStatus.FAILED or message.provider_message_id is not None:
+        raise Conflict("only a failed message that never reached the provider can be re-sent")
+    message.status, message.error_code, message.error_reason, message.attempts = DeliveryStatus.QUEUED, None, None, 0
+    enqueue(session, actor.tenant_id, SEND_TASK, message.id)
+    _audit(session, actor, "message.resent", "message", message.id, now)
+    return message
