@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import models
+from models.base import UTCDateTime
 from models.config import Settings
 from models.db import make_engine
 
@@ -21,8 +22,14 @@ def run_migrations(connection: Connection) -> None:
         # indexes would report drift that is not there. PostgreSQL, the production database, compares all.
         return not (sqlite and type_ == "index")
 
+    def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+        # Migrations spell plain SQLAlchemy types, so they never depend on the current models' code.
+        if type_ == "type" and isinstance(obj, UTCDateTime):
+            return "sa.DateTime(timezone=True)"
+        return False
+
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,
-                      render_as_batch=sqlite, include_object=include_object)
+                      render_as_batch=sqlite, include_object=include_object, render_item=render_item)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -42,6 +42,8 @@ class Tenant(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Business-hours calendar and other tenant-wide settings (see models.rules.sla.Calendar.from_doc).
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -58,6 +60,8 @@ class User(TenantOwned, Base):
     skills: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[AgentStatus] = mapped_column(enum_column(AgentStatus), default=AgentStatus.OFFLINE)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Last time a socket of theirs was seen; an agent whose sockets are all gone past the grace period goes away.
+    last_seen_at: Mapped[datetime | None] = mapped_column()
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -78,7 +82,9 @@ class Queue(TenantOwned, Base):
     name: Mapped[str] = mapped_column(String(200))
     department_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("departments.id", ondelete="SET NULL"))
     strategy: Mapped[Strategy] = mapped_column(enum_column(Strategy), default=Strategy.LEAST_BUSY)
+    # When an agent goes offline, their unanswered tickets return here after this grace period.
     return_on_offline: Mapped[bool] = mapped_column(Boolean, default=True)
+    offline_grace_seconds: Mapped[int] = mapped_column(Integer, default=120)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
 
@@ -75,6 +75,9 @@ class Ticket(TenantOwned, Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     required_skills: Mapped[list[Any]] = mapped_column(default=list)
     subject: Mapped[str | None] = mapped_column(String(300))
+    # While the bot runs the menu the ticket has no queue; this holds the bot's progress (attempts, since).
+    triage_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reopened_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()
@@ -84,6 +87,8 @@ class Ticket(TenantOwned, Base):
     first_response_due_at: Mapped[datetime | None] = mapped_column()
     next_response_due_at: Mapped[datetime | None] = mapped_column()
     resolution_due_at: Mapped[datetime | None] = mapped_column()
+
+    contact: Mapped[Contact] = relationship(lazy="select", viewonly=True)
 
 
 class Message(TenantOwned, Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session
 from models import realtime
 from models.db import insert_or_ignore
 from models.events import InboxEvent
-from models.org import Channel
+from models.org import Channel, Queue, Tenant
 from models.outbox import enqueue
 from models.providers import whatsapp
 from models.providers.base import ParsedMessage
 from models.rules.phones import normalize_phone
+from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
+from models.rules.sla import Calendar, is_open
+from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 
@@ -61,19 +64,16 @@ def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now:
 
 
 def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Message | None:
-    """Append a customer message to the contact's open ticket on this channel, opening one if needed."""
+    """Append a customer message to the contact's ticket on this channel and route it.
+
+    The open ticket is reused; a ticket resolved within the channel's reopen window is reopened; otherwise a
+    new ticket starts, and the bot (greeting, menu, keywords, off-hours reply) decides its queue.
+    """
+    config = TriageConfig.from_doc(channel.settings.get("triage"))
     contact = _contact_for(session, channel, parsed, now)
     if parsed.sender_name and not contact.name:
         contact.name = parsed.sender_name
-    ticket = session.scalars(select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
-                                                  Ticket.status.in_(OPEN_STATUSES))).one_or_none()
-    created = ticket is None
-    if ticket is None:
-        ticket = Ticket(tenant_id=channel.tenant_id, contact_id=contact.id, channel_id=channel.id,
-                        queue_id=channel.default_queue_id, status=TicketStatus.QUEUED, created_at=now,
-                        updated_at=now)
-        session.add(ticket)
-        session.flush()
+    ticket, how = _ticket_for(session, channel, contact, config, now)
     message_id = insert_or_ignore(session, Message, {
         "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
         "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": parsed.extra,
@@ -81,19 +81,97 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         "created_at": now, "attempts": 0,
     }, conflict=["channel_id", "provider_message_id"])
     if message_id is None:
-        return None
+        return None  # already stored by an earlier run: nothing else to do
     message = session.get_one(Message, message_id)
     ticket.last_customer_message_at = now
+    ticket.updated_at = now
     if ticket.status == TicketStatus.PENDING:
         ticket.status = TicketStatus.ASSIGNED
-    tid = channel.tenant_id
-    if created:
-        realtime.emit(session, tid, "ticket.created", ticket_summary(ticket, contact),
-                      ticket_audience(ticket))
-        if ticket.queue_id is not None:
-            enqueue(session, tid, ASSIGN_TASK, ticket.queue_id)
-    realtime.emit(session, tid, "message.created", message_view(message), ticket_audience(ticket))
+    decision = None
+    if how == "new":
+        decision = route_new(config, parsed.body, _open_now(session, channel, now))
+    elif ticket.queue_id is None and ticket.status == TicketStatus.QUEUED:  # still at the bot's menu
+        decision = route_menu_answer(config, parsed.body, int(ticket.triage_state.get("attempts", 0)))
+    elif how == "reopened" and ticket.queue_id is not None:
+        enqueue(session, channel.tenant_id, ASSIGN_TASK, ticket.queue_id)
+    if decision is not None:
+        _route(session, ticket, decision, now)
+    # Emitted after routing, so the ticket's queue room hears about it.
+    if how != "open" or decision is not None:
+        realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
+                      ticket_summary(ticket, contact), ticket_audience(ticket))
+    realtime.emit(session, channel.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
+    for text in decision.replies if decision else ():
+        queue_text(session, ticket, text, None, now)
     return message
+
+
+def _ticket_for(session: Session, channel: Channel, contact: Contact, config: TriageConfig,
+                now: datetime) -> tuple[Ticket, str]:
+    ticket = session.scalars(select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
+                                                  Ticket.status.in_(OPEN_STATUSES))).one_or_none()
+    if ticket is not None:
+        return ticket, "open"
+    if config.reopen_window_seconds > 0:
+        recent = session.scalars(
+            select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
+                                 Ticket.status == TicketStatus.RESOLVED,
+                                 Ticket.resolved_at >= now - timedelta(seconds=config.reopen_window_seconds))
+            .order_by(Ticket.resolved_at.desc()).limit(1)).one_or_none()
+        if recent is not None:
+            recent.status, recent.agent_id, recent.resolved_at, recent.reopened_at = (
+                TicketStatus.QUEUED, None, None, now)
+            return recent, "reopened"
+    ticket = Ticket(tenant_id=channel.tenant_id, contact_id=contact.id, channel_id=channel.id, queue_id=None,
+                    status=TicketStatus.QUEUED, created_at=now, updated_at=now, triage_state={})
+    session.add(ticket)
+    session.flush()
+    return ticket, "new"
+
+
+def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime) -> None:
+    """Carry out a routing decision: queue the ticket (and ask for assignment) or keep it at the menu."""
+    if decision.queue is None:
+        ticket.triage_state = {"attempts": decision.attempts, "since": ticket.triage_state.get("since") or
+                               now.isoformat()}
+        return
+    queue_id = None
+    if decision.queue != DEFAULT:
+        queue_id = session.scalar(select(Queue.id).where(Queue.tenant_id == ticket.tenant_id,
+                                                         Queue.name == decision.queue))
+        if queue_id is None:
+            log.warning("triage routes to unknown queue %r; using the channel's default", decision.queue)
+    channel = session.get_one(Channel, ticket.channel_id)
+    ticket.queue_id = queue_id or channel.default_queue_id
+    ticket.triage_state = {}
+    if ticket.queue_id is not None:
+        enqueue(session, ticket.tenant_id, ASSIGN_TASK, ticket.queue_id)
+
+
+def _open_now(session: Session, channel: Channel, now: datetime) -> bool:
+    tenant = session.get_one(Tenant, channel.tenant_id)
+    doc = tenant.settings.get("business_hours")
+    return True if not doc else is_open(Calendar.from_doc(doc), now)
+
+
+def expire_menus(session: Session, now: datetime) -> int:
+    """Send tickets whose customer never answered the menu to their channel's default queue."""
+    moved = 0
+    stuck = session.scalars(select(Ticket).where(Ticket.queue_id.is_(None), Ticket.status == TicketStatus.QUEUED)
+                            .with_for_update(skip_locked=True)).all()
+    for ticket in stuck:
+        channel = session.get_one(Channel, ticket.channel_id)
+        config = TriageConfig.from_doc(channel.settings.get("triage"))
+        since = ticket.triage_state.get("since")
+        timeout = config.menu.timeout_seconds if config.menu else 0
+        if since and datetime.fromisoformat(since) + timedelta(seconds=timeout) > now:
+            continue
+        _route(session, ticket, Decision(DEFAULT), now)
+        if config.fallback_reply:
+            queue_text(session, ticket, config.fallback_reply, None, now)
+        realtime.emit(session, ticket.tenant_id, "ticket.updated", ticket_summary(ticket), ticket_audience(ticket))
+        moved += 1
+    return moved
 
 
 def apply_status(session: Session, channel: Channel, status: dict[str, Any], now: datetime) -> None:
