@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
+from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from api.db import commit, db
 from api.errors import ApiError
 from models.org import Channel, ChannelKind
-from models.providers import whatsapp
+from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import MalformedDelivery
 from models.services.inbound import find_channels, store_events
 
@@ -61,5 +63,112 @@ def whatsapp_delivery() -> dict[str, int]:
         if not whatsapp.verify_signature(raw, signature, str(channel.credentials.get("app_secret", ""))):
             raise ApiError(403, "invalid_signature", "X-Hub-Signature-256 does not match the body")
     result = store_events(db(), whatsapp.PROVIDER, channels, delivery.events)
+    commit()
+    return {"stored": result.stored, "duplicates": result.duplicates}
+
+
+def _public_url() -> str:
+    """The URL the provider called, as it saw it: behind a proxy our own host differs, hence PUBLIC_BASE_URL."""
+    settings = current_app.extensions["atendimento.settings"]
+    query = request.query_string.decode()
+    return f"{settings.public_base_url}{request.path}" + (f"?{query}" if query else "")
+
+
+def _twilio_channel(form: Any, status: bool) -> Channel:
+    for ref in twilio.channel_refs(form, status=status):
+        channel = find_channels(db(), ChannelKind.SMS, [ref]).get(ref)
+        if channel is not None:
+            return channel
+    raise ApiError(404, "unknown_channel", "no channel for this MessagingServiceSid or number")
+
+
+def _twilio_form() -> Any:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise ApiError(415, "unsupported_media_type", "expected application/x-www-form-urlencoded")
+    return request.form
+
+
+def _twilio_verified(form: Any, status: bool) -> Channel:
+    channel = _twilio_channel(form, status)
+    signature = request.headers.get("X-Twilio-Signature")
+    if not signature:
+        raise ApiError(401, "missing_signature", "X-Twilio-Signature header is required")
+    params = list(form.items(multi=True))
+    if not twilio.verify_signature(_public_url(), params, signature, str(channel.credentials.get("auth_token", ""))):
+        raise ApiError(403, "invalid_signature", "X-Twilio-Signature does not match the URL and parameters")
+    return channel
+
+
+@blp.post("/twilio/sms")
+def twilio_sms() -> Response:
+    """An inbound SMS: stored once, answered with empty TwiML (Twilio does not retry, so we answer fast)."""
+    form = _twilio_form()
+    try:
+        event = twilio.parse_inbound(form)
+    except MalformedDelivery as exc:
+        raise ApiError(400, "malformed_delivery", str(exc)) from exc
+    channel = _twilio_verified(form, status=False)
+    store_events(db(), twilio.PROVIDER, {channel.external_id: channel},
+                 [replace(event, channel_ref=channel.external_id)])
+    commit()
+    return Response(twilio.EMPTY_TWIML, mimetype="text/xml")
+
+
+@blp.post("/twilio/status")
+def twilio_status() -> dict[str, int]:
+    """A Twilio status callback for one of our sends."""
+    form = _twilio_form()
+    try:
+        event = twilio.parse_status(form)
+    except MalformedDelivery as exc:
+        raise ApiError(400, "malformed_delivery", str(exc)) from exc
+    channel = _twilio_verified(form, status=True)
+    if event.payload.get("status") is None:
+        return {"stored": 0, "duplicates": 0}  # a status we do not track (e.g. "receiving")
+    result = store_events(db(), twilio.PROVIDER, {channel.external_id: channel},
+                          [replace(event, channel_ref=channel.external_id)])
+    commit()
+    return {"stored": result.stored, "duplicates": result.duplicates}
+
+
+@blp.post("/sendgrid/inbound/<token>")
+def sendgrid_inbound(token: str) -> dict[str, int]:
+    """An Inbound Parse email. Parse signs nothing: the channel's secret in the URL authenticates it."""
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "unsupported_media_type", "expected multipart/form-data")
+    try:
+        event = sendgrid.parse_inbound(request.form, files_count=len(request.files))
+    except MalformedDelivery as exc:
+        raise ApiError(400, "malformed_delivery", str(exc)) from exc
+    channel = find_channels(db(), ChannelKind.EMAIL, [event.channel_ref]).get(event.channel_ref)
+    secret = str(channel.credentials.get("inbound_secret", "")) if channel else ""
+    if channel is None or not secret or not hmac.compare_digest(secret, token):
+        # One answer for unknown address and wrong secret: the URL secret must not be probed address by address.
+        raise ApiError(403, "forbidden", "unknown recipient or wrong inbound secret")
+    result = store_events(db(), sendgrid.PROVIDER, {channel.external_id: channel}, [event])
+    commit()
+    return {"stored": result.stored, "duplicates": result.duplicates}
+
+
+@blp.post("/sendgrid/events")
+def sendgrid_events() -> dict[str, int]:
+    """SendGrid Event Webhook: ECDSA-signed delivery events, deduplicated by sg_event_id."""
+    raw = request.get_data()
+    signature = request.headers.get("X-Twilio-Email-Event-Webhook-Signature")
+    timestamp = request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp")
+    if not signature or not timestamp:
+        raise ApiError(401, "missing_signature", "X-Twilio-Email-Event-Webhook-Signature and -Timestamp required")
+    channels = db().scalars(select(Channel).where(Channel.kind == ChannelKind.EMAIL, Channel.active.is_(True)))
+    now = time.time()
+    channel = next((c for c in channels if c.credentials.get("event_public_key") and sendgrid.verify_event_signature(
+        str(c.credentials["event_public_key"]), signature, timestamp, raw, now)), None)
+    if channel is None:
+        raise ApiError(403, "invalid_signature", "signature does not verify, or the timestamp is too old")
+    try:
+        events = sendgrid.parse_events(_json_body())
+    except MalformedDelivery as exc:
+        raise ApiError(400, "malformed_delivery", str(exc)) from exc
+    result = store_events(db(), sendgrid.PROVIDER, {channel.external_id: channel},
+                          [replace(e, channel_ref=channel.external_id) for e in events])
     commit()
     return {"stored": result.stored, "duplicates": result.duplicates}

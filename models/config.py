@@ -40,6 +40,8 @@ class Settings:
     refresh_token_ttl: int = 7 * 24 * 3600
     whatsapp_graph_base_url: str = "https://graph.facebook.com"
     whatsapp_graph_version: str = "v21.0"
+    twilio_api_base_url: str = "https://api.twilio.com"
+    sendgrid_api_base_url: str = "https://api.sendgrid.com"
     http_connect_timeout: float = 3.05
     http_read_timeout: float = 10.0
     max_webhook_bytes: int = 1024 * 1024
@@ -104,6 +106,8 @@ class Settings:
             refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", cls.refresh_token_ttl),
             whatsapp_graph_base_url=(env.get("WHATSAPP_GRAPH_BASE_URL") or cls.whatsapp_graph_base_url).rstrip("/"),
             whatsapp_graph_version=env.get("WHATSAPP_GRAPH_VERSION") or cls.whatsapp_graph_version,
+            twilio_api_base_url=(env.get("TWILIO_API_BASE_URL") or cls.twilio_api_base_url).rstrip("/"),
+            sendgrid_api_base_url=(env.get("SENDGRID_API_BASE_URL") or cls.sendgrid_api_base_url).rstrip("/"),
             http_connect_timeout=_float(env, "HTTP_CONNECT_TIMEOUT", cls.http_connect_timeout),
             http_read_timeout=_float(env, "HTTP_READ_TIMEOUT", cls.http_read_timeout),
             max_webhook_bytes=_int(env, "MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),

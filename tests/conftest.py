@@ -25,7 +25,11 @@ from models.bus import RecordingBus
 from models.config import Settings
 from models.db import make_engine, make_session_factory
 from models.services.accounts import provision
+from tests.fakes import sendgrid as sg
+from tests.fakes import twilio as tw
 from tests.fakes.graph import GraphServer
+from tests.fakes.sendgrid import EventSigner, SendGridServer
+from tests.fakes.twilio import TwilioServer
 from tests.fakes.whatsapp import APP_SECRET, PHONE_NUMBER_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,11 +73,32 @@ def graph() -> Iterator[GraphServer]:
     server.close()
 
 
+@pytest.fixture(scope="session")
+def twilio_server() -> Iterator[TwilioServer]:
+    server = TwilioServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def sendgrid_server() -> Iterator[SendGridServer]:
+    server = SendGridServer()
+    yield server
+    server.close()
+
+
+EVENT_SIGNER = EventSigner()
+PUBLIC_BASE_URL = "https://atendimento.example.com"
+
+
 @pytest.fixture
-def settings(database_url: str, redis_url: str, graph: GraphServer, tmp_path: Path) -> Settings:
+def settings(database_url: str, redis_url: str, graph: GraphServer, twilio_server: TwilioServer,
+             sendgrid_server: SendGridServer, tmp_path: Path) -> Settings:
     return Settings.from_env({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "test-secret-of-at-least-32-characters",
         "WHATSAPP_GRAPH_BASE_URL": graph.url, "DATA_DIR": str(tmp_path), "HTTP_READ_TIMEOUT": "2",
+        "TWILIO_API_BASE_URL": twilio_server.url, "SENDGRID_API_BASE_URL": sendgrid_server.url,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "SOCKETIO_CHANNEL": f"flask-socketio-{uuid.uuid4().hex[:8]}",
     })
 
@@ -120,7 +145,12 @@ TENANTS = {"tenants": [
      ],
      "channels": [{"kind": "whatsapp", "external_id": PHONE_NUMBER_ID, "default_queue": "Support",
                    "credentials": {"app_secret": APP_SECRET, "verify_token": "verify-acme",
-                                   "access_token": "example-graph-token"}}]},
+                                   "access_token": "example-graph-token"}},
+                  {"kind": "sms", "external_id": tw.OUR_NUMBER, "default_queue": "Support",
+                   "credentials": {"account_sid": tw.ACCOUNT_SID, "auth_token": tw.AUTH_TOKEN}},
+                  {"kind": "email", "external_id": sg.SUPPORT, "name": "Acme Support", "default_queue": "Support",
+                   "credentials": {"api_key": sg.API_KEY, "inbound_secret": "parse-secret-acme",
+                                   "event_public_key": EVENT_SIGNER.public_key_b64}}]},
     {"slug": "globex", "name": "Globex", "queues": [{"name": "Support"}],
      "users": [{"email": "gina@globex.example", "name": "Gina", "password": "pw-gina", "queues": ["Support"]}],
      "channels": [{"kind": "whatsapp", "external_id": "999000111", "default_queue": "Support",

@@ -37,6 +37,9 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "outbox-relay": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval},
             "assignment-sweep": {"task": "assignment.sweep", "schedule": settings.assignment_sweep_interval},
+            "assignment-return-unanswered": {"task": "assignment.return_unanswered", "schedule": 30.0},
+            "triage-expire-menus": {"task": "triage.expire_menus", "schedule": 30.0},
+            "inbox-requeue-stale": {"task": "inbox.requeue_stale", "schedule": 60.0},
         },
     )
     return app

@@ -10,7 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from models.base import utcnow
 from models.outbox import relay_pending
 from models.providers.base import ProviderError
-from models.services import assignment, outbound, triage
+from models.services import assignment, inbound, outbound, tickets, triage
 from models.tickets import DeliveryStatus, Message
 from workers.app import app
 from workers.runtime import runtime, unit_of_work
@@ -73,6 +73,24 @@ def send_message(self: Task, message_id: int) -> str:
             return "failed"
         countdown = exc.retry_after if exc.retry_after is not None else backoff(self.request.retries)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@app.task(name="triage.expire_menus", base=DomainTask)
+def expire_menus() -> int:
+    with unit_of_work() as session:
+        return triage.expire_menus(session, utcnow())
+
+
+@app.task(name="assignment.return_unanswered", base=DomainTask)
+def return_unanswered() -> int:
+    with unit_of_work() as session:
+        return tickets.return_unanswered(session, utcnow())
+
+
+@app.task(name="inbox.requeue_stale", base=DomainTask)
+def requeue_stale() -> int:
+    with unit_of_work() as session:
+        return inbound.requeue_stale(session, utcnow())
 
 
 @app.task(name="outbox.relay", base=DomainTask)

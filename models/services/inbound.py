@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,3 +56,18 @@ def store_events(session: Session, provider: str, channels: dict[str, Channel],
         stored += 1
         enqueue(session, channel.tenant_id, PROCESS_TASK, inbox_id)
     return StoreResult(stored, duplicates)
+
+
+def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, max_attempts: int = 50,
+                  limit: int = 500) -> int:
+    """Ask again for inbox events still unprocessed after `min_age_seconds` (a task that exhausted its retries,
+    e.g. a status that arrived long before its message was recorded). Processing is idempotent."""
+    rows = session.execute(
+        select(InboxEvent.id, InboxEvent.tenant_id)
+        .where(InboxEvent.processed_at.is_(None), InboxEvent.attempts < max_attempts,
+               InboxEvent.received_at < now - timedelta(seconds=min_age_seconds))
+        .order_by(InboxEvent.id).limit(limit)
+    ).all()
+    for inbox_id, tenant_id in rows:
+        enqueue(session, tenant_id, PROCESS_TASK, inbox_id)
+    return len(rows)

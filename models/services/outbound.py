@@ -15,7 +15,7 @@ from models import realtime
 from models.config import Settings
 from models.org import Channel, ChannelKind
 from models.outbox import enqueue
-from models.providers import whatsapp
+from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import ProviderError
 from models.services.payloads import message_view, ticket_audience
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket
@@ -60,7 +60,7 @@ def send_message(session: Session, message_id: int, now: datetime, settings: Set
     contact = session.get_one(Contact, ticket.contact_id)
     message.attempts += 1
     try:
-        provider_id = _send(channel, contact, message, settings, http)
+        provider_id = _send(session, channel, contact, ticket, message, settings, http)
     except ProviderError as exc:
         if exc.retryable:
             raise
@@ -87,8 +87,8 @@ def _emit_status(session: Session, message: Message, ticket: Ticket) -> None:
                    "error_code": message.error_code}, ticket_audience(ticket))
 
 
-def _send(channel: Channel, contact: Contact, message: Message, settings: Settings,
-          http: requests.Session | None) -> str:
+def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, message: Message,
+          settings: Settings, http: requests.Session | None) -> str:
     timeout = (settings.http_connect_timeout, settings.http_read_timeout)
     if channel.kind == ChannelKind.WHATSAPP:
         return whatsapp.send(
@@ -96,5 +96,19 @@ def _send(channel: Channel, contact: Contact, message: Message, settings: Settin
             version=settings.whatsapp_graph_version, phone_number_id=channel.external_id,
             token=str(channel.credentials.get("access_token", "")), to=contact.phone or "", body=message.body,
             template=message.payload.get("template"), timeout=timeout, session=http)
-    raise ProviderError("unsupported_channel", f"sending on {channel.kind} is not implemented yet",
-                        retryable=False)
+    creds = channel.credentials
+    if channel.kind == ChannelKind.SMS:
+        service = str(creds.get("messaging_service_sid") or "") or None
+        return twilio.send_sms(
+            base_url=settings.twilio_api_base_url, account_sid=str(creds.get("account_sid", "")),
+            auth_token=str(creds.get("auth_token", "")), from_=None if service else channel.external_id,
+            messaging_service_sid=service, to=f"+{contact.phone}" if contact.phone else "", body=message.body,
+            status_callback=f"{settings.public_base_url}/webhooks/twilio/status", timeout=timeout, session=http)
+    # Thread the reply under the customer's latest email, so their mail client shows one conversation.
+    last_in = session.scalar(select(Message.payload["message_id"].as_string()).where(
+        Message.ticket_id == ticket.id, Message.direction == Direction.INBOUND).order_by(Message.id.desc()).limit(1))
+    return sendgrid.send_mail(
+        base_url=settings.sendgrid_api_base_url, api_key=str(creds.get("api_key", "")),
+        from_email=channel.external_id, from_name=channel.name, to=contact.email or "",
+        subject=f"Re: {ticket.subject}" if ticket.subject else "Re: your message", text=message.body,
+        in_reply_to=last_in, references=[last_in] if last_in else [], timeout=timeout, session=http)

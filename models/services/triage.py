@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from models import realtime
 from models.db import insert_or_ignore
 from models.events import InboxEvent
-from models.org import Channel, Queue, Tenant
+from models.org import Channel, ChannelKind, Queue, Tenant
 from models.outbox import enqueue
-from models.providers import whatsapp
+from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import ParsedMessage
 from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
@@ -27,7 +27,10 @@ from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Me
 log = logging.getLogger(__name__)
 
 ASSIGN_TASK = "assignment.assign_queue"
-PARSERS: dict[str, Callable[[dict[str, Any]], ParsedMessage]] = {whatsapp.PROVIDER: whatsapp.parse_message}
+PARSERS: dict[str, Callable[[dict[str, Any]], ParsedMessage]] = {
+    whatsapp.PROVIDER: whatsapp.parse_message, twilio.PROVIDER: twilio.parse_message,
+    sendgrid.PROVIDER: sendgrid.parse_message,
+}
 
 # Statuses only move forward: a late `delivered` after `read` changes nothing.
 _RANK = {DeliveryStatus.QUEUED: 0, DeliveryStatus.SENT: 1, DeliveryStatus.DELIVERED: 2, DeliveryStatus.READ: 3,
@@ -48,19 +51,22 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     if event.kind == "message":
         receive_message(session, channel, PARSERS[event.provider](event.payload), now)
     else:
-        apply_status(session, channel, event.payload["status"], now)
+        # WhatsApp nests the status item; the Twilio and SendGrid adapters store it flat.
+        status = event.payload["status"] if event.provider == whatsapp.PROVIDER else event.payload
+        apply_status(session, channel, status, now)
     event.processed_at = now
     return "processed"
 
 
 def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Contact:
-    phone = normalize_phone(parsed.sender)
-    insert_or_ignore(session, Contact, {"tenant_id": channel.tenant_id, "phone": phone, "name": parsed.sender_name,
-                                        "created_at": now}, conflict=["tenant_id", "phone"])
+    key, value = ("email", parsed.sender.lower()) if channel.kind == ChannelKind.EMAIL else (
+        "phone", normalize_phone(parsed.sender))
+    insert_or_ignore(session, Contact, {"tenant_id": channel.tenant_id, key: value, "name": parsed.sender_name,
+                                        "created_at": now}, conflict=["tenant_id", key])
     # The contact row lock serialises everything one customer sends: two messages processed at once
     # cannot open two tickets.
-    return session.scalars(select(Contact).where(Contact.tenant_id == channel.tenant_id, Contact.phone == phone)
-                           .with_for_update()).one()
+    return session.scalars(select(Contact).where(Contact.tenant_id == channel.tenant_id,
+                                                 getattr(Contact, key) == value).with_for_update()).one()
 
 
 def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Message | None:
@@ -83,6 +89,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if message_id is None:
         return None  # already stored by an earlier run: nothing else to do
     message = session.get_one(Message, message_id)
+    if how == "new" and parsed.extra.get("subject"):
+        ticket.subject = str(parsed.extra["subject"])[:300]
     ticket.last_customer_message_at = now
     ticket.updated_at = now
     if ticket.status == TicketStatus.PENDING:
@@ -194,9 +202,9 @@ def apply_status(session: Session, channel: Channel, status: dict[str, Any], now
     elif new == DeliveryStatus.READ:
         message.read_at = now
     elif new == DeliveryStatus.FAILED:
-        errors = status.get("errors") or [{}]
-        message.error_code = str(errors[0].get("code", ""))
-        message.error_reason = errors[0].get("title") or errors[0].get("message")
+        error = (status.get("errors") or [{}])[0]  # WhatsApp: errors[]; Twilio: error_code; SendGrid: reason
+        message.error_code = str(error.get("code") or status.get("error_code") or "")
+        message.error_reason = error.get("title") or error.get("message") or status.get("reason")
     ticket = session.get_one(Ticket, message.ticket_id)
     realtime.emit(session, channel.tenant_id, "message.status",
                   {"message_id": message.id, "ticket_id": ticket.id, "status": message.status.value},
