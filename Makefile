@@ -8,8 +8,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-.PHONY: install run test lint
-install: $(VENV)/.installed
+# The agent console and Swagger UI assets, from npm (no CDN at run time).
+api/static/console/index.html: api/console/package-lock.json api/console/*.js api/console/*.mjs api/console/*.html api/console/*.css
+	npm ci --prefix api/console --no-audit --no-fund
+	npm run build --prefix api/console
+
+.PHONY: install run test lint console
+install: $(VENV)/.installed api/static/console/index.html
+console: api/static/console/index.html
 
 # Migrates, loads the example tenant (ops/provision.example.json), then runs API + worker + beat.
 # Embedded default (SQLite under ./var, in-process tasks) unless DATABASE_URL / REDIS_URL are set.
