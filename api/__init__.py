@@ -17,7 +17,7 @@ log = logging.getLogger("atendimento")
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app: settings, database, bus, extensions, blueprints."""
-    from api import admin, agents, auth, db, errors, health, tickets, webhooks
+    from api import admin, agents, auth, console, db, errors, health, observability, tickets, webhooks
     from api.extensions import api, socketio
     from api.tasks import make_publisher
 
@@ -31,6 +31,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/api-docs",
+        # Served from this app (built from npm's swagger-ui-dist by the console build), never from a CDN.
+        OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
     )
@@ -48,18 +51,26 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.extensions["atendimento.redis"] = redis.Redis.from_url(settings.redis_url, socket_timeout=1,
                                                                    socket_connect_timeout=1)
     db.init_app(app)
+    observability.init_request_context(app)
+    observability.init_tracing(app, settings)
     api.init_app(app)
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
-    app.register_blueprint(health.blp)
-    app.register_blueprint(webhooks.blp)
-    for blp in (auth.blp, agents.blp, tickets.blp, admin.blp):
+    app.register_blueprint(console.blp)
+    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp):
         api.register_blueprint(blp)
+    observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
+    observability.init_metrics(app)
     from api import sockets  # noqa: F401 - registers the Socket.IO handlers
     from api.cli import provision_command
 
     app.cli.add_command(provision_command)
 
+    def origin_ok(origin: str, environ: dict[str, Any]) -> bool:
+        # The public URL, or the page's own origin (same-origin: the console served by this instance).
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin in (settings.public_base_url, own)
+
     socketio.init_app(app, async_mode=settings.socketio_async_mode, message_queue=settings.redis_url,
-                      channel=settings.socketio_channel, cors_allowed_origins=[settings.public_base_url])
+                      channel=settings.socketio_channel, cors_allowed_origins=origin_ok)
     log.info("atendimento API starting: %s", settings.describe())
     return app

@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+from flask_limiter import Limiter
 from flask_smorest import Api
 from flask_socketio import SocketIO
 
-api = Api()
+
+class AtendimentoApi(Api):
+    """flask-smorest, documenting our error shape instead of its own (see api.errors)."""
+
+    def __init__(self) -> None:
+        from api.schemas import ErrorSchema
+
+        self.ERROR_SCHEMA = ErrorSchema
+        super().__init__()
+
+
+api = AtendimentoApi()
 socketio = SocketIO()
+
+
+def _rate_key() -> str:
+    from api.observability import rate_key
+
+    return rate_key()
+
+
+limiter = Limiter(key_func=_rate_key)

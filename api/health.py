@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import current_app
+from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from api.db import db
+from api.schemas import HealthSchema
 
-blp = Blueprint("health", __name__)
+blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 
 @blp.get("/healthz")
+@blp.response(200, HealthSchema)
 def healthz() -> dict[str, str]:
     """The process is alive (nothing else is checked)."""
     return {"status": "ok"}
 
 
 @blp.get("/readyz")
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, schema=HealthSchema, description="a dependency is down")
 def readyz() -> tuple[dict[str, Any], int]:
     """The database and Redis answer: safe to route traffic here; 503 otherwise."""
     checks: dict[str, str] = {}

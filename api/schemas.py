@@ -106,3 +106,25 @@ class EventSchema(Schema):
 class EventQuery(Schema):
     after = fields.Integer(required=True, validate=validate.Range(0), metadata={"description": "last id seen"})
     limit = fields.Integer(load_default=500, validate=validate.Range(1, 1000))
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"example": "not_found"})
+    message = fields.String(required=True)
+    details = fields.Raw(metadata={"description": "field errors or context, when there are any"})
+
+
+class ErrorSchema(Schema):
+    """The one error shape of every 4xx/5xx answer."""
+
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class StoredSchema(Schema):
+    stored = fields.Integer(required=True, metadata={"description": "new events kept"})
+    duplicates = fields.Integer(required=True, metadata={"description": "redeliveries ignored"})

@@ -8,17 +8,19 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.db import commit, db
 from api.errors import ApiError
+from api.schemas import StoredSchema
 from models.org import Channel, ChannelKind
 from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import MalformedDelivery
 from models.services.inbound import find_channels, store_events
 
-blp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Provider webhooks (signed by each provider)")
 
 
 def _json_body() -> Any:
@@ -31,6 +33,9 @@ def _json_body() -> Any:
 
 
 @blp.get("/whatsapp")
+@blp.doc(responses={"200": {"description": "hub.challenge echoed", "content": {"text/plain": {}}}})
+@blp.alt_response(400, description="not a subscribe handshake")
+@blp.alt_response(403, description="unknown verify token")
 def whatsapp_verify() -> Response | tuple[dict[str, Any], int]:
     """Meta's subscription handshake: echo hub.challenge when hub.verify_token is one of ours."""
     mode, token = request.args.get("hub.mode"), request.args.get("hub.verify_token", "")
@@ -45,6 +50,13 @@ def whatsapp_verify() -> Response | tuple[dict[str, Any], int]:
 
 
 @blp.post("/whatsapp")
+@blp.response(200, StoredSchema)
+@blp.alt_response(400, description="malformed delivery")
+@blp.alt_response(401, description="signature missing")
+@blp.alt_response(403, description="signature invalid")
+@blp.alt_response(404, description="no channel for this delivery")
+@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
+@blp.alt_response(415, description="wrong content type")
 def whatsapp_delivery() -> dict[str, int]:
     """A WhatsApp Cloud API delivery: messages and statuses, signed with the app secret."""
     raw = request.get_data()
@@ -100,6 +112,13 @@ def _twilio_verified(form: Any, status: bool) -> Channel:
 
 
 @blp.post("/twilio/sms")
+@blp.doc(responses={"200": {"description": "empty TwiML", "content": {"text/xml": {}}}})
+@blp.alt_response(400, description="malformed delivery")
+@blp.alt_response(401, description="signature missing")
+@blp.alt_response(403, description="signature invalid")
+@blp.alt_response(404, description="no channel for this delivery")
+@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
+@blp.alt_response(415, description="wrong content type")
 def twilio_sms() -> Response:
     """An inbound SMS: stored once, answered with empty TwiML (Twilio does not retry, so we answer fast)."""
     form = _twilio_form()
@@ -115,6 +134,13 @@ def twilio_sms() -> Response:
 
 
 @blp.post("/twilio/status")
+@blp.response(200, StoredSchema)
+@blp.alt_response(400, description="malformed delivery")
+@blp.alt_response(401, description="signature missing")
+@blp.alt_response(403, description="signature invalid")
+@blp.alt_response(404, description="no channel for this delivery")
+@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
+@blp.alt_response(415, description="wrong content type")
 def twilio_status() -> dict[str, int]:
     """A Twilio status callback for one of our sends."""
     form = _twilio_form()
@@ -132,6 +158,13 @@ def twilio_status() -> dict[str, int]:
 
 
 @blp.post("/sendgrid/inbound/<token>")
+@blp.response(200, StoredSchema)
+@blp.alt_response(400, description="malformed delivery")
+@blp.alt_response(401, description="signature missing")
+@blp.alt_response(403, description="signature invalid")
+@blp.alt_response(404, description="no channel for this delivery")
+@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
+@blp.alt_response(415, description="wrong content type")
 def sendgrid_inbound(token: str) -> dict[str, int]:
     """An Inbound Parse email. Parse signs nothing: the channel's secret in the URL authenticates it."""
     if request.mimetype != "multipart/form-data":
@@ -151,6 +184,13 @@ def sendgrid_inbound(token: str) -> dict[str, int]:
 
 
 @blp.post("/sendgrid/events")
+@blp.response(200, StoredSchema)
+@blp.alt_response(400, description="malformed delivery")
+@blp.alt_response(401, description="signature missing")
+@blp.alt_response(403, description="signature invalid")
+@blp.alt_response(404, description="no channel for this delivery")
+@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
+@blp.alt_response(415, description="wrong content type")
 def sendgrid_events() -> dict[str, int]:
     """SendGrid Event Webhook: ECDSA-signed delivery events, deduplicated by sg_event_id."""
     raw = request.get_data()

@@ -53,6 +53,11 @@ class Settings:
     task_time_limit: int = 60
     log_level: str = "INFO"
     log_format: str = "text"
+    otel_endpoint: str | None = None
+    otel_service_name: str | None = None
+    worker_metrics_port: int | None = None
+    ratelimit_default: str = "100/minute"
+    ratelimit_webhooks: str = "6000/minute"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -119,6 +124,11 @@ class Settings:
             task_time_limit=_int(env, "TASK_TIME_LIMIT", cls.task_time_limit),
             log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
             log_format=env.get("LOG_FORMAT") or cls.log_format,
+            otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+            otel_service_name=env.get("OTEL_SERVICE_NAME") or None,
+            worker_metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
+            ratelimit_default=env.get("RATELIMIT_DEFAULT") or cls.ratelimit_default,
+            ratelimit_webhooks=env.get("RATELIMIT_WEBHOOKS") or cls.ratelimit_webhooks,
         )
 
 

@@ -43,16 +43,20 @@ def rooms_of(session: Session, user: User) -> list[str]:
 
 
 def missed_events(session: Session, user: User, after: int, limit: int = 500) -> list[RealtimeEvent]:
-    """Events after id `after` that reached any of the user's rooms (or tickets they hold or supervise)."""
-    rows = session.scalars(select(RealtimeEvent).where(RealtimeEvent.tenant_id == user.tenant_id,
-                                                       RealtimeEvent.id > after)
-                           .order_by(RealtimeEvent.id).limit(limit * 4))
+    """Events after id `after` that reached any of the user's rooms (supervisors: the whole tenant's).
+
+    Rooms are filtered here, page by page, until `limit` matches or the log ends, so a short page always
+    means "nothing more".
+    """
     mine = set(rooms_of(session, user))
     supervisor = user.role in (Role.SUPERVISOR, Role.ADMIN)
-    out = []
-    for row in rows:
-        if supervisor or mine.intersection(row.rooms):
-            out.append(row)
-            if len(out) >= limit:
-                break
-    return out
+    out: list[RealtimeEvent] = []
+    while len(out) < limit:
+        rows = list(session.scalars(select(RealtimeEvent).where(RealtimeEvent.tenant_id == user.tenant_id,
+                                                                RealtimeEvent.id > after)
+                                    .order_by(RealtimeEvent.id).limit(limit)))
+        if not rows:
+            break
+        out.extend(r for r in rows if supervisor or mine.intersection(r.rooms))
+        after = rows[-1].id
+    return out[:limit]

@@ -1,0 +1,111 @@
+"""Metrics, traces, request ids and rate limits for the API."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from api.extensions import limiter
+from models.config import Settings
+from models.telemetry import configure_tracing, log_context
+
+log = logging.getLogger(__name__)
+
+
+def rate_key() -> str:
+    """Limits count per tenant and client IP: the tenant from a valid bearer token, else "anon"."""
+    from api.auth import decode_token
+    from api.errors import ApiError
+
+    tenant = "anon"
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        try:
+            from flask import current_app
+
+            tenant = str(decode_token(current_app.extensions["atendimento.settings"],
+                                      header.removeprefix("Bearer ").strip())["tid"])
+        except ApiError:
+            pass
+    return f"{tenant}:{get_remote_address()}"
+
+
+def init_limiter(app: Flask, settings: Settings, webhooks_blp: Any, exempt: list[Any]) -> Limiter:
+    """Redis-backed limits (memory in the embedded mode). If Redis is down, each process falls back to its own
+    in-memory counters (limits stay roughly right per process) instead of failing requests."""
+    app.config.update(
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_DEFAULT=settings.ratelimit_default,
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    )
+    limiter.init_app(app)
+    # Providers retry (or, like Twilio, lose the message) when refused: webhooks get their own, higher limit per IP.
+    limiter.limit(settings.ratelimit_webhooks, key_func=get_remote_address)(webhooks_blp)
+    for blp in exempt:
+        limiter.exempt(blp)
+    return limiter
+
+
+def _make_metrics() -> Any:
+    """One exporter per process (app factories may run more than once; the metrics are process-wide).
+
+    Under gunicorn with PROMETHEUS_MULTIPROC_DIR set, every worker writes its own files and /metrics serves
+    their sum (mark dead workers from gunicorn's child_exit hook: see ops/gunicorn.conf.py).
+    """
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # read by prometheus_client itself, at import
+        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+        return GunicornInternalPrometheusMetrics.for_app_factory(group_by="url_rule")
+    from prometheus_flask_exporter import PrometheusMetrics
+
+    return PrometheusMetrics.for_app_factory(group_by="url_rule")
+
+
+_metrics = _make_metrics()
+
+
+def init_metrics(app: Flask) -> None:
+    """/metrics via prometheus-flask-exporter, not rate limited."""
+    _metrics.init_app(app)
+    if "prometheus_metrics" in app.view_functions:  # scrapes are not customers
+        limiter.exempt(app.view_functions["prometheus_metrics"])
+
+
+def init_tracing(app: Flask, settings: Settings) -> None:
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    configure_tracing(settings, "atendimento-api")
+    CeleryInstrumentor().instrument()  # the publishing side puts the trace context into task headers
+    FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+def init_request_context(app: Flask) -> None:
+    """A request id (the caller's X-Request-ID or a new one) on every log line and response."""
+
+    @app.before_request
+    def _bind() -> None:
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.log_ctx = log_context(request_id=g.request_id)
+        g.log_ctx.__enter__()
+
+    @app.after_request
+    def _stamp(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _unbind(_exc: BaseException | None) -> None:
+        ctx = g.pop("log_ctx", None)
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
