@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_limiter import Limiter
 from flask_smorest import Api
 from flask_socketio import SocketIO
 
@@ -19,12 +18,3 @@ class AtendimentoApi(Api):
 
 api = AtendimentoApi()
 socketio = SocketIO()
-
-
-def _rate_key() -> str:
-    from api.observability import rate_key
-
-    return rate_key()
-
-
-limiter = Limiter(key_func=_rate_key)

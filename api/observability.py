@@ -10,7 +10,6 @@ from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from api.extensions import limiter
 from models.config import Settings
 from models.telemetry import configure_tracing, log_context
 
@@ -46,7 +45,9 @@ def init_limiter(app: Flask, settings: Settings, webhooks_blp: Any, exempt: list
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     )
-    limiter.init_app(app)
+    # One limiter per app: flask-limiter keeps per-app state that a shared instance mixes up across app factories.
+    limiter = Limiter(key_func=rate_key, app=app)
+    app.extensions["atendimento.limiter"] = limiter
     # Providers retry (or, like Twilio, lose the message) when refused: webhooks get their own, higher limit per IP.
     limiter.limit(settings.ratelimit_webhooks, key_func=get_remote_address)(webhooks_blp)
     for blp in exempt:
@@ -78,7 +79,7 @@ def init_metrics(app: Flask) -> None:
     """/metrics via prometheus-flask-exporter, not rate limited."""
     _metrics.init_app(app)
     if "prometheus_metrics" in app.view_functions:  # scrapes are not customers
-        limiter.exempt(app.view_functions["prometheus_metrics"])
+        app.extensions["atendimento.limiter"].exempt(app.view_functions["prometheus_metrics"])
 
 
 def init_tracing(app: Flask, settings: Settings) -> None:

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry import context, propagate
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 
 def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: dict[str, Any] | None = None) -> None:
     """Ask for `task(*args)` to run once this transaction commits."""
-    row = OutboxTask(tenant_id=tenant_id, task=task, args=list(args), headers=headers or {})
+    headers = dict(headers or {})
+    propagate.inject(headers)  # the trace context survives a relay, so the task stays in the request's trace
+    row = OutboxTask(tenant_id=tenant_id, task=task, args=list(args), headers=headers)
     session.add(row)
     session.flush()
     bus = bus_of(session)
@@ -56,11 +59,14 @@ def relay_pending(session: Session, now: datetime, min_age_seconds: float, limit
     sent = 0
     for row in rows:
         row.attempts += 1
+        token = context.attach(propagate.extract(dict(row.headers)))
         try:
             bus.publish(row.task, list(row.args), dict(row.headers))
         except Exception:
             log.warning("outbox relay could not publish task %s (row %s); will retry", row.task, row.id)
             break  # the broker is down: stop, keep the rest for the next run
+        finally:
+            context.detach(token)
         row.dispatched_at = now
         sent += 1
     return sent

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 
 from models.config import Settings, get_settings
+from workers import observability
 
-TASK_MODULES = ["workers.tasks"]
+TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla"]
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -26,8 +29,10 @@ def make_celery(settings: Settings) -> Celery:
         timezone="UTC",
         enable_utc=True,
         broker_connection_retry_on_startup=True,
-        # Redis re-delivers unacked messages after this; countdowns stay far below it (field notes).
-        broker_transport_options={"visibility_timeout": 3600} if settings.redis_url else {"polling_interval": 0.05},
+        # Redis re-delivers unacked messages after this; countdowns stay far below it (field notes). The sweep that
+        # re-delivers them runs every ~100 s by default: a short timeout (tests) needs it about as often.
+        broker_transport_options=_redis_transport(settings.celery_visibility_timeout) if settings.redis_url
+        else {"polling_interval": 0.05},
         # Publishing while Redis is down fails fast; the outbox row keeps the work for the relay.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
                                    "interval_max": 0.5},
@@ -37,12 +42,24 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "outbox-relay": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval},
             "assignment-sweep": {"task": "assignment.sweep", "schedule": settings.assignment_sweep_interval},
+            # A run still waiting after one period is dropped: the next one covers the same tickets.
+            "sla-check": {"task": "sla.check", "schedule": settings.sla_check_interval,
+                          "options": {"expires": max(settings.sla_check_interval, 5.0)}},
             "assignment-return-unanswered": {"task": "assignment.return_unanswered", "schedule": 30.0},
             "triage-expire-menus": {"task": "triage.expire_menus", "schedule": 30.0},
             "inbox-requeue-stale": {"task": "inbox.requeue_stale", "schedule": 60.0},
+            "metrics-refresh-gauges": {"task": "metrics.refresh_gauges", "schedule": 15.0},
         },
     )
     return app
 
 
+def _redis_transport(visibility_timeout: int) -> dict[str, Any]:
+    options: dict[str, Any] = {"visibility_timeout": visibility_timeout}
+    if visibility_timeout < 300:
+        options.update(unacked_restore_interval=max(1, visibility_timeout // 3), unacked_restore_throttle=1)
+    return options
+
+
 app = make_celery(get_settings())
+observability.install()

@@ -28,13 +28,14 @@ class Runtime:
 
 _runtime: Runtime | None = None
 _emit_override: Emit | None = None
+_settings_override: Settings | None = None
 
 
-def use_emitter(emit: Emit) -> None:
-    """Embedded mode: emit through the Socket.IO server living in this same process."""
-    global _emit_override, _runtime
-    _emit_override = emit
-    _runtime = None
+def use(emit: Emit | None = None, settings: Settings | None = None) -> None:
+    """Embedded mode: emit through the Socket.IO server living in this same process (and, for tests running
+    a worker in-process, use their settings)."""
+    global _emit_override, _settings_override, _runtime
+    _emit_override, _settings_override, _runtime = emit, settings, None
 
 
 def runtime() -> Runtime:
@@ -42,7 +43,7 @@ def runtime() -> Runtime:
     if _runtime is None or _runtime.pid != os.getpid():  # a forked child builds its own pool
         from workers.app import app
 
-        settings = get_settings()
+        settings = _settings_override or get_settings()
         emit = _emit_override or _default_emit(settings)
 
         def publish(name: str, args: list[Any], headers: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.db import insert_or_ignore
 from models.events import InboxEvent
+from models.metrics import WEBHOOK_EVENTS, count
 from models.org import Channel, ChannelKind
 from models.outbox import enqueue
 from models.providers.base import InboundEvent
@@ -52,8 +53,10 @@ def store_events(session: Session, provider: str, channels: dict[str, Channel],
         }, conflict=["provider", "event_id"])
         if inbox_id is None:
             duplicates += 1
+            count(session, WEBHOOK_EVENTS, provider=provider, outcome="duplicate")
             continue
         stored += 1
+        count(session, WEBHOOK_EVENTS, provider=provider, outcome="stored")
         enqueue(session, channel.tenant_id, PROCESS_TASK, inbox_id)
     return StoreResult(stored, duplicates)
 

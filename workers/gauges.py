@@ -1,0 +1,14 @@
+"""Beat job refreshing the database-derived gauges."""
+
+from __future__ import annotations
+
+from models.services.stats import refresh_gauges
+from workers.app import app
+from workers.runtime import unit_of_work
+from workers.tasks import DomainTask
+
+
+@app.task(name="metrics.refresh_gauges", base=DomainTask)
+def refresh() -> None:
+    with unit_of_work() as session:
+        refresh_gauges(session)
