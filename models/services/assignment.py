@@ -9,13 +9,14 @@ same transaction, so it cannot be overrun between the count and the update.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import realtime
 from models.events import AuditEntry
+from models.metrics import ASSIGNMENT_SECONDS, observe
 from models.org import AgentStatus, Queue, QueueMember, User
 from models.rules.assignment import Candidate, choose_agent
 from models.services.payloads import ticket_audience, ticket_summary
@@ -62,8 +63,10 @@ def assign_queue(session: Session, queue_id: int, now: datetime) -> list[tuple[i
         if chosen is None:
             continue  # maybe a later ticket needs other skills
         _assign(session, ticket, chosen.agent_id, now, actor_id=None, reason="auto")
-        membership[chosen.agent_id].last_assigned_at = now
-        candidates[chosen.agent_id] = Candidate(chosen.agent_id, chosen.open_tickets + 1, chosen.capacity, now,
+        # Distinct stamps within one batch keep the rotation order (equal stamps would tie on agent id).
+        stamp = now + timedelta(microseconds=len(done))
+        membership[chosen.agent_id].last_assigned_at = stamp
+        candidates[chosen.agent_id] = Candidate(chosen.agent_id, chosen.open_tickets + 1, chosen.capacity, stamp,
                                                 chosen.skills)
         done.append((ticket.id, chosen.agent_id))
     return done
@@ -71,6 +74,8 @@ def assign_queue(session: Session, queue_id: int, now: datetime) -> list[tuple[i
 
 def _assign(session: Session, ticket: Ticket, agent_id: int, now: datetime, actor_id: int | None,
             reason: str) -> None:
+    waited_since = ticket.updated_at if ticket.assigned_at else ticket.created_at  # requeued: since the requeue
+    observe(session, ASSIGNMENT_SECONDS, max(0.0, (now - waited_since).total_seconds()), tenant=ticket.tenant_id)
     ticket.agent_id = agent_id
     ticket.status = TicketStatus.ASSIGNED
     ticket.assigned_at = now
