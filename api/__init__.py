@@ -10,6 +10,7 @@ from flask import Flask
 from models.bus import Bus
 from models.config import Settings, get_settings
 from models.db import make_engine, make_session_factory
+from models.presence import Presence
 from models.telemetry import configure_logging
 
 log = logging.getLogger("atendimento")
@@ -45,11 +46,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["atendimento.settings"] = settings
     app.extensions["atendimento.engine"] = engine
     app.extensions["atendimento.sessions"] = make_session_factory(engine, Bus(make_publisher(settings), emit))
+    redis_client = None
     if settings.redis_url:
         import redis
 
-        app.extensions["atendimento.redis"] = redis.Redis.from_url(settings.redis_url, socket_timeout=1,
-                                                                   socket_connect_timeout=1)
+        redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        app.extensions["atendimento.redis"] = redis_client
+    app.extensions["atendimento.presence"] = Presence(redis_client)
     db.init_app(app)
     observability.init_request_context(app)
     observability.init_tracing(app, settings)

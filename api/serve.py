@@ -44,7 +44,7 @@ def _serve_embedded(host: str, port: int) -> int:
     def emit(name: str, data: dict[str, Any], room: str) -> None:
         socketio.emit(name, data, to=room)
 
-    runtime.use(emit=emit)
+    runtime.use(emit=emit, presence=flask_app.extensions["atendimento.presence"])
     worker = WorkController(app=celery_app, pool_cls="solo", concurrency=1, without_heartbeat=True,
                             without_mingle=True, without_gossip=True, hostname="embedded@localhost")
     threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, session
+from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, join_room
 from sqlalchemy import select
 
 from api.auth import user_from_token
-from api.db import db
+from api.db import commit, db
 from api.errors import ApiError
 from api.extensions import socketio
 from models import realtime
+from models.base import utcnow
+from models.org import User
+from models.services import agents
 from models.services.agents import rooms_of
 from models.tickets import Ticket
 
@@ -30,6 +33,23 @@ def connect(auth: dict[str, Any] | None = None) -> None:
     for room in rooms_of(db(), user):
         join_room(room)
     session["user_id"], session["tenant_id"] = user.id, user.tenant_id
+    current_app.extensions["atendimento.presence"].connect(user.id, request.sid)  # type: ignore[attr-defined]
+    agents.socket_connected(db(), user)
+    commit()
+
+
+@socketio.on("disconnect")
+def disconnect(*_args: Any) -> None:
+    """When a user's last socket (on any instance) closes, their grace period starts."""
+    user_id = session.get("user_id")
+    if user_id is None:
+        return
+    left = current_app.extensions["atendimento.presence"].disconnect(user_id, request.sid)  # type: ignore[attr-defined]
+    if left == 0:
+        user = db().get(User, user_id)
+        if user is not None:
+            agents.last_socket_closed(db(), user, utcnow())
+            commit()
 
 
 @socketio.on("subscribe")

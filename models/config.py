@@ -50,7 +50,10 @@ class Settings:
     outbox_relay_interval: float = 10.0
     outbox_relay_min_age: float = 5.0
     assignment_sweep_interval: float = 30.0
+    presence_grace_seconds: float = 60.0
+    sla_check_interval: float = 30.0
     task_time_limit: int = 60
+    celery_visibility_timeout: int = 3600  # Redis re-delivers a task unacknowledged this long (worker died)
     log_level: str = "INFO"
     log_format: str = "text"
     otel_endpoint: str | None = None
@@ -121,7 +124,10 @@ class Settings:
             outbox_relay_interval=_float(env, "OUTBOX_RELAY_INTERVAL", cls.outbox_relay_interval),
             outbox_relay_min_age=_float(env, "OUTBOX_RELAY_MIN_AGE", cls.outbox_relay_min_age),
             assignment_sweep_interval=_float(env, "ASSIGNMENT_SWEEP_INTERVAL", cls.assignment_sweep_interval),
+            presence_grace_seconds=_float(env, "PRESENCE_GRACE_SECONDS", cls.presence_grace_seconds),
+            sla_check_interval=_float(env, "SLA_CHECK_INTERVAL", cls.sla_check_interval),
             task_time_limit=_int(env, "TASK_TIME_LIMIT", cls.task_time_limit),
+            celery_visibility_timeout=_int(env, "CELERY_VISIBILITY_TIMEOUT", cls.celery_visibility_timeout),
             log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
             log_format=env.get("LOG_FORMAT") or cls.log_format,
             otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,

@@ -9,7 +9,7 @@ from celery import Celery
 from models.config import Settings, get_settings
 from workers import observability
 
-TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla"]
+TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents"]
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -49,6 +49,7 @@ def make_celery(settings: Settings) -> Celery:
             "triage-expire-menus": {"task": "triage.expire_menus", "schedule": 30.0},
             "inbox-requeue-stale": {"task": "inbox.requeue_stale", "schedule": 60.0},
             "metrics-refresh-gauges": {"task": "metrics.refresh_gauges", "schedule": 15.0},
+            "agents-expire-presence": {"task": "agents.expire_presence", "schedule": 15.0},
         },
     )
     return app

@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.bus import Bus, Emit
 from models.config import Settings, get_settings
 from models.db import make_engine, make_session_factory, session_scope
+from models.presence import Presence
 from models.realtime import redis_emitter
 
 log = logging.getLogger(__name__)
@@ -23,19 +25,21 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
+    presence: Presence
     pid: int
 
 
 _runtime: Runtime | None = None
 _emit_override: Emit | None = None
 _settings_override: Settings | None = None
+_presence_override: Presence | None = None
 
 
-def use(emit: Emit | None = None, settings: Settings | None = None) -> None:
-    """Embedded mode: emit through the Socket.IO server living in this same process (and, for tests running
-    a worker in-process, use their settings)."""
-    global _emit_override, _settings_override, _runtime
-    _emit_override, _settings_override, _runtime = emit, settings, None
+def use(emit: Emit | None = None, settings: Settings | None = None, presence: Presence | None = None) -> None:
+    """Embedded mode: emit through the Socket.IO server living in this same process and share its presence
+    registry (and, for tests running a worker in-process, use their settings)."""
+    global _emit_override, _settings_override, _presence_override, _runtime
+    _emit_override, _settings_override, _presence_override, _runtime = emit, settings, presence, None
 
 
 def runtime() -> Runtime:
@@ -51,7 +55,10 @@ def runtime() -> Runtime:
 
         engine = make_engine(settings, pool_size=2, max_overflow=4) if settings.database_kind != "sqlite" \
             else make_engine(settings)
-        _runtime = Runtime(settings, make_session_factory(engine, Bus(publish=publish, emit=emit)), os.getpid())
+        presence = _presence_override or Presence(
+            redis.Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None)
+        _runtime = Runtime(settings, make_session_factory(engine, Bus(publish=publish, emit=emit)), presence,
+                           os.getpid())
     return _runtime
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,3 +61,30 @@ def missed_events(session: Session, user: User, after: int, limit: int = 500) ->
         out.extend(r for r in rows if supervisor or mine.intersection(r.rooms))
         after = rows[-1].id
     return out[:limit]
+
+
+def socket_connected(session: Session, user: User) -> None:
+    """A socket of theirs is up: they are not 'gone' any more."""
+    user.last_seen_at = None
+
+
+def last_socket_closed(session: Session, user: User, now: datetime) -> None:
+    """Their last socket closed: start the grace period (beat's expire_presence decides after it)."""
+    user.last_seen_at = now
+
+
+def expire_presence(session: Session, now: datetime, grace_seconds: float,
+                    connected: Callable[[int], bool]) -> int:
+    """Online agents whose sockets have all been gone for the grace period become away, so assignment stops
+    sending them tickets (and their unanswered ones can return to the queue)."""
+    rows = session.scalars(select(User).where(User.status == AgentStatus.ONLINE, User.last_seen_at.is_not(None),
+                                              User.last_seen_at < now - timedelta(seconds=grace_seconds))
+                           .with_for_update(skip_locked=True)).all()
+    moved = 0
+    for user in rows:
+        if connected(user.id):  # reconnected to another instance meanwhile
+            user.last_seen_at = None
+            continue
+        set_status(session, user, AgentStatus.AWAY, now)
+        moved += 1
+    return moved

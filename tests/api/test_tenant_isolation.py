@@ -1,0 +1,71 @@
+"""Every endpoint with an id in its path, called by another tenant's supervisor with the ids of acme's rows:
+each answer is 404 or 403 and shows nothing of the row. Ids come from the OpenAPI document, so a new
+endpoint is covered the day it is added."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Channel, Message, OutboxTask, Queue, Ticket, User
+from models.org import Role
+from models.services.agents import rooms_of
+from tests.api.conftest import login
+from tests.api.test_webhooks_whatsapp import post
+from tests.fakes.whatsapp import encode, text_delivery
+from tests.services.helpers import drain
+
+BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before the tenant check
+    "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
+    "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
+    "users": {"name": "Hijack"}, "channels": {"name": "Hijack"},
+}
+
+
+def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: sessionmaker[Session],
+                                                 tenants: dict[str, Any], bus: Any) -> None:
+    post(client, encode(text_delivery("wamid.iso")))
+    with sessions() as s:  # run what the webhook queued, as a worker would
+        bus.tasks = [(row.task, row.args) for row in s.scalars(select(OutboxTask).order_by(OutboxTask.id))]
+    drain(sessions, bus)
+    with sessions() as s:
+        acme = s.scalars(select(Channel).where(Channel.external_id == "106540352242922")).one()
+        ids = {
+            "ticket_id": s.scalars(select(Ticket.id)).first(),
+            "message_id": s.scalars(select(Message.id)).first(),
+            "queue_id": s.scalars(select(Queue.id).where(Queue.tenant_id == acme.tenant_id)).first(),
+            "user_id": s.scalars(select(User.id).where(User.tenant_id == acme.tenant_id)).first(),
+            "channel_id": acme.id,
+        }
+    assert all(ids.values()), ids
+    # gina is promoted to supervisor of globex: the strongest role outside acme
+    with sessions() as s, s.begin():
+        s.scalars(select(User).where(User.email == "gina@globex.example")).one().role = Role.SUPERVISOR
+    gina = login(client, "globex", "gina@globex.example", "pw-gina")
+    spec = client.get("/openapi.json").json
+    tried = 0
+    for path, ops in spec["paths"].items():
+        params = re.findall(r"{(\w+)}", path)
+        if not params or path.startswith("/webhooks"):
+            continue
+        url = path
+        for name in params:
+            url = url.replace(f"{{{name}}}", str(ids[name]))
+        for method in ops:
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            body = BODIES.get(path.rstrip("/").rsplit("/", 1)[-1]) or BODIES.get(path.split("/")[3], {})
+            resp = client.open(url, method=method.upper(), headers=gina, json=body if method != "get" else None)
+            assert resp.status_code in (403, 404), (method, url, resp.status_code, resp.json)
+            text = resp.get_data(as_text=True)
+            assert "Maria" not in text and "5511987654321" not in text, (method, url)
+            tried += 1
+    assert tried >= 10
+    # Real time: a globex user's sockets only ever join globex rooms.
+    with sessions() as s:
+        rooms = rooms_of(s, s.scalars(select(User).where(User.email == "gina@globex.example")).one())
+    assert all(room.startswith(f"t{tenants['users']['gina'].tenant_id}") for room in rooms)

@@ -1,0 +1,67 @@
+"""Two API instances and a worker, all really running: a client connected to instance A receives events
+emitted by instance B and by the worker, through the Redis message queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import SECRET
+from tests.e2e.harness import BIN, Listener, Proc, child_env, free_port, wait_ready
+from tests.fakes.graph import GraphServer
+from tests.fakes.whatsapp import encode, sign, text_delivery
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def two_apis(database_url: str, redis_url: str, graph: GraphServer, tenants: dict[str, Any],
+             tmp_path: Path) -> Iterator[tuple[str, str]]:
+    ports = [free_port(), free_port()]
+    env = child_env(DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=SECRET,
+                    WHATSAPP_GRAPH_BASE_URL=graph.url, SOCKETIO_CHANNEL=f"e2e-{uuid.uuid4().hex[:8]}",
+                    DATA_DIR=str(tmp_path))
+    procs = [Proc(f"api{i}", [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads",
+                              "20", "--bind", f"127.0.0.1:{port}", "api:create_app()"], env, tmp_path)
+             for i, port in enumerate(ports)]
+    procs.append(Proc("worker", [str(BIN / "celery"), "-A", "workers", "worker", "--concurrency", "2",
+                                 "--without-mingle", "--without-gossip", "--hostname", f"two-{ports[0]}@%h"],
+                      env, tmp_path))
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        for base in bases:
+            wait_ready(base, procs)
+        yield bases[0], bases[1]
+    except BaseException:
+        for p in procs:
+            print(f"--- {p.name}\n{p.tail()}")
+        raise
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def test_a_client_on_a_hears_events_from_b_and_the_worker(two_apis: tuple[str, str], graph: GraphServer) -> None:
+    a, b = two_apis
+    tokens = requests.post(f"{b}/api/auth/login", json={"tenant": "acme", "email": "ana@acme.example",
+                                                         "password": "pw-ana"}, timeout=5).json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    listener = Listener(a, tokens["access_token"])  # connected to A only
+    try:
+        requests.put(f"{b}/api/me/status", json={"status": "online"}, headers=auth, timeout=5)
+        listener.wait_for("agent.status", agent_id=tokens["user_id"])  # emitted by B
+        raw = encode(text_delivery(f"wamid.{uuid.uuid4().hex}"))
+        requests.post(f"{b}/webhooks/whatsapp", data=raw, timeout=5,
+                      headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw)})
+        ticket_id = listener.wait_for("ticket.assigned", agent_id=tokens["user_id"])["data"]["id"]  # the worker
+        reply = requests.post(f"{b}/api/tickets/{ticket_id}/messages", json={"body": "de B para A"},
+                              headers=auth, timeout=5).json()
+        listener.wait_for("message.created", id=reply["id"], direction="out")  # emitted by B after commit
+        listener.wait_for("message.status", message_id=reply["id"], status="sent")  # the worker again
+    finally:
+        listener.close()
