@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from models.availability import Availability
 from models.bus import Bus
 from models.config import Settings, get_settings
 from models.db import make_engine, make_session_factory
@@ -45,13 +46,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = make_engine(settings)
     app.extensions["atendimento.settings"] = settings
     app.extensions["atendimento.engine"] = engine
-    app.extensions["atendimento.sessions"] = make_session_factory(engine, Bus(make_publisher(settings), emit))
     redis_client = None
     if settings.redis_url:
         import redis
 
         redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
         app.extensions["atendimento.redis"] = redis_client
+    app.extensions["atendimento.sessions"] = make_session_factory(
+        engine, Bus(make_publisher(settings), emit), Availability(redis_client))
     app.extensions["atendimento.presence"] = Presence(redis_client)
     db.init_app(app)
     observability.init_request_context(app)

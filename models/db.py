@@ -48,9 +48,10 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_session_factory(engine: Engine, bus: Bus) -> sessionmaker[Session]:
-    """Sessions that publish tasks and emit events through `bus` after they commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False, info={"bus": bus})
+def make_session_factory(engine: Engine, bus: Bus, availability: Any = None) -> sessionmaker[Session]:
+    """Sessions that publish tasks and emit events through `bus` after they commit (and invalidate the
+    assignment availability cache, when one is given: models.availability)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info={"bus": bus, "availability": availability})
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from typing import Any
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.availability import Availability
 from models.bus import Bus, Emit
 from models.config import Settings, get_settings
 from models.db import make_engine, make_session_factory, session_scope
@@ -55,10 +56,10 @@ def runtime() -> Runtime:
 
         engine = make_engine(settings, pool_size=2, max_overflow=4) if settings.database_kind != "sqlite" \
             else make_engine(settings)
-        presence = _presence_override or Presence(
-            redis.Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None)
-        _runtime = Runtime(settings, make_session_factory(engine, Bus(publish=publish, emit=emit)), presence,
-                           os.getpid())
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
+        presence = _presence_override or Presence(client)
+        sessions = make_session_factory(engine, Bus(publish=publish, emit=emit), Availability(client))
+        _runtime = Runtime(settings, sessions, presence, os.getpid())
     return _runtime
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from models.availability import availability_of
 from models.errors import Conflict, Invalid, NotFound
 from models.events import AuditEntry
 from models.org import Channel, ChannelKind, Queue, QueueMember, Role, Strategy, Tenant, User
@@ -71,6 +72,7 @@ def set_members(session: Session, actor: User, queue_id: int, user_ids: list[int
     for user_id in sorted(found - current):
         session.add(QueueMember(tenant_id=actor.tenant_id, queue_id=queue.id, user_id=user_id))
     _audit(session, actor, "queue.members", "queue", queue.id, now, user_ids=sorted(found))
+    availability_of(session).invalidate_after_commit(session, [queue.id])
     if found - current:
         enqueue(session, actor.tenant_id, "assignment.assign_queue", queue.id)
     return sorted(found)
@@ -101,6 +103,9 @@ def save_user(session: Session, actor: User, fields: dict[str, Any], now: dateti
     if fields.get("password"):
         user.password_hash = generate_password_hash(fields["password"])
     session.flush()
+    if user_id is not None:  # capacity, skills or active may have changed
+        availability_of(session).invalidate_after_commit(session, session.scalars(
+            select(QueueMember.queue_id).where(QueueMember.user_id == user.id)))
     _audit(session, actor, "user.saved", "user", user.id, now,
            **{k: v for k, v in fields.items() if k != "password"})
     return user

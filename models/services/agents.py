@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import realtime
+from models.availability import availability_of
 from models.events import AuditEntry, RealtimeEvent
 from models.org import AgentStatus, QueueMember, Role, User
 from models.outbox import enqueue
@@ -24,9 +25,10 @@ def set_status(session: Session, user: User, status: AgentStatus, now: datetime)
     user.status_changed_at = now
     session.add(AuditEntry(tenant_id=user.tenant_id, actor_id=user.id, action="agent.status", entity="user",
                            entity_id=user.id, data={"status": status.value}, created_at=now))
+    queue_ids = sorted(session.scalars(select(QueueMember.queue_id).where(QueueMember.user_id == user.id)))
+    availability_of(session).invalidate_after_commit(session, queue_ids)
     if status == AgentStatus.ONLINE:
-        queue_ids = session.scalars(select(QueueMember.queue_id).where(QueueMember.user_id == user.id))
-        for queue_id in sorted(queue_ids):
+        for queue_id in queue_ids:
             enqueue(session, user.tenant_id, ASSIGN_TASK, queue_id)
     realtime.emit(session, user.tenant_id, "agent.status", {"agent_id": user.id, "status": status.value},
                   [realtime.supervisors_room(user.tenant_id), realtime.agent_room(user.tenant_id, user.id)])

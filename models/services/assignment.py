@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import realtime
+from models.availability import availability_of
 from models.events import AuditEntry
 from models.metrics import ASSIGNMENT_SECONDS, observe
 from models.org import AgentStatus, Queue, QueueMember, User
@@ -28,6 +29,8 @@ ASSIGNED_STATUSES = (TicketStatus.ASSIGNED, TicketStatus.PENDING)
 
 def assign_queue(session: Session, queue_id: int, now: datetime) -> list[tuple[int, int]]:
     """Assign as many waiting tickets of the queue as capacity allows. Returns (ticket_id, agent_id) pairs."""
+    if not availability_of(session).has_room(queue_id, lambda: _room_exists(session, queue_id)):
+        return []  # nobody online with room: no lock taken (the cache is invalidated when that changes)
     queue = session.scalars(select(Queue).where(Queue.id == queue_id).with_for_update()).one_or_none()
     if queue is None:
         return []
@@ -72,6 +75,20 @@ def assign_queue(session: Session, queue_id: int, now: datetime) -> list[tuple[i
     return done
 
 
+def _room_exists(session: Session, queue_id: int) -> bool:
+    """Is an online member of the queue under capacity? (Read without locks: only a hint for the cache.)"""
+    load = (select(func.count()).select_from(Ticket)
+            .where(Ticket.agent_id == User.id, Ticket.status.in_(ASSIGNED_STATUSES)).scalar_subquery())
+    return session.scalar(
+        select(func.count()).select_from(User).join(QueueMember, QueueMember.user_id == User.id)
+        .where(QueueMember.queue_id == queue_id, User.status == AgentStatus.ONLINE, User.active.is_(True),
+               load < User.max_tickets)) > 0
+
+
+def queues_of(session: Session, agent_id: int) -> list[int]:
+    return list(session.scalars(select(QueueMember.queue_id).where(QueueMember.user_id == agent_id)))
+
+
 def _assign(session: Session, ticket: Ticket, agent_id: int, now: datetime, actor_id: int | None,
             reason: str) -> None:
     waited_since = ticket.updated_at if ticket.assigned_at else ticket.created_at  # requeued: since the requeue
@@ -83,6 +100,7 @@ def _assign(session: Session, ticket: Ticket, agent_id: int, now: datetime, acto
     session.add(AuditEntry(tenant_id=ticket.tenant_id, actor_id=actor_id, action="ticket.assigned",
                            entity="ticket", entity_id=ticket.id, data={"agent_id": agent_id, "reason": reason},
                            created_at=now))
+    availability_of(session).invalidate_after_commit(session, queues_of(session, agent_id))  # load changed
     contact = session.get(Contact, ticket.contact_id)
     rooms = [*ticket_audience(ticket)]
     if ticket.queue_id is not None:
