@@ -1,32 +1,26 @@
-# One image for every process of atendimento: the API (default CMD), the
-# Celery worker, beat, flower and the one-shot migration job; docker-compose.yml
-# only swaps the command.
-FROM python:3.11-slim
+# One image for every process of atendimento: the API (default CMD), the Celery worker, beat, Flower and the
+# one-shot migration job; docker-compose.yml only swaps the command.
 
+# The agent console and Swagger UI assets come from npm, built here so the image serves them (no CDN).
+FROM node:20-slim AS console
+WORKDIR /src/api/console
+COPY api/console/package.json api/console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY api/console/ ./
+RUN npm run build
+
+FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-
 WORKDIR /app
-
-# Created before the code is copied so that ownership stays with root: the
-# runtime user can read the application but not rewrite it.
 RUN useradd --system --create-home --uid 10001 --user-group app
-
 COPY . .
-
+COPY --from=console /src/api/static/ api/static/
 RUN pip install --no-cache-dir .
-
+# The code stays owned by root: the app can read it, not change it.
 USER app
-
 EXPOSE 8000
-
-# No HEALTHCHECK here: worker, beat and flower reuse this image and have no
-# HTTP endpoint on :8000. The API's check lives in docker-compose.yml.
-#
-# gthread with a single worker process: Flask-SocketIO keeps per-connection
-# state in the process that accepted it, so several processes behind one port
-# would need sticky sessions. One process per container, concurrency from
-# threads; scale out with more containers behind a sticky load balancer.
-CMD ["gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", "100", \
-     "--bind", "0.0.0.0:8000", "api:create_app()"]
+# One gthread process per instance: Socket.IO sessions live in the process that accepted them, so instances
+# scale out behind a sticky proxy (ops/nginx/nginx.conf), not up in processes. See ops/gunicorn.conf.py.
+CMD ["gunicorn", "-c", "ops/gunicorn.conf.py", "api:create_app()"]

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 from models.config import get_settings
@@ -72,5 +73,8 @@ def _serve_real(host: str, port: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    codes = [child.wait() for child in children]
-    return max(codes, default=0)
+    # If any part dies, stop the rest: a half-running system is worse than a clear exit.
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    stop(signal.SIGTERM, None)
+    return max(child.wait() for child in children)

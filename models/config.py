@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,7 +61,6 @@ class Settings:
     worker_metrics_port: int | None = None
     ratelimit_default: str = "100/minute"
     ratelimit_webhooks: str = "6000/minute"
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
