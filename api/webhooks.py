@@ -23,6 +23,15 @@ from models.services.inbound import find_channels, store_events
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Provider webhooks (signed by each provider)")
 
 
+def _refusals(view: Any) -> Any:
+    """Document the answers every webhook may give instead of 200 (each with the JSON error body)."""
+    for status, why in ((400, "malformed delivery"), (401, "signature missing"), (403, "signature invalid"),
+                        (404, "no channel for this delivery"), (413, "body over MAX_WEBHOOK_BYTES"),
+                        (415, "wrong content type")):
+        view = blp.alt_response(status, description=why)(view)
+    return view
+
+
 def _json_body() -> Any:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "expected Content-Type: application/json")
@@ -51,12 +60,7 @@ def whatsapp_verify() -> Response | tuple[dict[str, Any], int]:
 
 @blp.post("/whatsapp")
 @blp.response(200, StoredSchema)
-@blp.alt_response(400, description="malformed delivery")
-@blp.alt_response(401, description="signature missing")
-@blp.alt_response(403, description="signature invalid")
-@blp.alt_response(404, description="no channel for this delivery")
-@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
-@blp.alt_response(415, description="wrong content type")
+@_refusals
 def whatsapp_delivery() -> dict[str, int]:
     """A WhatsApp Cloud API delivery: messages and statuses, signed with the app secret."""
     raw = request.get_data()
@@ -113,12 +117,7 @@ def _twilio_verified(form: Any, status: bool) -> Channel:
 
 @blp.post("/twilio/sms")
 @blp.doc(responses={"200": {"description": "empty TwiML", "content": {"text/xml": {}}}})
-@blp.alt_response(400, description="malformed delivery")
-@blp.alt_response(401, description="signature missing")
-@blp.alt_response(403, description="signature invalid")
-@blp.alt_response(404, description="no channel for this delivery")
-@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
-@blp.alt_response(415, description="wrong content type")
+@_refusals
 def twilio_sms() -> Response:
     """An inbound SMS: stored once, answered with empty TwiML (Twilio does not retry, so we answer fast)."""
     form = _twilio_form()
@@ -135,12 +134,7 @@ def twilio_sms() -> Response:
 
 @blp.post("/twilio/status")
 @blp.response(200, StoredSchema)
-@blp.alt_response(400, description="malformed delivery")
-@blp.alt_response(401, description="signature missing")
-@blp.alt_response(403, description="signature invalid")
-@blp.alt_response(404, description="no channel for this delivery")
-@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
-@blp.alt_response(415, description="wrong content type")
+@_refusals
 def twilio_status() -> dict[str, int]:
     """A Twilio status callback for one of our sends."""
     form = _twilio_form()
@@ -159,12 +153,7 @@ def twilio_status() -> dict[str, int]:
 
 @blp.post("/sendgrid/inbound/<token>")
 @blp.response(200, StoredSchema)
-@blp.alt_response(400, description="malformed delivery")
-@blp.alt_response(401, description="signature missing")
-@blp.alt_response(403, description="signature invalid")
-@blp.alt_response(404, description="no channel for this delivery")
-@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
-@blp.alt_response(415, description="wrong content type")
+@_refusals
 def sendgrid_inbound(token: str) -> dict[str, int]:
     """An Inbound Parse email. Parse signs nothing: the channel's secret in the URL authenticates it."""
     if request.mimetype != "multipart/form-data":
@@ -185,12 +174,7 @@ def sendgrid_inbound(token: str) -> dict[str, int]:
 
 @blp.post("/sendgrid/events")
 @blp.response(200, StoredSchema)
-@blp.alt_response(400, description="malformed delivery")
-@blp.alt_response(401, description="signature missing")
-@blp.alt_response(403, description="signature invalid")
-@blp.alt_response(404, description="no channel for this delivery")
-@blp.alt_response(413, description="body over MAX_WEBHOOK_BYTES")
-@blp.alt_response(415, description="wrong content type")
+@_refusals
 def sendgrid_events() -> dict[str, int]:
     """SendGrid Event Webhook: ECDSA-signed delivery events, deduplicated by sg_event_id."""
     raw = request.get_data()
