@@ -9,9 +9,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from models.base import utcnow
 from models.outbox import relay_pending
-from models.providers.base import ProviderError
+from models.providers import breaker
 from models.services import assignment, inbound, outbound, tickets, triage
-from models.tickets import DeliveryStatus, Message
 from workers.app import app
 from workers.runtime import runtime, unit_of_work
 
@@ -59,20 +58,22 @@ def sweep() -> int:
     return total
 
 
-@app.task(name="outbound.send_message", base=DomainTask, bind=True, max_retries=8)
+@app.task(name="outbound.send_message", base=DomainTask, bind=True, max_retries=None)
 def send_message(self: Task, message_id: int) -> str:
-    try:
+    """Claim, then deliver: two transactions, so the attempt is on record before the provider hears of it.
+
+    Attempts are counted and bounded on the message, not here: waiting for an open breaker costs none.
+    """
+    settings = runtime().settings
+    breakers = breaker.shared(settings.redis_url)
+    with unit_of_work() as session:
+        step = outbound.claim_send(session, message_id, utcnow(), breakers)
+    if isinstance(step, outbound.Claim):
         with unit_of_work() as session:
-            return outbound.send_message(session, message_id, utcnow(), runtime().settings)
-    except ProviderError as exc:
-        if self.request.retries >= self.max_retries:
-            with unit_of_work() as session:
-                message = session.get(Message, message_id, with_for_update=True)
-                if message is not None and message.status == DeliveryStatus.QUEUED:
-                    outbound.mark_failed(session, message, exc.code, f"gave up after retries: {exc.reason}")
-            return "failed"
-        countdown = exc.retry_after if exc.retry_after is not None else backoff(self.request.retries)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+            step = outbound.deliver(session, step, utcnow(), settings, breakers)
+    if step.result in ("retry", "deferred"):
+        raise self.retry(countdown=step.countdown, exc=step.error)
+    return step.result
 
 
 @app.task(name="triage.expire_menus", base=DomainTask)

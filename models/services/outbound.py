@@ -1,9 +1,49 @@
-"""Outbound: deliver a queued message through its channel's provider."""
+"""Outbound: deliver a queued message through its channel's provider, once, with retries and a shared breaker.
+
+A worker sends in two transactions (`claim_send`, then `deliver`); `send_message` does both in one for callers
+without a worker (tests, scripts).
+
+1. `claim_send` (short): lock the row `SKIP LOCKED`; only a `queued` message without a provider id is sent. Ask the
+   channel's circuit breaker (`models.providers.breaker`); if it refuses, the task is re-scheduled and nothing is
+   written. Otherwise bump `attempts` and write an in-flight marker (a fresh token, the attempt, the time) into
+   `payload["delivery"]`, and commit: the attempt is on record before the provider hears of it.
+2. `deliver`: lock the row again (waiting this time), check the marker is still ours, call the provider with the
+   row locked, then record the provider's message id and `sent`, or the failure; report the result to the breaker.
+
+Why a message reaches the provider once, and when it may not:
+
+- Only the holder of the current claim token calls, and only with the row locked: two tasks for the same message
+  (a relay and a direct publish, a Celery redelivery while the first still runs) serialise on the row. During a
+  call the row is locked, so the other's claim re-schedules itself; after the commit it finds `sent` and stops.
+  A claim taken over by another task leaves the first one with a stale token: its `deliver` does not call.
+  A claim younger than CLAIM_GRACE on an unlocked row presumably belongs to a task between its two transactions,
+  so the other waits rather than take it over (clocks only matter to this accounting, never to the above).
+- A retryable failure is recorded (marker cleared, last error kept) and the task retries with backoff; a
+  permanent one marks the message failed with the provider's code and reason, and `message.status` is emitted.
+- The remaining window: a worker killed (or whose commit fails) after the provider accepted the message but
+  before `deliver` committed. The redelivered task finds an older in-flight marker on an unlocked row (PostgreSQL
+  dropped the dead worker's lock with its connection): the outcome of that attempt is unknown. We treat it as
+  possibly sent but send again, with a warning naming the message and a count in
+  `payload["delivery"]["interrupted"]`. None of our providers takes an idempotency key or can be asked by one
+  whether it got a message (WhatsApp Cloud API, Twilio Messages, SendGrid Mail Send), so the choice is between a
+  possible duplicate and a possibly lost reply, and a customer who never gets the agent's answer is the worse
+  outcome; parking the message as "unknown" for a person to decide would hold back every message whose worker
+  died before the provider took it, and the person could not tell either. The same holds for a read timeout (the
+  provider may have accepted a request it never answered). Interrupted attempts count as attempts, so a message
+  that kills its worker every time is dead-lettered after MAX_ATTEMPTS instead of looping. (Later: Twilio's
+  message list, filtered by recipient and date, could settle an interrupted SMS attempt before re-sending.)
+- After MAX_ATTEMPTS attempts that failed retryably the message is dead-lettered: status `failed`, reason
+  "gave up after retries ...". While a breaker is open, sends wait and consume no attempts: an outage leaves the
+  messages queued, and they go out when the provider is back.
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
+import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +57,7 @@ from models.org import Channel, ChannelKind
 from models.outbox import enqueue
 from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import ProviderError
+from models.providers.breaker import Breakers, Permit
 from models.services.payloads import message_view, ticket_audience
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket
 
@@ -24,6 +65,37 @@ log = logging.getLogger(__name__)
 
 
 SEND_TASK = "outbound.send_message"
+MAX_ATTEMPTS = 9  # the first call and 8 retries (~4 minutes of backoff on average)
+BACKOFF_BASE = 2.0  # seconds: attempt n waits up to BACKOFF_BASE * 2**(n-1), full jitter
+BACKOFF_CAP = 300.0
+MAX_COUNTDOWN = 600.0  # a Retry-After beyond this is not honoured: keep countdowns well below the visibility timeout
+CLAIM_GRACE = 2.0  # seconds a fresh claim on an unlocked row is presumed alive (its task is between transactions)
+BUSY_RETRY = 5.0  # the row is locked by a call in progress: look again after this
+PROVIDERS = {ChannelKind.WHATSAPP: whatsapp.PROVIDER, ChannelKind.SMS: twilio.PROVIDER,
+             ChannelKind.EMAIL: sendgrid.PROVIDER}
+NO_BREAKERS = Breakers(None)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An attempt on record, allowed by the breaker: the caller commits it, then calls `deliver`."""
+
+    message_id: int
+    token: str
+    attempt: int
+    provider: str
+    channel_id: int
+    permit: Permit
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a send step ended. `retry` and `deferred` ask the caller to run the send again in `countdown` s."""
+
+    result: str  # sent | failed | skipped | retry | deferred
+    countdown: float = 0.0
+    reason: str = ""
+    error: ProviderError | None = None
 
 
 def queue_text(session: Session, ticket: Ticket, body: str, author_id: int | None, now: datetime,
@@ -44,41 +116,143 @@ def queue_text(session: Session, ticket: Ticket, body: str, author_id: int | Non
     return message
 
 
-def send_message(session: Session, message_id: int, now: datetime, settings: Settings,
-                 http: requests.Session | None = None) -> str:
-    """Send one queued message; a message already sent or failed is left alone (a redelivered task is a no-op).
+def retry_delay(attempt: int, retry_after: float | None = None, rand: float | None = None) -> float:
+    """Seconds before retrying after failed attempt number `attempt` (1-based): exponential backoff with full
+    jitter, never sooner than the provider's Retry-After, never later than MAX_COUNTDOWN."""
+    r = random.random() if rand is None else rand
+    delay = r * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempt - 1, 0))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, MAX_COUNTDOWN)
 
-    The row stays locked during the provider call, so a duplicate task waits and then sees `sent`. A retryable
-    ProviderError propagates (the transaction rolls back, the message stays queued for the retry); a permanent
-    one marks the message failed with the provider's code and reason.
+
+def claim_send(session: Session, message_id: int, now: datetime, breakers: Breakers) -> Claim | Outcome:
+    """First transaction of a send: decide whether to call the provider now, and put the attempt on record."""
+    message = session.scalars(select(Message).where(Message.id == message_id)
+                              .with_for_update(skip_locked=True)).one_or_none()
+    if message is None:
+        if session.scalar(select(Message.id).where(Message.id == message_id)) is None:
+            return Outcome("skipped", reason="no such message")
+        return Outcome("deferred", _jitter(BUSY_RETRY), "another worker is sending it")
+    if message.status != DeliveryStatus.QUEUED or message.provider_message_id is not None:
+        return Outcome("skipped", reason=f"already {message.status.value}")
+    state = dict(message.payload.get("delivery") or {})
+    inflight = state.get("inflight")
+    if inflight:
+        age = (now - datetime.fromisoformat(inflight["at"])).total_seconds()
+        if 0 <= age < CLAIM_GRACE:
+            return Outcome("deferred", _jitter(CLAIM_GRACE - age), "claimed a moment ago by another task")
+        # Its worker died (or its commit failed) during or right after the call: the provider may have it.
+        state["interrupted"] = int(state.get("interrupted", 0)) + 1
+        state.pop("inflight")
+        _save(message, state)
+        log.warning("message %s: attempt %s was interrupted (claimed %.1fs ago, never finished); its outcome is "
+                    "unknown and sending again may duplicate it", message.id, inflight.get("attempt"), age)
+    if message.attempts >= MAX_ATTEMPTS:
+        mark_failed(session, message, "outcome_unknown" if inflight else "max_attempts",
+                    f"gave up after retries: {message.attempts} attempts"
+                    + (", the last one interrupted (it may have been delivered)" if inflight else ""))
+        return Outcome("failed")
+    channel = session.get_one(Channel, message.channel_id)
+    provider = PROVIDERS[channel.kind]
+    permit = breakers.get(provider, channel.id).allow(now.timestamp())
+    if not permit.allowed:
+        return Outcome("deferred", _jitter(permit.retry_in), f"circuit {provider}/{channel.id} is {permit.state}")
+    message.attempts += 1
+    token = uuid.uuid4().hex
+    state["inflight"] = {"token": token, "attempt": message.attempts, "at": now.isoformat()}
+    _save(message, state)
+    return Claim(message.id, token, message.attempts, provider, channel.id, permit)
+
+
+def deliver(session: Session, claim: Claim, now: datetime, settings: Settings, breakers: Breakers,
+            http: requests.Session | None = None) -> Outcome:
+    """Second transaction: call the provider for a committed claim, with the row locked, and record the result.
+
+    The lock is held during the call so that no other task can claim the message meanwhile (see the module doc).
     """
-    message = session.scalars(select(Message).where(Message.id == message_id).with_for_update()).one_or_none()
-    if message is None or message.status != DeliveryStatus.QUEUED:
-        return "skipped"
+    breaker = breakers.get(claim.provider, claim.channel_id)
+    message = session.scalars(select(Message).where(Message.id == claim.message_id).with_for_update()).one_or_none()
+    inflight = (message.payload.get("delivery") or {}).get("inflight") if message is not None else None
+    if message is None or message.status != DeliveryStatus.QUEUED or not inflight \
+            or inflight.get("token") != claim.token:
+        breaker.release(claim.permit)
+        return Outcome("skipped", reason="the claim was taken over or the message is no longer queued")
     ticket = session.get_one(Ticket, message.ticket_id)
     channel = session.get_one(Channel, message.channel_id)
     contact = session.get_one(Contact, ticket.contact_id)
-    message.attempts += 1
     try:
         provider_id = _send(session, channel, contact, ticket, message, settings, http)
     except ProviderError as exc:
-        if exc.retryable:
-            raise
-        mark_failed(session, message, exc.code, exc.reason)
-        return "failed"
+        # A refusal (4xx) proves the provider is up; only retryable errors count against the breaker.
+        breaker.record(claim.permit, ok=not exc.retryable, now=now.timestamp())
+        return _failed_attempt(session, message, exc, now)
+    except BaseException:
+        breaker.release(claim.permit)
+        raise
+    breaker.record(claim.permit, ok=True, now=now.timestamp())
+    state = dict(message.payload.get("delivery") or {})
+    state.pop("inflight", None)
+    _save(message, state)
     message.provider_message_id = provider_id
     message.status = DeliveryStatus.SENT
     message.sent_at = now
     _emit_status(session, message, ticket)
-    return "sent"
+    return Outcome("sent")
+
+
+def send_message(session: Session, message_id: int, now: datetime, settings: Settings,
+                 http: requests.Session | None = None, breakers: Breakers = NO_BREAKERS) -> str:
+    """Claim and deliver in this one transaction; a message already sent or failed is left alone.
+
+    For callers without a worker: nothing is on record before the call, so a retryable ProviderError propagates
+    (the transaction rolls back and the message stays queued); a permanent one marks the message failed.
+    """
+    step = claim_send(session, message_id, now, breakers)
+    if isinstance(step, Outcome):
+        return step.result
+    outcome = deliver(session, step, now, settings, breakers, http)
+    if outcome.error is not None and outcome.result == "retry":
+        raise outcome.error
+    return outcome.result
 
 
 def mark_failed(session: Session, message: Message, code: str, reason: str) -> None:
     """Give up on a message: record why and tell the agents following the ticket."""
+    state = dict(message.payload.get("delivery") or {})
+    if state.pop("inflight", None) is not None:
+        _save(message, state)
     message.status = DeliveryStatus.FAILED
     message.error_code = code
     message.error_reason = reason[:1000]
     _emit_status(session, message, session.get_one(Ticket, message.ticket_id))
+
+
+def _failed_attempt(session: Session, message: Message, exc: ProviderError, now: datetime) -> Outcome:
+    state = dict(message.payload.get("delivery") or {})
+    state.pop("inflight", None)
+    state["last_error"] = {"code": exc.code, "reason": exc.reason[:300], "attempt": message.attempts,
+                           "http_status": exc.http_status, "at": now.isoformat()}
+    _save(message, state)
+    if not exc.retryable:
+        mark_failed(session, message, exc.code, exc.reason)
+        return Outcome("failed", reason=str(exc), error=exc)
+    if message.attempts >= MAX_ATTEMPTS:
+        mark_failed(session, message, exc.code, f"gave up after retries ({message.attempts} attempts): {exc.reason}")
+        return Outcome("failed", reason=str(exc), error=exc)
+    log.info("message %s: attempt %s failed (%s); retrying", message.id, message.attempts, exc)
+    return Outcome("retry", retry_delay(message.attempts, exc.retry_after), str(exc), exc)
+
+
+def _save(message: Message, state: dict[str, Any]) -> None:
+    # A new, unshared document: the ORM compares it with the one it last flushed, which must not change under it.
+    payload = {k: v for k, v in message.payload.items() if k != "delivery"}
+    message.payload = {**payload, "delivery": copy.deepcopy(state)} if state else payload
+
+
+def _jitter(seconds: float) -> float:
+    """Spread re-scheduled sends over a second, so a fleet does not come back in one burst."""
+    return max(seconds, 0.0) + random.uniform(0.05, 1.0)
 
 
 def _emit_status(session: Session, message: Message, ticket: Ticket) -> None:
