@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from models import realtime
 from models.config import Settings
+from models.metrics import MESSAGES_SENT, count
 from models.org import Channel, ChannelKind
 from models.outbox import enqueue
 from models.providers import sendgrid, twilio, whatsapp
@@ -256,6 +257,9 @@ def _jitter(seconds: float) -> float:
 
 
 def _emit_status(session: Session, message: Message, ticket: Ticket) -> None:
+    """Tell the ticket's followers, and count the outcome (after commit), when a send ends: sent or failed."""
+    kind = session.get_one(Channel, message.channel_id).kind.value
+    count(session, MESSAGES_SENT, tenant=ticket.tenant_id, channel=kind, status=message.status.value)
     realtime.emit(session, ticket.tenant_id, "message.status",
                   {"message_id": message.id, "ticket_id": ticket.id, "status": message.status.value,
                    "error_code": message.error_code}, ticket_audience(ticket))
