@@ -3,10 +3,12 @@
 from models.base import Base
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
+from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, TicketSla
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 
 __all__ = [
     "OPEN_STATUSES", "AgentStatus", "AuditEntry", "Base", "Channel", "ChannelKind", "Contact", "DeliveryStatus",
-    "Department", "Direction", "InboxEvent", "Message", "OutboxTask", "Queue", "QueueMember", "RealtimeEvent",
-    "Role", "Strategy", "Tenant", "Ticket", "TicketStatus", "User",
+    "Department", "Direction", "InboxEvent", "Message", "NoticeKind", "OutboxTask", "Queue", "QueueMember",
+    "RealtimeEvent", "Role", "SlaClock", "SlaNotice", "SlaPause", "SlaPolicy", "Strategy", "Tenant", "Ticket",
+    "TicketSla", "TicketStatus", "User",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from models.errors import Forbidden, Invalid, NotFound
 from models.org import Channel, ChannelKind, QueueMember, Role, User
-from models.services import pagination
+from models.services import pagination, sla
 from models.services.outbound import queue_text
 from models.tickets import Contact, Message, Ticket, TicketStatus
 
@@ -62,6 +62,7 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
     if ticket.first_response_at is None:
         ticket.first_response_at = now
     ticket.updated_at = now
+    sla.agent_replied(session, ticket, now)
     return queue_text(session, ticket, body, user.id, now, template=template)
 
 

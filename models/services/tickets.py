@@ -14,10 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import realtime
+from models.availability import availability_of
 from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.events import AuditEntry
 from models.org import AgentStatus, Queue, QueueMember, Role, User
 from models.outbox import enqueue
+from models.services import sla
 from models.services.conversation import get_ticket
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -53,7 +55,9 @@ def capacity_freed(session: Session, tenant_id: int, agent_id: int | None) -> No
     """An agent has room again: every queue of theirs assigns at once (event-driven, not the sweep)."""
     if agent_id is None:
         return
-    for queue_id in sorted(session.scalars(select(QueueMember.queue_id).where(QueueMember.user_id == agent_id))):
+    queue_ids = sorted(session.scalars(select(QueueMember.queue_id).where(QueueMember.user_id == agent_id)))
+    availability_of(session).invalidate_after_commit(session, queue_ids)
+    for queue_id in queue_ids:
         enqueue(session, tenant_id, ASSIGN_TASK, queue_id)
 
 
@@ -84,6 +88,7 @@ def assign_to(session: Session, actor: User, ticket_id: int, agent_id: int, now:
             raise Conflict("you are at capacity")
     previous = ticket.agent_id
     ticket.agent_id, ticket.status, ticket.assigned_at, ticket.updated_at = agent.id, TicketStatus.ASSIGNED, now, now
+    sla.refresh(session, ticket, now)  # a pending ticket stops waiting
     _audit(session, ticket, actor, "ticket.assigned", now, agent_id=agent.id, previous=previous, reason=reason,
            over_capacity=open_load(session, agent.id) > agent.max_tickets)
     _emit(session, ticket, "ticket.assigned",
@@ -108,6 +113,7 @@ def transfer_to_queue(session: Session, actor: User, ticket_id: int, queue_id: i
     previous = ticket.agent_id
     ticket.queue_id, ticket.agent_id, ticket.status, ticket.updated_at = queue.id, None, TicketStatus.QUEUED, now
     ticket.triage_state = {}
+    sla.refresh(session, ticket, now)  # another queue may have another policy; a pending ticket stops waiting
     _audit(session, ticket, actor, "ticket.transferred", now, queue_id=queue.id, previous_agent=previous,
            reason=reason)
     _emit(session, ticket, "ticket.updated",
@@ -125,6 +131,7 @@ def resolve(session: Session, actor: User, ticket_id: int, now: datetime) -> Tic
         return ticket
     agent_id = ticket.agent_id
     ticket.status, ticket.resolved_at, ticket.updated_at = TicketStatus.RESOLVED, now, now
+    sla.resolved(session, ticket, now)
     _audit(session, ticket, actor, "ticket.resolved", now)
     _emit(session, ticket, "ticket.updated")
     capacity_freed(session, ticket.tenant_id, agent_id)
@@ -143,6 +150,7 @@ def reopen(session: Session, actor: User, ticket_id: int, now: datetime) -> Tick
         raise Conflict("the contact already has an open ticket on this channel", ticket_id=other)
     ticket.status, ticket.agent_id, ticket.resolved_at = TicketStatus.QUEUED, None, None
     ticket.reopened_at = ticket.updated_at = now
+    sla.reopened(session, ticket, now)
     _audit(session, ticket, actor, "ticket.reopened", now)
     _emit(session, ticket, "ticket.updated")
     if ticket.queue_id is not None:

@@ -20,6 +20,7 @@ from models.providers.base import ParsedMessage
 from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
+from models.services import sla
 from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -104,6 +105,7 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         enqueue(session, channel.tenant_id, ASSIGN_TASK, ticket.queue_id)
     if decision is not None:
         _route(session, ticket, decision, now)
+    sla.customer_wrote(session, ticket, how, now)
     # Emitted after routing, so the ticket's queue room hears about it.
     if how != "open" or decision is not None:
         realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
@@ -152,6 +154,7 @@ def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime) 
     channel = session.get_one(Channel, ticket.channel_id)
     ticket.queue_id = queue_id or channel.default_queue_id
     ticket.triage_state = {}
+    sla.refresh(session, ticket, now)
     if ticket.queue_id is not None:
         enqueue(session, ticket.tenant_id, ASSIGN_TASK, ticket.queue_id)
 
