@@ -19,7 +19,7 @@ log = logging.getLogger("atendimento")
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app: settings, database, bus, extensions, blueprints."""
-    from api import admin, agents, auth, console, db, errors, health, observability, tickets, webhooks
+    from api import admin, agents, auth, console, db, errors, health, observability, reports, tickets, webhooks
     from api.extensions import api, socketio
     from api.tasks import make_publisher
 
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app)
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
     app.register_blueprint(console.blp)
-    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp):
+    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

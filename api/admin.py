@@ -15,7 +15,8 @@ from api.db import commit, db
 from api.schemas import MessageSchema, QueueSchema, TicketSchema
 from models.base import utcnow
 from models.org import Channel, ChannelKind, Queue, Role, Strategy, User
-from models.services import admin, tickets
+from models.services import admin, sla, tickets
+from models.sla import SlaPolicy
 from models.tickets import DeliveryStatus, Direction, Message, Ticket
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Tenant administration")
@@ -251,3 +252,48 @@ class Resend(MethodView):
         message = admin.resend(db(), g.user, message_id, utcnow())
         commit()
         return message
+
+
+class PolicySchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(validate=validate.Length(1, 200))
+    queue_id = fields.Integer(allow_none=True, metadata={"description": "null: any queue"})
+    priority = fields.Integer(allow_none=True, validate=validate.Range(0, 3), metadata={"description": "null: any"})
+    first_response_seconds = fields.Integer(allow_none=True, validate=validate.Range(1, 365 * 86400))
+    next_response_seconds = fields.Integer(allow_none=True, validate=validate.Range(1, 365 * 86400))
+    resolution_seconds = fields.Integer(allow_none=True, validate=validate.Range(1, 365 * 86400))
+    warning_fraction = fields.Float(validate=validate.Range(0.01, 0.99), metadata={"example": 0.8})
+    escalate_priority = fields.Boolean()
+    escalate_queue_id = fields.Integer(allow_none=True)
+    escalate_agent_id = fields.Integer(allow_none=True)
+
+
+@blp.route("/sla-policies")
+class Policies(MethodView):
+    @_staff
+    @blp.response(200, PolicySchema(many=True))
+    def get(self) -> list[SlaPolicy]:
+        """SLA policies of the tenant (the most specific of queue + priority, queue, priority, default applies)"""
+        return list(db().scalars(select(SlaPolicy).where(SlaPolicy.tenant_id == g.user.tenant_id)
+                                 .order_by(SlaPolicy.id)))
+
+    @_staff
+    @blp.arguments(PolicySchema)
+    @blp.response(201, PolicySchema)
+    def post(self, body: dict[str, Any]) -> SlaPolicy:
+        """Create an SLA policy"""
+        policy = sla.save_policy(db(), g.user, body, utcnow())
+        commit()
+        return policy
+
+
+@blp.route("/sla-policies/<int:policy_id>")
+class PolicyById(MethodView):
+    @_staff
+    @blp.arguments(PolicySchema)
+    @blp.response(200, PolicySchema)
+    def patch(self, body: dict[str, Any], policy_id: int) -> SlaPolicy:
+        """Change an SLA policy (applies from each ticket's next SLA event)"""
+        policy = sla.save_policy(db(), g.user, body, utcnow(), policy_id)
+        commit()
+        return policy

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from models.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -54,6 +54,11 @@ def init_app(app: Flask) -> None:
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             resp.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return resp
+
+    @app.errorhandler(DataError)
+    def _bad_value(exc: DataError) -> Response:
+        # A value the database refuses (a NUL character in text, a number out of range): the caller's input.
+        return error_response(400, "invalid_value", "a value in the request cannot be stored")
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -85,3 +85,18 @@ def test_another_tenant_sees_nothing(client: FlaskClient, sessions: sessionmaker
                          ("post", f"/api/tickets/{ticket_id}/messages")):
         resp = getattr(client, method)(path, headers=gina, json={"body": "hi"} if method == "post" else None)
         assert (resp.status_code, resp.json["error"]["code"]) == (404, "not_found")
+
+
+def test_supervisors_manage_sla_policies_of_their_tenant(client: FlaskClient, tenants: dict[str, Any]) -> None:
+    carla = login(client, "acme", "carla@acme.example", "pw-carla")
+    ana = login(client, "acme", "ana@acme.example", "pw-ana")
+    body = {"name": "Support", "first_response_seconds": 300, "resolution_seconds": 86400, "warning_fraction": 0.8}
+    assert client.post("/api/admin/sla-policies", json=body, headers=ana).status_code == 403  # agents may not
+    created = client.post("/api/admin/sla-policies", json=body, headers=carla)
+    assert created.status_code == 201 and created.json["first_response_seconds"] == 300
+    bad = client.post("/api/admin/sla-policies", json={**body, "warning_fraction": 2}, headers=carla)
+    assert bad.status_code == 422 and "warning_fraction" in bad.json["error"]["details"]["json"]
+    changed = client.patch(f"/api/admin/sla-policies/{created.json['id']}", json={"first_response_seconds": 120},
+                           headers=carla)
+    assert changed.json["first_response_seconds"] == 120
+    assert [p["name"] for p in client.get("/api/admin/sla-policies", headers=carla).json] == ["Support"]

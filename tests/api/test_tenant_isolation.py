@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Channel, Message, OutboxTask, Queue, Ticket, User
+from models import Channel, Message, OutboxTask, Queue, SlaPolicy, Ticket, User
 from models.org import Role
 from models.services.agents import rooms_of
 from tests.api.conftest import login
@@ -22,7 +22,7 @@ from tests.services.helpers import drain
 BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before the tenant check
     "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
-    "users": {"name": "Hijack"}, "channels": {"name": "Hijack"},
+    "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
 }
 
 
@@ -41,6 +41,11 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
             "user_id": s.scalars(select(User.id).where(User.tenant_id == acme.tenant_id)).first(),
             "channel_id": acme.id,
         }
+    with sessions() as s, s.begin():
+        policy = SlaPolicy(tenant_id=acme.tenant_id, name="Acme default", first_response_seconds=600)
+        s.add(policy)
+        s.flush()
+        ids["policy_id"] = policy.id
     assert all(ids.values()), ids
     # gina is promoted to supervisor of globex: the strongest role outside acme
     with sessions() as s, s.begin():
