@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["atendimento.sessions"] = make_session_factory(
         engine, Bus(make_publisher(settings), emit), Availability(redis_client))
     app.extensions["atendimento.presence"] = Presence(redis_client)
+    app.extensions["atendimento.revoked"] = auth.Revoked(redis_client)
     db.init_app(app)
     observability.init_request_context(app)
     observability.init_tracing(app, settings)

@@ -52,8 +52,29 @@ def decode_token(settings: Settings, token: str, kind: str = "access") -> dict[s
     return claims
 
 
+class Revoked:
+    """Token ids revoked by logout, until they would have expired anyway: in Redis, so every instance
+    refuses them (in this process's memory in the embedded mode)."""
+
+    def __init__(self, redis_client: Any | None) -> None:
+        self._redis, self._local = redis_client, set()
+
+    def add(self, jti: str, seconds_left: int) -> None:
+        if self._redis is None:
+            self._local.add(jti)
+        else:
+            self._redis.set(f"atendimento:revoked:{jti}", b"1", ex=max(1, seconds_left))
+
+    def __contains__(self, jti: str) -> bool:
+        if self._redis is None:
+            return jti in self._local
+        return bool(self._redis.exists(f"atendimento:revoked:{jti}"))
+
+
 def user_from_token(settings: Settings, token: str, kind: str = "access") -> User:
     claims = decode_token(settings, token, kind)
+    if claims.get("jti") in current_app.extensions["atendimento.revoked"]:
+        raise ApiError(401, "token_revoked", "this token was logged out")
     user = db().get(User, int(claims["sub"]))
     if user is None or user.tenant_id != claims["tid"] or not user.active:
         raise ApiError(401, "invalid_token", "user no longer exists or is disabled")
@@ -117,6 +138,31 @@ class Login(MethodView):
         if user is None:
             raise ApiError(401, "invalid_credentials", "wrong tenant, email or password")
         return _tokens(user)
+
+
+class LogoutSchema(Schema):
+    refresh_token = fields.String(metadata={"description": "revoked too, when given"})
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @login_required()
+    @blp.arguments(LogoutSchema)
+    @blp.response(204)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self, body: dict[str, Any]) -> None:
+        """Log out: this access token (and the refresh token, if given) stop working on every instance"""
+        from flask import request
+
+        revoked = current_app.extensions["atendimento.revoked"]
+        tokens = [(request.headers["Authorization"].removeprefix("Bearer ").strip(), "access")]
+        if body.get("refresh_token"):
+            tokens.append((body["refresh_token"], "refresh"))
+        for token, kind in tokens:
+            claims = decode_token(_settings(), token, kind)
+            if int(claims["sub"]) != g.user.id:
+                raise ApiError(403, "forbidden", "that refresh token is not yours")
+            revoked.add(claims["jti"], int(claims["exp"] - utcnow().timestamp()))
 
 
 @blp.route("/refresh")

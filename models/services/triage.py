@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from models import realtime
 from models.db import insert_or_ignore
 from models.events import InboxEvent
+from models.metrics import MESSAGES_RECEIVED, TICKETS_CREATED, count
 from models.org import Channel, ChannelKind, Queue, Tenant
 from models.outbox import enqueue
 from models.providers import sendgrid, twilio, whatsapp
@@ -90,6 +91,9 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if message_id is None:
         return None  # already stored by an earlier run: nothing else to do
     message = session.get_one(Message, message_id)
+    count(session, MESSAGES_RECEIVED, tenant=channel.tenant_id, channel=channel.kind.value)
+    if how == "new":
+        count(session, TICKETS_CREATED, tenant=channel.tenant_id, channel=channel.kind.value)
     if how == "new" and parsed.extra.get("subject"):
         ticket.subject = str(parsed.extra["subject"])[:300]
     ticket.last_customer_message_at = now

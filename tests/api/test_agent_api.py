@@ -100,3 +100,14 @@ def test_supervisors_manage_sla_policies_of_their_tenant(client: FlaskClient, te
                            headers=carla)
     assert changed.json["first_response_seconds"] == 120
     assert [p["name"] for p in client.get("/api/admin/sla-policies", headers=carla).json] == ["Support"]
+
+
+def test_logout_revokes_the_tokens(client: FlaskClient, tenants: dict[str, Any]) -> None:
+    tokens = client.post("/api/auth/login", json={"tenant": "acme", "email": "ana@acme.example",
+                                                  "password": "pw-ana"}).json
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]},
+                       headers=auth).status_code == 204
+    assert client.get("/api/me", headers=auth).json["error"]["code"] == "token_revoked"
+    again = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert (again.status_code, again.json["error"]["code"]) == (401, "token_revoked")
