@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from models.services.conversation import MAX_BODY
+from models.services.payloads import is_unread
 from models.tickets import TicketStatus
 
 
@@ -21,6 +22,8 @@ class TicketSchema(Schema):
     in_bot = fields.Function(lambda t: t.queue_id is None and t.status == TicketStatus.QUEUED,
                              metadata={"description": "still at the bot's menu"})
     created_at = fields.DateTime()
+    unread = fields.Function(lambda t: is_unread(t), metadata={"description": "customer wrote after read_at"})
+    read_at = fields.DateTime(allow_none=True)
     assigned_at = fields.DateTime(allow_none=True)
     first_response_at = fields.DateTime(allow_none=True)
     resolved_at = fields.DateTime(allow_none=True)

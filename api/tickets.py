@@ -140,6 +140,16 @@ class Resolve(MethodView):
         return _act(tickets.resolve, ticket_id, utcnow())
 
 
+@blp.route("/<int:ticket_id>/read")
+class Read(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Mark the conversation read (up to now)"""
+        return _act(tickets.mark_read, ticket_id, utcnow())
+
+
 @blp.route("/<int:ticket_id>/reopen")
 class Reopen(MethodView):
     @login_required()

@@ -78,6 +78,8 @@ class Ticket(TenantOwned, Base):
     # While the bot runs the menu the ticket has no queue; this holds the bot's progress (attempts, since).
     triage_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reopened_at: Mapped[datetime | None] = mapped_column()
+    # When the assigned agent last marked the conversation read; unread = the customer wrote after it.
+    read_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()

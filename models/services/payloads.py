@@ -24,6 +24,7 @@ def ticket_summary(ticket: Ticket, contact: Contact | None = None) -> dict[str, 
         "agent_id": ticket.agent_id, "channel_id": ticket.channel_id, "contact_id": ticket.contact_id,
         "contact_name": contact.name if contact else None, "contact_phone": contact.phone if contact else None,
         "created_at": ticket.created_at.isoformat(),
+        "unread": is_unread(ticket),
     }
 
 
@@ -34,3 +35,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "author_id": message.author_id, "created_at": message.created_at.isoformat(),
     }
 
+
+def is_unread(ticket: Ticket) -> bool:
+    """The customer wrote after the agent last marked the ticket read."""
+    last = ticket.last_customer_message_at
+    return last is not None and (ticket.read_at is None or last > ticket.read_at)

@@ -158,6 +158,16 @@ def reopen(session: Session, actor: User, ticket_id: int, now: datetime) -> Tick
     return ticket
 
 
+def mark_read(session: Session, actor: User, ticket_id: int, now: datetime) -> Ticket:
+    """The agent has read the conversation up to now (clears the unread badge on every device)."""
+    ticket = _locked(session, actor, ticket_id)
+    if not _supervises(actor) and ticket.agent_id != actor.id:
+        raise Forbidden("ticket is assigned to someone else")
+    ticket.read_at = now
+    _emit(session, ticket, "ticket.updated")
+    return ticket
+
+
 def add_note(session: Session, actor: User, ticket_id: int, body: str, now: datetime) -> Message:
     """An internal note: visible to agents, never sent to the customer."""
     ticket = get_ticket(session, actor, ticket_id)

@@ -111,3 +111,20 @@ def test_logout_revokes_the_tokens(client: FlaskClient, tenants: dict[str, Any])
     assert client.get("/api/me", headers=auth).json["error"]["code"] == "token_revoked"
     again = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert (again.status_code, again.json["error"]["code"]) == (401, "token_revoked")
+
+
+def test_mark_read_clears_unread(client: FlaskClient, sessions: sessionmaker[Session], tenants: dict[str, Any],
+                                 app: Flask) -> None:
+    ana = login(client, "acme", "ana@acme.example", "pw-ana")
+    client.put("/api/me/status", json={"status": "online"}, headers=ana)
+    post(client, encode(text_delivery("wamid.read1")))
+    worker_bus = RecordingBus()
+    with sessions() as s:
+        worker_bus.tasks = [(row.task, row.args) for row in s.scalars(select(OutboxTask).order_by(OutboxTask.id))]
+    drain(make_session_factory(app.extensions["atendimento.engine"], worker_bus), worker_bus)
+    ticket = client.get("/api/tickets?mine=true", headers=ana).json["items"][0]
+    assert ticket["unread"] is True
+    read = client.post(f"/api/tickets/{ticket['id']}/read", headers=ana)
+    assert read.status_code == 200 and read.json["unread"] is False
+    bruno = login(client, "acme", "bruno@acme.example", "pw-bruno")
+    assert client.post(f"/api/tickets/{ticket['id']}/read", headers=bruno).status_code == 403
