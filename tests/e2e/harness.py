@@ -9,7 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,33 @@ class Listener:
 
     def close(self) -> None:
         self.client.disconnect()
+
+
+@contextmanager
+def running_stack(env: dict[str, str], logdir: Path, apis: int = 1, beat: bool = False) -> Iterator[list[str]]:
+    """gunicorn API instance(s) and a Celery worker (and beat) on `env`; yields the API base URLs.
+
+    Prints every process's log tail when the body fails, and stops them all in any case.
+    """
+    ports = [free_port() for _ in range(apis)]
+    procs = [Proc(f"api{i}", [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads",
+                              "20", "--bind", f"127.0.0.1:{port}", "api:create_app()"], env, logdir)
+             for i, port in enumerate(ports)]
+    procs.append(Proc("worker", [str(BIN / "celery"), "-A", "workers", "worker", "--concurrency", "2", "--loglevel",
+                                 "INFO", "--without-mingle", "--without-gossip", "--hostname",
+                                 f"e2e-{ports[0]}@%h"], env, logdir))
+    if beat:
+        procs.append(Proc("beat", [str(BIN / "celery"), "-A", "workers", "beat", "--loglevel", "INFO",
+                                   "--schedule", str(logdir / "celerybeat-schedule")], env, logdir))
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        for base in bases:
+            wait_ready(base, procs)
+        yield bases
+    except BaseException:
+        for p in procs:
+            print(f"--- {p.name}\n{p.tail()}")
+        raise
+    finally:
+        for p in procs:
+            p.stop()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.services import sla
-from tests.e2e.harness import BIN, Listener, Proc, child_env, free_port, wait_ready
+from tests.e2e.harness import Listener, child_env, running_stack
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import encode, sign, text_delivery
 
@@ -28,30 +28,11 @@ SECRET = "e2e-secret-of-at-least-thirty-two-chars"
 def stack_with_beat(database_url: str, redis_url: str, graph: GraphServer, tenants: dict[str, Any],
                     tmp_path: Path) -> Iterator[str]:
     """The real stack (gunicorn API, Celery worker) plus `celery -A workers beat` checking SLAs every second."""
-    port = free_port()
     env = child_env(DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=SECRET,
                     WHATSAPP_GRAPH_BASE_URL=graph.url, SOCKETIO_CHANNEL=f"e2e-{uuid.uuid4().hex[:8]}",
                     DATA_DIR=str(tmp_path), SLA_CHECK_INTERVAL="1")
-    procs = [
-        Proc("api", [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads", "20",
-                     "--bind", f"127.0.0.1:{port}", "api:create_app()"], env, tmp_path),
-        Proc("worker", [str(BIN / "celery"), "-A", "workers", "worker", "--concurrency", "2", "--loglevel",
-                        "INFO", "--without-mingle", "--without-gossip", "--hostname", f"e2e-sla-{port}@%h"],
-             env, tmp_path),
-        Proc("beat", [str(BIN / "celery"), "-A", "workers", "beat", "--loglevel", "INFO",
-                      "--schedule", str(tmp_path / "celerybeat-schedule")], env, tmp_path),
-    ]
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, procs)
-        yield base
-    except BaseException:
-        for p in procs:
-            print(f"--- {p.name}\n{p.tail()}")
-        raise
-    finally:
-        for p in procs:
-            p.stop()
+    with running_stack(env, tmp_path, beat=True) as bases:
+        yield bases[0]
 
 
 @pytest.fixture

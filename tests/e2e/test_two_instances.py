@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import SECRET
-from tests.e2e.harness import BIN, Listener, Proc, child_env, free_port, wait_ready
+from tests.e2e.harness import Listener, child_env, running_stack
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import encode, sign, text_delivery
 
@@ -22,28 +22,11 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def two_apis(database_url: str, redis_url: str, graph: GraphServer, tenants: dict[str, Any],
              tmp_path: Path) -> Iterator[tuple[str, str]]:
-    ports = [free_port(), free_port()]
     env = child_env(DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=SECRET,
                     WHATSAPP_GRAPH_BASE_URL=graph.url, SOCKETIO_CHANNEL=f"e2e-{uuid.uuid4().hex[:8]}",
                     DATA_DIR=str(tmp_path))
-    procs = [Proc(f"api{i}", [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1", "--threads",
-                              "20", "--bind", f"127.0.0.1:{port}", "api:create_app()"], env, tmp_path)
-             for i, port in enumerate(ports)]
-    procs.append(Proc("worker", [str(BIN / "celery"), "-A", "workers", "worker", "--concurrency", "2",
-                                 "--without-mingle", "--without-gossip", "--hostname", f"two-{ports[0]}@%h"],
-                      env, tmp_path))
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        for base in bases:
-            wait_ready(base, procs)
+    with running_stack(env, tmp_path, apis=2) as bases:
         yield bases[0], bases[1]
-    except BaseException:
-        for p in procs:
-            print(f"--- {p.name}\n{p.tail()}")
-        raise
-    finally:
-        for p in procs:
-            p.stop()
 
 
 def test_a_client_on_a_hears_events_from_b_and_the_worker(two_apis: tuple[str, str], graph: GraphServer) -> None:
