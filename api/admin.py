@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.auth import login_required
 from api.db import commit, db
-from api.schemas import MessageSchema, QueueSchema, TicketSchema
+from api.schemas import MessageSchema, QueueSchema, TicketSchema, UserSchema
 from models.base import utcnow
 from models.org import Channel, ChannelKind, Queue, Role, Strategy, User
 from models.services import admin, sla, tickets
@@ -37,17 +37,6 @@ class NewQueueIn(QueueIn):
 
 class MembersIn(Schema):
     user_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(0, 1000))
-
-
-class UserOut(Schema):
-    id = fields.Integer()
-    email = fields.String()
-    name = fields.String()
-    role = fields.Function(lambda u: u.role.value)
-    status = fields.Function(lambda u: u.status.value)
-    max_tickets = fields.Integer()
-    skills = fields.List(fields.String())
-    active = fields.Boolean()
 
 
 class UserIn(Schema):
@@ -147,14 +136,14 @@ class Members(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @_staff
-    @blp.response(200, UserOut(many=True))
+    @blp.response(200, UserSchema(many=True))
     def get(self) -> list[User]:
         """Users of the tenant"""
         return list(db().scalars(select(User).where(User.tenant_id == g.user.tenant_id).order_by(User.id)))
 
     @_staff
     @blp.arguments(NewUserIn)
-    @blp.response(201, UserOut)
+    @blp.response(201, UserSchema)
     def post(self, body: dict[str, Any]) -> User:
         """Create an agent, supervisor or (admins only) admin"""
         user = admin.save_user(db(), g.user, body, utcnow())
@@ -166,7 +155,7 @@ class Users(MethodView):
 class UserById(MethodView):
     @_staff
     @blp.arguments(UserIn)
-    @blp.response(200, UserOut)
+    @blp.response(200, UserSchema)
     def patch(self, body: dict[str, Any], user_id: int) -> User:
         """Change a user (capacity, skills, role, password, active)"""
         user = admin.save_user(db(), g.user, body, utcnow(), user_id)

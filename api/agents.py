@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.auth import login_required
 from api.db import commit, db
-from api.schemas import EventQuery, EventSchema, QueueSchema
+from api.schemas import EventQuery, EventSchema, QueueSchema, UserSchema
 from models.base import utcnow
 from models.events import RealtimeEvent
 from models.org import AgentStatus, Queue, User
@@ -20,17 +20,6 @@ from models.services.agents import missed_events, set_status
 
 blp = Blueprint("agents", __name__, url_prefix="/api", description="The signed-in user")
 BEARER = [{"bearerAuth": []}]
-
-
-class MeSchema(Schema):
-    id = fields.Integer()
-    tenant_id = fields.Integer()
-    email = fields.String()
-    name = fields.String()
-    role = fields.Function(lambda u: u.role.value)
-    status = fields.Function(lambda u: u.status.value)
-    max_tickets = fields.Integer()
-    skills = fields.List(fields.String())
 
 
 class StatusSchema(Schema):
@@ -41,7 +30,7 @@ class StatusSchema(Schema):
 @blp.route("/me")
 class Me(MethodView):
     @login_required()
-    @blp.response(200, MeSchema)
+    @blp.response(200, UserSchema)
     @blp.doc(security=BEARER)
     def get(self) -> User:
         """The signed-in user"""
@@ -52,7 +41,7 @@ class Me(MethodView):
 class Status(MethodView):
     @login_required()
     @blp.arguments(StatusSchema)
-    @blp.response(200, MeSchema)
+    @blp.response(200, UserSchema)
     @blp.doc(security=BEARER)
     def put(self, body: dict[str, Any]) -> User:
         """Go online, away or offline; going online starts assignment to you at once"""

@@ -131,3 +131,15 @@ class HealthSchema(Schema):
 class StoredSchema(Schema):
     stored = fields.Integer(required=True, metadata={"description": "new events kept"})
     duplicates = fields.Integer(required=True, metadata={"description": "redeliveries ignored"})
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    tenant_id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    role = fields.Function(lambda u: u.role.value)
+    status = fields.Function(lambda u: u.status.value)
+    max_tickets = fields.Integer()
+    skills = fields.List(fields.String())
+    active = fields.Boolean()
