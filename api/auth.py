@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -21,6 +22,7 @@ from models.config import Settings
 from models.org import Role, User
 from models.services.accounts import authenticate
 
+log = logging.getLogger(__name__)
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
 
 _ALGORITHM = "HS256"
@@ -68,7 +70,13 @@ class Revoked:
     def __contains__(self, jti: str) -> bool:
         if self._redis is None:
             return jti in self._local
-        return bool(self._redis.exists(f"atendimento:revoked:{jti}"))
+        try:
+            return bool(self._redis.exists(f"atendimento:revoked:{jti}"))
+        except Exception as exc:
+            # Redis down: serve rather than lock everyone out. Access tokens live ACCESS_TOKEN_TTL (15 min),
+            # which bounds how long a logged-out token keeps working while Redis is gone.
+            log.warning("revocation list unavailable (%s): accepting the token", exc.__class__.__name__)
+            return False
 
 
 def user_from_token(settings: Settings, token: str, kind: str = "access") -> User:

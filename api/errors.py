@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -59,6 +60,12 @@ def init_app(app: Flask) -> None:
     def _bad_value(exc: DataError) -> Response:
         # A value the database refuses (a NUL character in text, a number out of range): the caller's input.
         return error_response(400, "invalid_value", "a value in the request cannot be stored")
+
+    @app.errorhandler(RedisError)
+    def _redis_down(exc: RedisError) -> Response:
+        log.error("redis unavailable: %s", exc.__class__.__name__)
+        return error_response(503, "unavailable", "a dependency is unavailable, retry later",
+                              headers={"Retry-After": "5"})
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
