@@ -5,17 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.fakes.http import FakeProvider
 
 API_KEY = "SG.example-key.example-secret"
 SUPPORT = "support@acme.example"
@@ -23,8 +23,6 @@ CUSTOMER = "maria@example.com"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
-# (status, JSON body or None for an empty body, extra headers)
-Responder = Callable[[dict[str, Any]], tuple[int, dict[str, Any] | None, dict[str, str]]]
 
 
 def sendgrid_error(message: str, field_name: str | None = None) -> dict[str, Any]:
@@ -37,54 +35,19 @@ def new_message_id() -> str:
 
 
 @dataclass
-class SendGridServer:
+class SendGridServer(FakeProvider):
     """Answers `POST /v3/mail/send` like SendGrid: 202, empty body, `X-Message-Id`; or `{"errors": [...]}`."""
 
     api_key: str = API_KEY
-    requests: list[dict[str, Any]] = field(default_factory=list)  # accepted sends
-    attempts: list[dict[str, Any]] = field(default_factory=list)  # every request, failures included
-    responder: Responder | None = None
-    delay: float = 0.0
+    accepted: ClassVar[int] = 202
 
-    def __post_init__(self) -> None:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_a: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw or b"null")
-                except ValueError:
-                    body = None
-                record = {"path": self.path, "authorization": self.headers.get("Authorization"),
-                          "content_type": self.headers.get("Content-Type"), "body": body}
-                server.attempts.append(record)
-                if server.delay:
-                    time.sleep(server.delay)
-                status, doc, headers = server.answer(record)
-                if status == 202:
-                    server.requests.append({**record, "message_id": headers.get("X-Message-Id")})
-                payload = b"" if doc is None else json.dumps(doc).encode()
-                try:  # the client may have given up (read timeout tests)
-                    self.send_response(status)
-                    if doc is not None:
-                        self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    for k, v in headers.items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def parse(self, path: str, headers: Any, raw: bytes) -> dict[str, Any]:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            body = None
+        return {"path": path, "authorization": headers.get("Authorization"),
+                "content_type": headers.get("Content-Type"), "body": body}
 
     def answer(self, record: dict[str, Any]) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
         if record["authorization"] != f"Bearer {self.api_key}":
@@ -108,17 +71,8 @@ class SendGridServer:
         if not body.get("content"):
             return 400, sendgrid_error("Unless a valid template_id is provided, the content parameter is required.",
                                        "content"), {}
-        return 202, None, {"X-Message-Id": new_message_id()}
-
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return list(self.requests)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        record["message_id"] = new_message_id()  # what the sender will know the mail by
+        return 202, None, {"X-Message-Id": record["message_id"]}
 
 
 def inbound_parse_fields(*, from_: str = f"Maria Silva <{CUSTOMER}>", to: str = f"Acme Support <{SUPPORT}>",

@@ -9,16 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-import threading
-import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
+
+from tests.fakes.http import FakeProvider
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "example-twilio-auth-token"
@@ -26,7 +24,6 @@ OUR_NUMBER = "+15005550006"
 CUSTOMER = "+5511987654321"
 MESSAGING_SERVICE_SID = "MG" + "fedcba9876543210" * 2
 
-Responder = Callable[[dict[str, Any]], tuple[int, dict[str, Any], dict[str, str]]]
 
 
 def new_sid(prefix: str = "SM") -> str:
@@ -40,52 +37,18 @@ def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
 
 
 @dataclass
-class TwilioServer:
+class TwilioServer(FakeProvider):
     """Answers `POST /2010-04-01/Accounts/{sid}/Messages.json` like Twilio: 201 with the message, or an error."""
 
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
-    requests: list[dict[str, Any]] = field(default_factory=list)  # accepted sends
-    attempts: list[dict[str, Any]] = field(default_factory=list)  # every request, failures included
-    responder: Responder | None = None  # tests swap in failures (429, 500, 400 codes)
-    delay: float = 0.0
+    accepted: ClassVar[int] = 201
 
-    def __post_init__(self) -> None:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_a: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
-                parts = self.path.strip("/").split("/")
-                record = {"path": self.path, "account_sid": parts[2] if len(parts) == 4 else None,
-                          "auth": _basic(self.headers.get("Authorization")),
-                          "content_type": self.headers.get("Content-Type"), "form": form}
-                server.attempts.append(record)
-                if server.delay:
-                    time.sleep(server.delay)
-                status, doc, headers = server.answer(record)
-                if status == 201:
-                    server.requests.append(record)
-                payload = json.dumps(doc).encode()
-                try:  # the client may have given up (read timeout tests)
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    for k, v in headers.items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def parse(self, path: str, headers: Any, raw: bytes) -> dict[str, Any]:
+        parts = path.strip("/").split("/")
+        return {"path": path, "account_sid": parts[2] if len(parts) == 4 else None,
+                "auth": _basic(headers.get("Authorization")), "content_type": headers.get("Content-Type"),
+                "form": dict(parse_qsl(raw.decode(), keep_blank_values=True))}
 
     def answer(self, record: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         if record["auth"] != (self.account_sid, self.auth_token):
@@ -116,16 +79,6 @@ class TwilioServer:
             "price": None, "price_unit": "USD", "sid": sid, "status": "queued", "to": form["To"],
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
-
-    def wait_for(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return list(self.requests)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _basic(header: str | None) -> tuple[str, str] | None:
