@@ -186,7 +186,8 @@ def parse_message(payload: dict[str, Any]) -> ParsedMessage:
         sender_name=name.strip() or None,
         kind="email",
         body=body,
-        extra={k: payload.get(k) for k in ("subject", "message_id", "in_reply_to", "references", "attachments")},
+        extra={k: payload.get(k) for k in ("subject", "message_id", "in_reply_to", "references", "attachments",
+                                           "recipient")},
     )
 
 
@@ -245,7 +246,7 @@ def _angle(message_id: str) -> str:
 
 def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | None, to: str, subject: str,
               text: str, in_reply_to: str | None, references: list[str], timeout: tuple[float, float],
-              session: requests.Session | None = None) -> str:
+              reply_to: str | None = None, session: requests.Session | None = None) -> str:
     """Send a plain-text email; returns the X-Message-Id (the prefix of later `sg_message_id`s). Raises ProviderError.
 
     Message ids may be given with or without angle brackets; the headers always carry them bracketed.
@@ -255,6 +256,8 @@ def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | 
         sender["name"] = from_name
     doc: dict[str, Any] = {"personalizations": [{"to": [{"email": to}]}], "from": sender, "subject": subject,
                            "content": [{"type": "text/plain", "value": text}]}
+    if reply_to:
+        doc["reply_to"] = {"email": reply_to}
     headers: dict[str, str] = {}
     if in_reply_to:
         headers["In-Reply-To"] = _angle(in_reply_to)

@@ -59,6 +59,7 @@ from models.outbox import enqueue
 from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import ProviderError
 from models.providers.breaker import Breakers, Permit
+from models.rules.reply_address import reply_address
 from models.services.payloads import message_view, ticket_audience
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket
 
@@ -289,4 +290,5 @@ def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, 
         base_url=settings.sendgrid_api_base_url, api_key=str(creds.get("api_key", "")),
         from_email=channel.external_id, from_name=channel.name, to=contact.email or "",
         subject=f"Re: {ticket.subject}" if ticket.subject else "Re: your message", text=message.body,
-        in_reply_to=last_in, references=[last_in] if last_in else [], timeout=timeout, session=http)
+        in_reply_to=last_in, references=[last_in] if last_in else [], timeout=timeout, session=http,
+        reply_to=reply_address(channel.external_id, ticket.id, str(creds.get("inbound_secret", ""))))

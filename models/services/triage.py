@@ -19,6 +19,7 @@ from models.outbox import enqueue
 from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import ParsedMessage
 from models.rules.phones import normalize_phone
+from models.rules.reply_address import ticket_of
 from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
 from models.services import sla
@@ -81,7 +82,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     contact = _contact_for(session, channel, parsed, now)
     if parsed.sender_name and not contact.name:
         contact.name = parsed.sender_name
-    ticket, how = _ticket_for(session, channel, contact, config, now)
+    threaded = _threaded_ticket(session, channel, parsed)
+    ticket, how = (threaded, "open") if threaded else _ticket_for(session, channel, contact, config, now)
     message_id = insert_or_ignore(session, Message, {
         "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
         "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": parsed.extra,
@@ -118,6 +120,18 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     for text in decision.replies if decision else ():
         queue_text(session, ticket, text, None, now)
     return message
+
+
+def _threaded_ticket(session: Session, channel: Channel, parsed: ParsedMessage) -> Ticket | None:
+    """An email answering one of ours names its open ticket in the signed reply address we sent it from."""
+    if channel.kind != ChannelKind.EMAIL:
+        return None
+    token = sendgrid.ticket_token(str(parsed.extra.get("recipient") or ""))
+    ticket_id = ticket_of(token, str(channel.credentials.get("inbound_secret", "")))
+    if ticket_id is None:
+        return None
+    return session.scalars(select(Ticket).where(Ticket.id == ticket_id, Ticket.channel_id == channel.id,
+                                                Ticket.status.in_(OPEN_STATUSES)).with_for_update()).one_or_none()
 
 
 def _ticket_for(session: Session, channel: Channel, contact: Contact, config: TriageConfig,

@@ -143,6 +143,16 @@ def test_an_email_is_stored_with_the_url_secret_and_the_reply_is_threaded(
     assert body["personalizations"][0]["to"][0]["email"] == sg.CUSTOMER
     assert body["subject"] == "Re: Pedido 123"
     assert body["headers"]["In-Reply-To"] == "<abc123@mail.example.com>"
+    reply_to = body["reply_to"]["email"]
+    assert reply_to.startswith("support+t") and reply_to.endswith("@acme.example")
+    # A colleague of the customer answers from another address, to the signed reply address: same ticket.
+    fields = sg.inbound_parse_fields(from_="Joao <joao@example.com>", to=reply_to, envelope_to=[reply_to],
+                                     subject="Re: Pedido 123", text="Eu também preciso disso")
+    assert parse(client, "parse-secret-acme", fields).json["stored"] == 1
+    work(app, sessions)
+    with sessions() as s:
+        assert [t.id for t in s.scalars(select(Ticket))] == [ticket.id]
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.ticket_id == ticket.id)) == 3
 
 
 def test_signed_email_events_update_status_and_bad_signatures_are_refused(
