@@ -86,6 +86,7 @@ def _run_hooks(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_hooks(session: Session) -> None:
     session.info.pop(_HOOKS, None)
+    session.info.pop("outbox_pending", None)
 
 
 def insert_or_ignore(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> int | None:

@@ -23,6 +23,9 @@ from models.events import OutboxTask
 log = logging.getLogger(__name__)
 
 
+_PENDING = "outbox_pending"
+
+
 def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: dict[str, Any] | None = None) -> None:
     """Ask for `task(*args)` to run once this transaction commits."""
     headers = dict(headers or {})
@@ -30,16 +33,25 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
     row = OutboxTask(tenant_id=tenant_id, task=task, args=list(args), headers=headers)
     session.add(row)
     session.flush()
-    bus = bus_of(session)
-    engine = session.get_bind()
-    row_id, name, row_args, row_headers = row.id, task, list(args), dict(row.headers)
+    pending = session.info.get(_PENDING)
+    if pending is None:  # first task of this transaction: one hook publishes them all
+        pending = session.info[_PENDING] = []
+        bus, engine = bus_of(session), session.get_bind()
 
-    def publish() -> None:
-        bus.publish(name, row_args, row_headers)
-        with engine.begin() as conn:
-            conn.execute(update(OutboxTask).where(OutboxTask.id == row_id).values(dispatched_at=utcnow()))
+        def publish() -> None:
+            batch = session.info.pop(_PENDING, [])
+            sent = []
+            try:
+                for row_id, name, row_args, row_headers in batch:
+                    bus.publish(name, row_args, row_headers)
+                    sent.append(row_id)
+            finally:  # one UPDATE for the batch; what was not published stays for the relay
+                if sent:
+                    with engine.begin() as conn:
+                        conn.execute(update(OutboxTask).where(OutboxTask.id.in_(sent)).values(dispatched_at=utcnow()))
 
-    after_commit(session, publish)
+        after_commit(session, publish)
+    pending.append((row.id, task, list(args), dict(headers)))
 
 
 def relay_pending(session: Session, now: datetime, min_age_seconds: float, limit: int = 500) -> int:
