@@ -22,6 +22,7 @@ from models.config import Settings
 log = logging.getLogger(__name__)
 
 _HOOKS = "after_commit_hooks"
+_READY = "after_commit_ready"
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -74,8 +75,18 @@ def after_commit(session: Session, hook: Callable[[], None]) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _run_hooks(session: Session) -> None:
-    hooks = session.info.pop(_HOOKS, [])
+def _committed(session: Session) -> None:
+    session.info.setdefault(_READY, []).extend(session.info.pop(_HOOKS, []))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _run_hooks(session: Session, transaction: Any) -> None:
+    # Not in after_commit: there the transaction still holds its connection, and a hook that needs one (the
+    # outbox marking rows dispatched) would take a second from the pool; with every thread doing that at
+    # once the pool deadlocks. At transaction end the connection is back in the pool.
+    if transaction.parent is not None:
+        return
+    hooks = session.info.pop(_READY, [])
     for hook in hooks:
         try:
             hook()

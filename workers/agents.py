@@ -1,8 +1,10 @@
-"""Beat job: agents whose sockets are all gone past the grace period become away."""
+"""Beat jobs: agents whose sockets are all gone become away; outbound messages whose task was lost are asked
+again."""
 
 from __future__ import annotations
 
 from models.base import utcnow
+from models.services import outbound
 from models.services.agents import expire_presence
 from workers.app import app
 from workers.runtime import runtime, unit_of_work
@@ -14,3 +16,9 @@ def expire() -> int:
     rt = runtime()
     with unit_of_work() as session:
         return expire_presence(session, utcnow(), rt.settings.presence_grace_seconds, rt.presence.connected)
+
+
+@app.task(name="outbound.requeue_stale", base=DomainTask)
+def requeue_stale_sends() -> int:
+    with unit_of_work() as session:
+        return outbound.requeue_stale(session, utcnow())

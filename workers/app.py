@@ -50,6 +50,7 @@ def make_celery(settings: Settings) -> Celery:
             "inbox-requeue-stale": {"task": "inbox.requeue_stale", "schedule": 60.0},
             "metrics-refresh-gauges": {"task": "metrics.refresh_gauges", "schedule": 15.0},
             "agents-expire-presence": {"task": "agents.expire_presence", "schedule": 15.0},
+            "outbound-requeue-stale": {"task": "outbound.requeue_stale", "schedule": 60.0},
         },
     )
     return app

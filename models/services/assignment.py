@@ -31,7 +31,10 @@ def assign_queue(session: Session, queue_id: int, now: datetime) -> list[tuple[i
     """Assign as many waiting tickets of the queue as capacity allows. Returns (ticket_id, agent_id) pairs."""
     if not availability_of(session).has_room(queue_id, lambda: _room_exists(session, queue_id)):
         return []  # nobody online with room: no lock taken (the cache is invalidated when that changes)
-    queue = session.scalars(select(Queue).where(Queue.id == queue_id).with_for_update()).one_or_none()
+    # FOR NO KEY UPDATE: exclusive among assigners, yet it does not block the foreign-key checks of triage
+    # inserting tickets into this queue (those take KEY SHARE).
+    queue = session.scalars(select(Queue).where(Queue.id == queue_id).with_for_update(key_share=True)
+                            ).one_or_none()
     if queue is None:
         return []
     tickets = session.scalars(
@@ -48,7 +51,7 @@ def assign_queue(session: Session, queue_id: int, now: datetime) -> list[tuple[i
         .join(QueueMember, QueueMember.user_id == User.id)
         .where(QueueMember.queue_id == queue.id, User.status == AgentStatus.ONLINE, User.active.is_(True))
         .order_by(User.id)
-        .with_for_update(of=User)
+        .with_for_update(of=User, key_share=True)
     ).all()
     if not members:
         return []

@@ -44,7 +44,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -292,3 +292,19 @@ def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, 
         subject=f"Re: {ticket.subject}" if ticket.subject else "Re: your message", text=message.body,
         in_reply_to=last_in, references=[last_in] if last_in else [], timeout=timeout, session=http,
         reply_to=reply_address(channel.external_id, ticket.id, str(creds.get("inbound_secret", ""))))
+
+
+def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 120, limit: int = 500) -> int:
+    """Ask again to send outbound messages still queued long after they were written, whose task was lost
+    (a broker restarted with the task in it) or whose worker died mid-call. The claim logic makes an extra
+    task harmless; a message genuinely waiting on an open breaker or a retry countdown is asked again too,
+    and that task simply defers."""
+    rows = session.execute(
+        select(Message.id, Message.tenant_id)
+        .where(Message.direction == Direction.OUTBOUND, Message.status == DeliveryStatus.QUEUED,
+               Message.created_at < now - timedelta(seconds=min_age_seconds))
+        .order_by(Message.id).limit(limit)
+    ).all()
+    for message_id, tenant_id in rows:
+        enqueue(session, tenant_id, SEND_TASK, message_id)
+    return len(rows)

@@ -69,7 +69,8 @@ def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now:
     # The contact row lock serialises everything one customer sends: two messages processed at once
     # cannot open two tickets.
     return session.scalars(select(Contact).where(Contact.tenant_id == channel.tenant_id,
-                                                 getattr(Contact, key) == value).with_for_update()).one()
+                                                 getattr(Contact, key) == value)
+                           .with_for_update(key_share=True)).one()
 
 
 def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Message | None:

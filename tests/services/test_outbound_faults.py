@@ -365,3 +365,35 @@ def test_retry_delay_grows_with_full_jitter_and_respects_retry_after() -> None:
     assert outbound.retry_delay(5, rand=0.0) == 0
     assert outbound.retry_delay(1, retry_after=30, rand=0.5) == 30
     assert outbound.retry_delay(1, retry_after=10_000, rand=0.5) == outbound.MAX_COUNTDOWN
+
+
+def test_a_reply_whose_task_was_lost_is_asked_again(sessions: Any, bus: Any, settings: Any,
+                                                     tenants: dict[str, Any]) -> None:
+    """Redis restarted with the send task in it: beat's requeue finds the message still queued and sends it."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from models import Message, Ticket, User
+    from models.base import utcnow
+    from models.org import AgentStatus
+    from models.services import conversation, outbound
+    from models.services.agents import set_status
+    from tests.services.helpers import drain, store
+
+    with sessions() as s, s.begin():
+        set_status(s, s.get_one(User, tenants["users"]["ana"].id), AgentStatus.ONLINE, utcnow())
+    store(sessions, text_delivery("wamid.lost1"))
+    drain(sessions, bus)
+    with sessions() as s, s.begin():
+        ticket = s.scalars(select(Ticket)).one()
+        message_id = conversation.reply(s, s.get_one(User, tenants["users"]["ana"].id), ticket.id, "ok",
+                                        utcnow()).id
+    bus.tasks.clear()  # the task is lost with the broker
+    with sessions() as s, s.begin():
+        assert outbound.requeue_stale(s, utcnow()) == 0  # too young: its task may still come
+    with sessions() as s, s.begin():
+        assert outbound.requeue_stale(s, utcnow() + timedelta(minutes=5)) == 1
+    assert bus.tasks == [("outbound.send_message", [message_id])]
+    with sessions() as s:
+        assert s.get_one(Message, message_id).status.value == "queued"
