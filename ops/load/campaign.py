@@ -1,0 +1,306 @@
+"""Load campaign: two API instances, two workers, beat, `--tenants` x `--agents` agents logged in, online and connected
+over Socket.IO, and a steady stream of signed WhatsApp deliveries across the tenants.
+
+Everything runs on loopback against a private PostgreSQL cluster and a private Redis started by this script.
+Run it with the tools interpreter (aiohttp for the socket clients): `bash ops/bench/tools.sh` prints it.
+
+    $(bash ops/bench/tools.sh) ops/load/campaign.py --rate 200 --duration 600            # the full campaign
+    $(bash ops/bench/tools.sh) ops/load/campaign.py --tenants 2 --agents 20 --duration 30  # a quick look
+
+Measured: webhook intake requests/s and p50/p99 (open loop, from the scheduled send time); end to end from the
+webhook POST to the first `message.created` (direction in) at any agent socket of the tenant (a ticket's first
+message reaches the whole queue room before assignment, later ones the assigned agent's room); assignment latency
+(tickets.assigned_at - created_at); errors; RSS of the API and worker processes every 10 s; RSS per socket; where the
+CPU goes (per process group) and, with --profile, py-spy's hot frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import stack as sk
+
+
+def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, bytes) samples, in MB per minute."""
+    if len(samples) < 3:
+        return float("nan")
+    n = len(samples)
+    mx = sum(t for t, _ in samples) / n
+    my = sum(v for _, v in samples) / n
+    den = sum((t - mx) ** 2 for t, _ in samples)
+    return (sum((t - mx) * (v - my) for t, v in samples) / den) * 60 / 1e6 if den else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=600, help="seconds of steady webhook load")
+    ap.add_argument("--rate", type=float, default=200, help="webhook deliveries per second (all tenants)")
+    ap.add_argument("--tenants", type=int, default=10)
+    ap.add_argument("--agents", type=int, default=100, help="agents per tenant")
+    ap.add_argument("--max-tickets", type=int, default=100, help="capacity of each agent")
+    ap.add_argument("--new-ticket-ratio", type=float, default=0.05,
+                    help="share of deliveries from a new customer (opens a ticket); the rest continue a conversation")
+    ap.add_argument("--api-threads", type=int, default=600,
+                    help="gunicorn --threads per API instance (each websocket holds one thread in threading mode)")
+    ap.add_argument("--workers", type=int, default=2, help="celery worker processes")
+    ap.add_argument("--concurrency", type=int, default=1, help="--concurrency of each worker")
+    ap.add_argument("--worker-args", default="", help="extra celery worker arguments, e.g. '--prefetch-multiplier 4'")
+    ap.add_argument("--gen-threads", type=int, default=24, help="load generator connections (bounds in-flight)")
+    ap.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the backlog after the load")
+    ap.add_argument("--profile", action="store_true", help="py-spy an API and a worker mid-run")
+    ap.add_argument("--no-beat", action="store_true")
+    args = ap.parse_args()
+    sk.install_deadline(args.duration + args.drain_timeout + 1800)
+
+    st = sk.Stack("load")
+    sockets_proc = None
+    stop_sampling = threading.Event()
+    try:
+        st.start_services()
+        st.migrate()
+        tenants, doc = sk.make_tenants(args.tenants, args.agents, args.max_tickets, st.run_id)
+        t0 = time.monotonic()
+        st.provision(doc)
+        sk.log(f"provisioned {args.tenants} tenants x {args.agents} agents in {time.monotonic() - t0:.0f} s")
+        db = st.db
+        assert db is not None and st.redis is not None and st.pg is not None
+
+        bases = [st.start_api(f"api{k}", threads=args.api_threads) for k in range(2)]
+        workers = [st.start_worker(f"worker{k}", args.concurrency, extra=args.worker_args.split())
+                   for k in range(args.workers)]
+        beat = None if args.no_beat else st.start_beat()
+        for b in bases:
+            st.wait_http(b)
+        for w in workers:
+            st.worker_ready(w)
+        apis = [st.apis[f"api{k}"][0] for k in range(2)]
+
+        # log in every agent (online), spread over both instances
+        specs = []
+        jobs = [(t, email, pw, k) for t in tenants for k, (email, pw) in enumerate(t.agents)]
+        t0 = time.monotonic()
+        with cf.ThreadPoolExecutor(8) as pool:
+            tokens = list(pool.map(lambda j: sk.login(bases[j[3] % 2], j[0].slug, j[1], j[2]), jobs))
+        login_s = time.monotonic() - t0
+        for (t, _email, _pw, k), token in zip(jobs, tokens, strict=True):
+            specs.append({"base": bases[k % 2], "token": token, "tenant": t.slug, "agent": k})
+        sk.log(f"{len(tokens)} agents logged in and online in {login_s:.0f} s")
+        online = db.one("SELECT count(*) FROM users WHERE status = 'online'")
+
+        # sockets: RSS before/after
+        time.sleep(2)
+        api_rss_before = [sum(sk.rss_bytes(p) for p in sk.tree(a.pid)) for a in apis]
+        spec_file = st.logdir / "sockets.json"
+        spec_file.write_text(json.dumps(specs))
+        out_file = st.logdir / "sockets-out.json"
+        sockets_proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("sockets.py")), str(spec_file),
+                                         str(out_file), "--max-seconds", str(args.duration + args.drain_timeout + 900)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, cwd=sk.ROOT, start_new_session=True)
+        status_lines: list[str] = []
+        connected_line = ""
+        for line in sockets_proc.stdout:  # type: ignore[union-attr]
+            status_lines.append(line.rstrip())
+            if line.startswith("CONNECTED"):
+                connected_line = line.strip()
+                break
+        if not connected_line:
+            raise RuntimeError("socket clients died:\n" + "\n".join(status_lines[-20:]))
+        threading.Thread(target=lambda: [status_lines.append(ln.rstrip()) for ln in sockets_proc.stdout],
+                         daemon=True).start()
+        sk.log(connected_line)
+        time.sleep(5)
+        api_rss_after = [sum(sk.rss_bytes(p) for p in sk.tree(a.pid)) for a in apis]
+        n_sockets = int(connected_line.split()[1])
+        per_socket = (sum(api_rss_after) - sum(api_rss_before)) / max(1, n_sockets)
+
+        # samplers: RSS every 10 s, backlog
+        samples: list[dict[str, float]] = []
+        import redis
+
+        rclient = redis.Redis.from_url(st.redis.url)
+        run_start = time.monotonic()
+
+        def sample() -> None:
+            sdb = sk.Db(st.pg.dsn("atendimento"))
+            while not stop_sampling.is_set():
+                row: dict[str, float] = {"t": time.monotonic() - run_start}
+                for a in apis:
+                    row[a.name] = sum(sk.rss_bytes(p) for p in sk.tree(a.pid))
+                    row[a.name + "_threads"] = sum(sk.thread_count(p) for p in sk.tree(a.pid))
+                for w in workers:
+                    row[w.name] = sum(sk.rss_bytes(p) for p in sk.tree(w.pid))
+                    kids = sk.proc_children(w.pid)
+                    row[w.name + "_children"] = sum(sk.rss_bytes(p) for p in kids)
+                try:
+                    row["inbox_backlog"] = sdb.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL")
+                    row["broker_queue"] = rclient.llen("celery")
+                except Exception:
+                    row["inbox_backlog"] = row["broker_queue"] = -1
+                samples.append(row)
+                stop_sampling.wait(10)
+            sdb.close()
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+
+        # the message stream
+        rng = random.Random(11)
+        lock = threading.Lock()
+        active: list[list[str]] = [[] for _ in tenants]
+        counter = iter(range(10**9))
+        run_tag = st.run_id[:6]
+        sender_of: dict[int, tuple[int, bool]] = {}
+
+        def payload(i: int) -> tuple[bytes, str]:
+            k = i % len(tenants)
+            with lock:
+                new = not active[k] or rng.random() < args.new_ticket_ratio
+                if new:
+                    sender = sk.sender_number(next(counter))
+                    active[k].append(sender)
+                else:
+                    sender = rng.choice(active[k])
+                sender_of[i] = (k, new)
+            return sk.signed(tenants[k], f"wamid.load.{st.run_id}.{i}", sender, f"m{run_tag}-{i}")
+
+        groups = lambda: {  # noqa: E731
+            **{a.name: sk.tree(a.pid) for a in apis}, **{w.name: sk.tree(w.pid) for w in workers},
+            **({"beat": sk.tree(beat.pid)} if beat else {}), "postgres": sk.tree(st.pg.postmaster_pid() or 0),
+            "redis": [st.redis.child.pid], "socket-clients": [sockets_proc.pid]}
+        cpu = sk.CpuSampler(groups)
+        profiles: list[str] = []
+        if args.profile:
+            def spy() -> None:
+                time.sleep(min(30, args.duration / 3))
+                targets = [(sk.proc_children(apis[0].pid)[0], "api0"),
+                           (sk.proc_children(workers[0].pid)[0], "worker0-child")]
+                threads = [threading.Thread(target=lambda p=p, n=n: profiles.append(
+                    sk.profile(p, min(20, args.duration / 3), st.logdir, n))) for p, n in targets]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+
+            threading.Thread(target=spy, daemon=True).start()
+        t_load = time.time()
+        stored_before = db.one("SELECT count(*) FROM messages WHERE direction = 'in'")
+        cpu.start()
+        t_cpu = time.monotonic()
+        sk.log(f"steady load: {args.rate:.0f} deliveries/s for {args.duration:.0f} s over {len(bases)} API instances")
+        shots = sk.open_loop(bases, args.rate, args.duration, payload, threads=args.gen_threads)
+        shares = cpu.stop()
+        load_end = time.monotonic()
+        processed_in_window = db.one("SELECT count(*) FROM messages WHERE direction = 'in'") - stored_before
+        window = load_end - t_cpu
+        sk.log("load stopped; waiting for the backlog")
+        backlog_at_stop = db.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL")
+        drained = None
+        while time.monotonic() - load_end < args.drain_timeout:
+            if db.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL") == 0:
+                drained = time.monotonic() - load_end
+                break
+            time.sleep(0.5)
+        time.sleep(2)
+        stop_sampling.set()
+        sampler.join(timeout=30)
+        backlog_end = db.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL")
+        sockets_proc.stdin.close()  # type: ignore[union-attr]
+        sockets_proc.wait(timeout=300)
+        seen = json.loads(out_file.read_text())
+
+        # results
+        intake = sk.summarize_shots(shots)
+        ok = [s for s in shots if s.status == 200]
+        e2e_all, e2e_first, e2e_next, missing = [], [], [], 0
+        for s in ok:
+            got = seen["first_message"].get(f"m{run_tag}-{s.index}")
+            if got is None:
+                missing += 1
+                continue
+            lat = got[0] - s.wall
+            e2e_all.append(lat)
+            (e2e_first if sender_of[s.index][1] else e2e_next).append(lat)
+        # the same, only for messages sent in the first half (before any backlog of the second half)
+        rows = db.rows("SELECT extract(epoch FROM assigned_at - created_at) FROM tickets WHERE created_at >= "
+                       "to_timestamp(%s) AND assigned_at IS NOT NULL", (t_load,))
+        assign = [float(r[0]) for r in rows]
+        tickets = db.one("SELECT count(*) FROM tickets WHERE created_at >= to_timestamp(%s)", (t_load,))
+        stored = db.one("SELECT count(*) FROM messages WHERE direction = 'in' AND created_at >= to_timestamp(%s)",
+                        (t_load,))
+        errors = [s for s in shots if s.status != 200]
+        codes: dict[int, int] = {}
+        for s in errors:
+            codes[s.status] = codes.get(s.status, 0) + 1
+
+        print(f"\n=== load campaign: {args.rate:.0f} deliveries/s for {args.duration:.0f} s, {args.tenants} tenants x "
+              f"{args.agents} agents, 2 API instances (gthread, {args.api_threads} threads), {args.workers} workers x "
+              f"concurrency {args.concurrency} {args.worker_args}, new-ticket ratio {args.new_ticket_ratio}, "
+              f"app {st.commit} ===")
+        print(f"agents online: {online}; login+online took {login_s:.0f} s; {connected_line}; "
+              f"socket disconnects during run {seen['disconnects']}, live at end {seen['live_at_end']}")
+        print(f"API RSS per socket: {per_socket / 1024:.0f} KiB  (API RSS {sum(api_rss_before) / 1e6:.0f} MB -> "
+              f"{sum(api_rss_after) / 1e6:.0f} MB with {n_sockets} sockets)")
+        offered = int(args.rate * args.duration)
+        print(f"webhook intake: {intake['ok']}/{intake['sent']} ok ({intake['rps']:.0f} req/s achieved of "
+              f"{args.rate:.0f} offered; {offered - intake['sent']} of {offered} never sent: the server fell behind "
+              f"and sending stops at duration + 10 %), p50 {sk.ms(intake['p50'])} p99 {sk.ms(intake['p99'])} "
+              f"(service time p50 {sk.ms(intake['svc_p50'])} p99 {sk.ms(intake['svc_p99'])})")
+        print(f"error rate: {len(errors)}/{len(shots)} = {len(errors) / max(1, len(shots)):.4%} {codes or ''}")
+        print(f"end to end (POST -> first message.created at an agent socket of the tenant): p50 "
+              f"{sk.ms(sk.pct(e2e_all, 50))} p99 {sk.ms(sk.pct(e2e_all, 99))} max "
+              f"{sk.ms(max(e2e_all) if e2e_all else float('nan'))}; never seen {missing}   (target p99 < 500 ms)")
+        print(f"  first message of a ticket (queue room): p50 {sk.ms(sk.pct(e2e_first, 50))} p99 "
+              f"{sk.ms(sk.pct(e2e_first, 99))} (n={len(e2e_first)}); later messages (agent room): p50 "
+              f"{sk.ms(sk.pct(e2e_next, 50))} p99 {sk.ms(sk.pct(e2e_next, 99))} (n={len(e2e_next)})")
+        print(f"  ratio e2e p99 / intake p99: {sk.ratio(sk.pct(e2e_all, 99), intake['p99'])}")
+        print(f"assignment (assigned_at - created_at): p50 {sk.ms(sk.pct(assign, 50))} p99 {sk.ms(sk.pct(assign, 99))}"
+              f" ({len(assign)}/{tickets} tickets assigned); {stored} inbound messages stored of {len(ok)} accepted")
+        print(f"inbox backlog at load stop {backlog_at_stop}; "
+              f"{'drained after ' + format(drained, '.1f') + ' s' if drained is not None else 'not drained'}"
+              f" (left {backlog_end} after {args.drain_timeout:.0f} s)")
+        print(sk.format_cpu(shares))
+        accepted_n = max(1, sum(1 for s in shots if s.status == 200))
+        api_ms = sum(v for k, v in shares.items() if k.startswith("api")) * window / accepted_n * 1000
+        processed_n = max(1, processed_in_window)
+        wk_ms = sum(v for k, v in shares.items() if k.startswith("worker")) * window / processed_n * 1000
+        pg_ms = shares.get("postgres", 0) * window / processed_n * 1000
+        print(f"CPU per message: API {api_ms:.1f} ms per accepted delivery ({accepted_n} in {window:.0f} s); workers "
+              f"{wk_ms:.1f} ms and PostgreSQL {pg_ms:.1f} ms per message processed ({processed_in_window} processed); "
+              f"so {args.rate:.0f} msg/s needs about {args.rate * (api_ms + wk_ms + pg_ms) / 1000:.1f} cores")
+        print("samples every 10 s (MB; backlog = unprocessed inbox events, broker = tasks waiting in Redis):")
+        names = [a.name for a in apis] + [w.name for w in workers]
+        print("   t(s) " + " ".join(f"{n:>9}" for n in names) + "   backlog  broker  API threads")
+        for row in samples:
+            print(f"  {row['t']:5.0f} " + " ".join(f"{row[n] / 1e6:9.1f}" for n in names) +
+                  f" {row['inbox_backlog']:9.0f} {row['broker_queue']:7.0f}  " +
+                  "/".join(str(int(row[a.name + "_threads"])) for a in apis))
+        warm = [r for r in samples if r["t"] >= min(60, args.duration / 4) and r["t"] <= args.duration]
+        for n in names:
+            pts = [(r["t"], r[n]) for r in warm]
+            if pts:
+                print(f"  {n}: {pts[0][1] / 1e6:.1f} -> {pts[-1][1] / 1e6:.1f} MB after warm-up, slope "
+                      f"{slope_mb_per_min(pts):+.2f} MB/min")
+        for text in profiles:
+            print(text)
+        return 0
+    finally:
+        stop_sampling.set()
+        if sockets_proc is not None and sockets_proc.poll() is None:
+            sockets_proc.kill()
+        st.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
