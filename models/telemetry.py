@@ -2,7 +2,9 @@
 
 Every log line carries level, logger, message, tenant, request id, task id, trace_id and span_id, so a slow
 message can be followed from the webhook request into the tasks it caused. Traces are exported over OTLP only
-when OTEL_EXPORTER_OTLP_ENDPOINT is set; otherwise spans are made (ids for the logs) but go nowhere.
+when OTEL_EXPORTER_OTLP_ENDPOINT is set (sampled as OTEL_TRACES_SAMPLER says, every trace by default). Without an
+endpoint nothing would read a span, so none is recorded: trace and span ids are still made and propagated (the logs
+and the task headers carry them), at the cost of a no-op span instead of one with attributes per SQL statement.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, SamplingResult
 
 from models.config import Settings
 
@@ -68,22 +71,47 @@ def configure_logging(settings: Settings) -> None:
     root._atendimento = True  # type: ignore[attr-defined]
 
 
+class _SampleWhenRead(Sampler):
+    """Records no span until a span processor is installed, then samples as the SDK's default does.
+
+    Tracers keep the sampler object they were made with, so switching happens inside it.
+    """
+
+    def __init__(self) -> None:
+        self._delegate: Sampler = ALWAYS_OFF
+
+    def read(self) -> None:
+        self._delegate = TracerProvider(shutdown_on_exit=False).sampler  # OTEL_TRACES_SAMPLER, or always on
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        return self._delegate.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return f"SampleWhenRead({self._delegate.get_description()})"
+
+
 def configure_tracing(settings: Settings, service: str, extra_processor: SpanProcessor | None = None) -> None:
     """Install the tracer provider and the library instrumentations used by both transports. Idempotent.
 
     `extra_processor` lets a test collect spans in memory.
     """
-    if getattr(trace.get_tracer_provider(), "_atendimento", False):
+    current = trace.get_tracer_provider()
+    if getattr(current, "_atendimento", False):
         if extra_processor is not None:
-            trace.get_tracer_provider().add_span_processor(extra_processor)  # type: ignore[attr-defined]
+            current.sampler.read()  # type: ignore[attr-defined]
+            current.add_span_processor(extra_processor)  # type: ignore[attr-defined]
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name or service}))
+    sampler = _SampleWhenRead()
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name or service}),
+                              sampler=sampler)
     if settings.otel_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     if extra_processor is not None:
         provider.add_span_processor(extra_processor)
+    if settings.otel_endpoint or extra_processor is not None:
+        sampler.read()
     provider._atendimento = True  # type: ignore[attr-defined]
     trace.set_tracer_provider(provider)
     from opentelemetry.instrumentation.redis import RedisInstrumentor
