@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.bus import Bus
@@ -103,14 +104,21 @@ def _drop_hooks(session: Session) -> None:
 def insert_or_ignore(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when it already existed.
 
-    The database decides, so two processes storing the same provider event at once cannot both win.
+    The database decides, so two processes storing the same provider event at once cannot both win. A Core
+    statement on the table, built once per table and passed the values as parameters: the ORM's bulk-insert
+    path and a fresh compilation per call cost more than the round trip itself on the hot paths (intake, triage).
     """
     dialect = session.get_bind().dialect.name
+    stmt = _insert_ignoring(model.__table__, tuple(conflict), dialect)
+    return session.execute(stmt, values).scalar_one_or_none()
+
+
+@lru_cache(maxsize=64)
+def _insert_ignoring(table: Table, conflict: tuple[str, ...], dialect: str) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only the two supported backends
         raise RuntimeError(f"unsupported database {dialect}")
-    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
-    return session.execute(stmt).scalar_one_or_none()
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)

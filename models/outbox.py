@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry import context, propagate
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -24,15 +24,16 @@ log = logging.getLogger(__name__)
 
 
 _PENDING = "outbox_pending"
+# Core, not session.add: no unit of work to flush for a row this transaction never reads back.
+_INSERT = insert(OutboxTask.__table__).returning(OutboxTask.__table__.c.id)
 
 
 def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: dict[str, Any] | None = None) -> None:
     """Ask for `task(*args)` to run once this transaction commits."""
     headers = dict(headers or {})
     propagate.inject(headers)  # the trace context survives a relay, so the task stays in the request's trace
-    row = OutboxTask(tenant_id=tenant_id, task=task, args=list(args), headers=headers)
-    session.add(row)
-    session.flush()
+    row_id = session.execute(_INSERT, {"tenant_id": tenant_id, "task": task, "args": list(args), "headers": headers,
+                                       "created_at": utcnow(), "attempts": 0}).scalar_one()
     pending = session.info.get(_PENDING)
     if pending is None:  # first task of this transaction: one hook publishes them all
         pending = session.info[_PENDING] = []
@@ -51,7 +52,7 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
                         conn.execute(update(OutboxTask).where(OutboxTask.id.in_(sent)).values(dispatched_at=utcnow()))
 
         after_commit(session, publish)
-    pending.append((row.id, task, list(args), dict(headers)))
+    pending.append((row_id, task, list(args), dict(headers)))
 
 
 def relay_pending(session: Session, now: datetime, min_age_seconds: float, limit: int = 500) -> int:
