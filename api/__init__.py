@@ -40,8 +40,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
     )
 
-    def emit(name: str, data: dict[str, Any], room: str) -> None:
-        socketio.emit(name, data, to=room)
+    def emit(name: str, data: dict[str, Any], rooms: list[str]) -> None:
+        socketio.emit(name, data, to=rooms)
 
     engine = make_engine(settings)
     app.extensions["atendimento.settings"] = settings

@@ -42,8 +42,8 @@ def _serve_embedded(host: str, port: int) -> int:
     settings = get_settings()
     flask_app = create_app(settings)
 
-    def emit(name: str, data: dict[str, Any], room: str) -> None:
-        socketio.emit(name, data, to=room)
+    def emit(name: str, data: dict[str, Any], rooms: list[str]) -> None:
+        socketio.emit(name, data, to=rooms)
 
     runtime.use(emit=emit, presence=flask_app.extensions["atendimento.presence"])
     worker = WorkController(app=celery_app, pool_cls="solo", concurrency=1, without_heartbeat=True,

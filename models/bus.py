@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 Publish = Callable[[str, list[Any], dict[str, Any]], None]  # task name, args, headers
-Emit = Callable[[str, dict[str, Any], str], None]  # event name, data, room
+Emit = Callable[[str, dict[str, Any], list[str]], None]  # event name, data, rooms (each client gets it once)
 
 
 @dataclass
@@ -25,7 +25,8 @@ class Bus:
 
 @dataclass
 class RecordingBus(Bus):
-    """A bus that only records: for services tests and scripts that must not reach a broker."""
+    """A bus that only records: for services tests and scripts that must not reach a broker. Events are recorded
+    once per room."""
 
     tasks: list[tuple[str, list[Any]]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
@@ -33,7 +34,7 @@ class RecordingBus(Bus):
     def __init__(self) -> None:
         self.tasks, self.events = [], []
         super().__init__(publish=lambda name, args, _h: self.tasks.append((name, args)),
-                         emit=lambda name, data, room: self.events.append((name, data, room)))
+                         emit=lambda name, data, rooms: self.events.extend((name, data, room) for room in rooms))
 
 
 def bus_of(session: Session) -> Bus:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from models.base import utcnow
 from models.bus import bus_of
 from models.db import after_commit
 from models.events import RealtimeEvent
+
+_INSERT = insert(RealtimeEvent.__table__).returning(RealtimeEvent.__table__.c.id)
 
 
 def tenant_room(tenant_id: int) -> str:
@@ -37,15 +41,14 @@ def emit(session: Session, tenant_id: int, name: str, data: dict[str, Any], room
     The row gives the event its id: a client that reconnects asks for everything after the last id it saw,
     because the Redis message queue is plain pub/sub and drops what nobody was listening for.
     """
-    row = RealtimeEvent(tenant_id=tenant_id, name=name, rooms=sorted(set(rooms)), data=data)
-    session.add(row)
-    session.flush()
-    envelope = {"id": row.id, "name": name, "at": row.created_at.isoformat(), "data": data}
+    targets, at = sorted(set(rooms)), utcnow()
+    event_id = session.execute(_INSERT, {"tenant_id": tenant_id, "name": name, "rooms": targets, "data": data,
+                                         "created_at": at}).scalar_one()
+    envelope = {"id": event_id, "name": name, "at": at.isoformat(), "data": data}
     bus = bus_of(session)
 
-    def send() -> None:
-        for room in row.rooms:
-            bus.emit(name, envelope, room)
+    def send() -> None:  # one message on the queue for all rooms; a client in several rooms gets it once
+        bus.emit(name, envelope, targets)
 
     after_commit(session, send)
 
@@ -60,7 +63,7 @@ def redis_emitter(redis_url: str, channel: str) -> Any:
 
     manager = socketio.RedisManager(redis_url, channel=channel, write_only=True)
 
-    def send(name: str, data: dict[str, Any], room: str) -> None:
-        manager.emit(name, data, namespace="/", room=room)
+    def send(name: str, data: dict[str, Any], rooms: list[str]) -> None:
+        manager.emit(name, data, namespace="/", room=rooms)
 
     return send

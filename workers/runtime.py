@@ -65,7 +65,7 @@ def runtime() -> Runtime:
 
 def _default_emit(settings: Settings) -> Emit:
     if settings.redis_url is None:
-        def drop(name: str, data: dict[str, Any], room: str) -> None:
+        def drop(name: str, data: dict[str, Any], rooms: list[str]) -> None:
             log.debug("no Socket.IO server in this process; %s stays in the event log for replay", name)
         return drop
     return redis_emitter(settings.redis_url, settings.socketio_channel)
