@@ -219,19 +219,23 @@ def refresh(session: Session, ticket: Ticket, now: datetime) -> None:
     _recompute(session, ticket, state, now, was_paused.started_at if was_paused else now)
 
 
-def customer_wrote(session: Session, ticket: Ticket, how: str, now: datetime) -> None:
-    """A customer message was stored on the ticket (`how`: "new", "open" or "reopened", as triage found it).
+def customer_wrote(session: Session, ticket: Ticket, how: str, now: datetime, resumed: bool = False) -> None:
+    """A customer message was stored on the ticket (`how`: "new", "open" or "reopened", as triage found it;
+    `resumed`: the message took the ticket out of `pending`).
 
     A waiting ticket resumes; a reopened one restarts its resolution clock; once the ticket has had its first
-    response, the first unanswered message starts the next-response clock.
+    response, the first unanswered message starts the next-response clock. Any other message (most of them: the
+    customer writes again while the clocks run) changes no clock, so nothing is recomputed.
     """
     state = _begin(session, ticket)
+    starts_next = ticket.first_response_at is not None and state.next_response_started_at is None
+    if how == "open" and not resumed and not starts_next and ticket.status != TicketStatus.PENDING:
+        return
     was_paused = _pause(session, ticket, now)
     crossed_until = was_paused.started_at if was_paused else now
     if how == "reopened":
         _restart(ticket, state, SlaClock.RESOLUTION)
         state.resolution_seconds = None
-    starts_next = ticket.first_response_at is not None and state.next_response_started_at is None
     if starts_next:
         _restart(ticket, state, SlaClock.NEXT_RESPONSE)
         state.next_response_started_at = now
@@ -330,7 +334,8 @@ def notify(session: Session, ticket: Ticket, state: TicketSla, clock: SlaClock, 
 
 def save_policy(session: Session, actor: User, fields: dict[str, Any], now: datetime,
                 policy_id: int | None = None) -> SlaPolicy:
-    """Create or change a policy of the actor's tenant. Applies to tickets from their next SLA event on."""
+    """Create or change a policy of the actor's tenant. Applies to tickets from their next SLA event on: routing,
+    a move, a status change, a reply, or a customer message that starts or resumes a clock."""
     if policy_id is None:
         policy = SlaPolicy(tenant_id=actor.tenant_id, name=fields.get("name") or "SLA", warning_fraction=0.8,
                            escalate_priority=True, created_at=now)

@@ -49,7 +49,6 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     event = session.scalars(select(InboxEvent).where(InboxEvent.id == inbox_id).with_for_update()).one_or_none()
     if event is None or event.processed_at is not None:
         return "skipped"
-    event.attempts += 1
     channel = session.get_one(Channel, event.channel_id)
     if event.kind == "message":
         receive_message(session, channel, PARSERS[event.provider](event.payload), now)
@@ -57,6 +56,8 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
         # WhatsApp nests the status item; the Twilio and SendGrid adapters store it flat.
         status = event.payload["status"] if event.provider == whatsapp.PROVIDER else event.payload
         apply_status(session, channel, status, now)
+    # Counted with the result, in one UPDATE: a run that fails rolls back whatever it wrote here anyway.
+    event.attempts += 1
     event.processed_at = now
     return "processed"
 
@@ -101,7 +102,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         ticket.subject = str(parsed.extra["subject"])[:300]
     ticket.last_customer_message_at = now
     ticket.updated_at = now
-    if ticket.status == TicketStatus.PENDING:
+    resumed = ticket.status == TicketStatus.PENDING
+    if resumed:
         ticket.status = TicketStatus.ASSIGNED
     decision = None
     if how == "new":
@@ -112,7 +114,7 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         enqueue(session, channel.tenant_id, ASSIGN_TASK, ticket.queue_id)
     if decision is not None:
         _route(session, ticket, decision, now)
-    sla.customer_wrote(session, ticket, how, now)
+    sla.customer_wrote(session, ticket, how, now, resumed=resumed)
     # Emitted after routing, so the ticket's queue room hears about it.
     if how != "open" or decision is not None:
         realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
