@@ -8,11 +8,15 @@ down or a process that died between commit and publish.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
+import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry import context, propagate
-from sqlalchemy import insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -46,13 +50,64 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
                 for row_id, name, row_args, row_headers in batch:
                     bus.publish(name, row_args, row_headers)
                     sent.append(row_id)
-            finally:  # one UPDATE for the batch; what was not published stays for the relay
+            finally:  # what was not published stays unmarked, for the relay
                 if sent:
-                    with engine.begin() as conn:
-                        conn.execute(update(OutboxTask).where(OutboxTask.id.in_(sent)).values(dispatched_at=utcnow()))
+                    _marker(engine).add(sent)
 
         after_commit(session, publish)
     pending.append((row_id, task, list(args), dict(headers)))
+
+
+class _Marker:
+    """Marks published rows dispatched, one UPDATE per `interval` for all of them, from a short-lived thread.
+
+    Marking in the committing thread cost each webhook a second transaction (a checkout, a ping, the UPDATE and
+    a commit). A mark that never lands (the process died first, or the database was down) only means the relay
+    publishes that task again after OUTBOX_RELAY_MIN_AGE; tasks are idempotent. The thread ends when there is
+    nothing left to mark, and a forked child starts its own.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 0.2) -> None:
+        self.engine, self.interval = engine, interval
+        self._lock = threading.Lock()
+        self._ids: list[int] = []
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def add(self, ids: list[int]) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._ids, self._thread, self._pid = [], None, os.getpid()
+            self._ids.extend(ids)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox-marks", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            with self._lock:
+                ids, self._ids = self._ids, []
+                if not ids:
+                    self._thread = None
+                    return
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(update(OutboxTask).where(OutboxTask.id.in_(ids)).values(dispatched_at=utcnow()))
+            except Exception:
+                log.warning("could not mark %d outbox rows dispatched; the relay will publish them again", len(ids))
+
+
+_markers: weakref.WeakKeyDictionary[Engine, _Marker] = weakref.WeakKeyDictionary()
+_markers_lock = threading.Lock()
+
+
+def _marker(engine: Engine) -> _Marker:
+    with _markers_lock:
+        marker = _markers.get(engine)
+        if marker is None:
+            marker = _markers[engine] = _Marker(engine)
+        return marker
 
 
 def relay_pending(session: Session, now: datetime, min_age_seconds: float, limit: int = 500) -> int:
