@@ -99,13 +99,15 @@ def open_pause(session: Session, ticket_id: int) -> SlaPause | None:
                            ).one_or_none()
 
 
-def _begin(session: Session, ticket: Ticket) -> TicketSla:
+def _begin(session: Session, ticket: Ticket, locked: bool = False) -> TicketSla:
     """Lock the ticket (then its SLA row, always in that order) and return its SLA row, created when missing.
 
-    The refresh brings in what a concurrent check committed (an escalation) after the caller's changes are flushed.
+    The refresh brings in what a concurrent check committed (an escalation) after the caller's changes are flushed;
+    `locked`: the caller read the ticket FOR UPDATE in this transaction, so it is current already.
     """
     session.flush()
-    session.refresh(ticket, with_for_update=True)
+    if not locked:
+        session.refresh(ticket, with_for_update=True)
     state = session.scalars(select(TicketSla).where(TicketSla.ticket_id == ticket.id).with_for_update()
                             ).one_or_none()
     if state is None:
@@ -221,13 +223,13 @@ def refresh(session: Session, ticket: Ticket, now: datetime) -> None:
 
 def customer_wrote(session: Session, ticket: Ticket, how: str, now: datetime, resumed: bool = False) -> None:
     """A customer message was stored on the ticket (`how`: "new", "open" or "reopened", as triage found it;
-    `resumed`: the message took the ticket out of `pending`).
+    `resumed`: the message took the ticket out of `pending`). The caller holds the ticket's row lock.
 
     A waiting ticket resumes; a reopened one restarts its resolution clock; once the ticket has had its first
     response, the first unanswered message starts the next-response clock. Any other message (most of them: the
     customer writes again while the clocks run) changes no clock, so nothing is recomputed.
     """
-    state = _begin(session, ticket)
+    state = _begin(session, ticket, locked=True)
     starts_next = ticket.first_response_at is not None and state.next_response_started_at is None
     if how == "open" and not resumed and not starts_next and ticket.status != TicketStatus.PENDING:
         return

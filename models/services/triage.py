@@ -46,10 +46,11 @@ class StatusBeforeMessage(Exception):
 
 def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     """Apply one inbox event; running it again for the same event changes nothing."""
-    event = session.scalars(select(InboxEvent).where(InboxEvent.id == inbox_id).with_for_update()).one_or_none()
-    if event is None or event.processed_at is not None:
+    row = session.execute(select(InboxEvent, Channel).join(Channel, Channel.id == InboxEvent.channel_id)
+                          .where(InboxEvent.id == inbox_id).with_for_update(of=InboxEvent)).one_or_none()
+    if row is None or row.InboxEvent.processed_at is not None:
         return "skipped"
-    channel = session.get_one(Channel, event.channel_id)
+    event, channel = row.InboxEvent, row.Channel
     if event.kind == "message":
         receive_message(session, channel, PARSERS[event.provider](event.payload), now)
     else:
@@ -65,13 +66,17 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
 def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Contact:
     key, value = ("email", parsed.sender.lower()) if channel.kind == ChannelKind.EMAIL else (
         "phone", normalize_phone(parsed.sender))
-    insert_or_ignore(session, Contact, {"tenant_id": channel.tenant_id, key: value, "name": parsed.sender_name,
-                                        "created_at": now}, conflict=["tenant_id", key])
     # The contact row lock serialises everything one customer sends: two messages processed at once
-    # cannot open two tickets.
-    return session.scalars(select(Contact).where(Contact.tenant_id == channel.tenant_id,
-                                                 getattr(Contact, key) == value)
-                           .with_for_update(key_share=True)).one()
+    # cannot open two tickets. Most senders are known: look first, insert only when missing.
+    locked = select(Contact).where(Contact.tenant_id == channel.tenant_id, getattr(Contact, key) == value) \
+        .with_for_update(key_share=True)
+    contact = session.scalars(locked).one_or_none()
+    if contact is None:
+        insert_or_ignore(session, Contact, {"tenant_id": channel.tenant_id, key: value,
+                                            "name": parsed.sender_name, "created_at": now},
+                         conflict=["tenant_id", key])
+        contact = session.scalars(locked).one()
+    return contact
 
 
 def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Message | None:
@@ -139,8 +144,9 @@ def _threaded_ticket(session: Session, channel: Channel, parsed: ParsedMessage) 
 
 def _ticket_for(session: Session, channel: Channel, contact: Contact, config: TriageConfig,
                 now: datetime) -> tuple[Ticket, str]:
+    # Locked now (under the contact's lock), so the SLA bookkeeping later needs no second read of the row.
     ticket = session.scalars(select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
-                                                  Ticket.status.in_(OPEN_STATUSES))).one_or_none()
+                                                  Ticket.status.in_(OPEN_STATUSES)).with_for_update()).one_or_none()
     if ticket is not None:
         return ticket, "open"
     if config.reopen_window_seconds > 0:
@@ -148,7 +154,7 @@ def _ticket_for(session: Session, channel: Channel, contact: Contact, config: Tr
             select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
                                  Ticket.status == TicketStatus.RESOLVED,
                                  Ticket.resolved_at >= now - timedelta(seconds=config.reopen_window_seconds))
-            .order_by(Ticket.resolved_at.desc()).limit(1)).one_or_none()
+            .order_by(Ticket.resolved_at.desc()).limit(1).with_for_update()).one_or_none()
         if recent is not None:
             recent.status, recent.agent_id, recent.resolved_at, recent.reopened_at = (
                 TicketStatus.QUEUED, None, None, now)
