@@ -515,7 +515,8 @@ class Stack:
         def ready() -> bool:
             if not child.alive():
                 raise RuntimeError(f"{child.name} exited:\n{child.tail()}")
-            return len(proc_children(child.pid)) >= 1 and cpu_settled(child.pid)
+            pooled = not any(pool in child.argv for pool in ("solo", "threads"))  # those run tasks in-process
+            return (len(proc_children(child.pid)) >= 1 or not pooled) and cpu_settled(child.pid)
 
         wait_for(ready, timeout, f"worker {child.name}", interval=0.3)
 

@@ -185,7 +185,7 @@ def main() -> int:
             def spy() -> None:
                 time.sleep(min(30, args.duration / 3))
                 targets = [(sk.proc_children(apis[0].pid)[0], "api0"),
-                           (sk.proc_children(workers[0].pid)[0], "worker0-child")]
+                           ((sk.proc_children(workers[0].pid) or [workers[0].pid])[0], "worker0-child")]
                 threads = [threading.Thread(target=lambda p=p, n=n: profiles.append(
                     sk.profile(p, min(20, args.duration / 3), st.logdir, n))) for p, n in targets]
                 for t in threads:
