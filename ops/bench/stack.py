@@ -408,12 +408,14 @@ class Stack:
         self.logdir.chmod(0o755)  # the private PostgreSQL (user postgres) writes its log here too
         # The app runs from a snapshot of the committed HEAD (`git archive`, read-only), so that edits other people
         # make in the work tree during a run cannot change the code under test half-way. ATD_SOURCE=live: the tree.
-        self.commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+        # Any other value names a commit to measure instead of HEAD (a before/after pair in one session).
+        rev = "HEAD" if self.source in ("head", "live") else self.source
+        self.commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True,
                                      text=True).stdout.strip()
-        if self.source == "head":
+        if self.source != "live":
             self.src = self.logdir / "src"
             self.src.mkdir()
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True, check=True)
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True)
             subprocess.run(["tar", "-x", "-C", str(self.src)], input=archive.stdout, check=True)
         else:
             self.src = ROOT
