@@ -40,6 +40,9 @@ def init_limiter(app: Flask, settings: Settings, webhooks_blp: Any, exempt: list
     app.config.update(
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_DEFAULT=settings.ratelimit_default,
+        # Two Redis round trips per request (one script to count, one to read the window for the headers) where
+        # the fixed window needs three, and no burst of twice the limit across a window boundary.
+        RATELIMIT_STRATEGY="sliding-window-counter",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
