@@ -61,6 +61,8 @@ class Settings:
     worker_metrics_port: int | None = None
     ratelimit_default: str = "100/minute"
     ratelimit_webhooks: str = "6000/minute"
+    db_pool_size: int | None = None  # None: the process's own default (API 10 + 20, worker 2 + 4)
+    db_max_overflow: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -134,6 +136,8 @@ class Settings:
             worker_metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
             ratelimit_default=env.get("RATELIMIT_DEFAULT") or cls.ratelimit_default,
             ratelimit_webhooks=env.get("RATELIMIT_WEBHOOKS") or cls.ratelimit_webhooks,
+            db_pool_size=int(env["DB_POOL_SIZE"]) if env.get("DB_POOL_SIZE") else None,
+            db_max_overflow=int(env["DB_MAX_OVERFLOW"]) if env.get("DB_MAX_OVERFLOW") else None,
         )
 
 

@@ -45,6 +45,11 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # DB_POOL_SIZE / DB_MAX_OVERFLOW win over the caller's defaults (API 10 + 20, workers pass 2 + 4).
+    if settings.db_pool_size is not None:
+        kwargs["pool_size"] = settings.db_pool_size
+    if settings.db_max_overflow is not None:
+        kwargs["max_overflow"] = settings.db_max_overflow
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
