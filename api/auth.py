@@ -18,7 +18,7 @@ from marshmallow import Schema, fields, validate
 from api.db import db
 from api.errors import ApiError
 from models.base import utcnow
-from models.config import Settings
+from models.infra.config import Settings
 from models.org import Role, User
 from models.services.accounts import authenticate
 

@@ -10,8 +10,8 @@ from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from models.config import Settings
-from models.telemetry import configure_tracing, log_context
+from models.infra.config import Settings
+from models.infra.telemetry import configure_tracing, log_context
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`atendimento run`: the whole system from one command.
+"""`atendimento run|migrate`: the whole system from one command.
 
 Embedded mode (no REDIS_URL): one process holds the API, a Celery worker thread and beat, all on Celery's
 in-memory broker, and the worker emits through this process's Socket.IO server. Real mode: the API under
@@ -9,6 +9,7 @@ This is the one module of `api` that imports `workers` (see the import-linter co
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -16,9 +17,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from models.config import get_settings
+from api.app import create_app
+from api.extensions import socketio
+from models.infra.config import get_settings
 
 log = logging.getLogger("atendimento")
 
@@ -34,8 +38,6 @@ def _serve_embedded(host: str, port: int) -> int:
     from celery.beat import EmbeddedService
     from celery.worker import WorkController
 
-    from api import create_app
-    from api.extensions import socketio
     from workers import runtime
     from workers.app import app as celery_app
 
@@ -78,3 +80,32 @@ def _serve_real(host: str, port: int) -> int:
         time.sleep(0.5)
     stop(signal.SIGTERM, None)
     return max(child.wait() for child in children)
+
+
+def migrate() -> None:
+    """`alembic upgrade head` on the configured database."""
+    from alembic import command
+    from alembic.config import Config
+
+    ini = Path("alembic.ini")
+    if not ini.exists():
+        ini = Path(__file__).resolve().parent.parent / "alembic.ini"
+    command.upgrade(Config(str(ini)), "head")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="atendimento", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="migrate, then run the API, a worker and beat")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    args = parser.parse_args(argv)
+    migrate()
+    if args.cmd == "migrate":
+        return 0
+    return serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

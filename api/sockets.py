@@ -12,8 +12,8 @@ from api.auth import user_from_token
 from api.db import commit, db
 from api.errors import ApiError
 from api.extensions import socketio
-from models import realtime
 from models.base import utcnow
+from models.infra import realtime
 from models.org import User
 from models.services import agents
 from models.services.agents import rooms_of

@@ -6,8 +6,8 @@ from typing import Any
 
 from celery import Celery
 
-from models.bus import Publish
-from models.config import Settings
+from models.infra.bus import Publish
+from models.infra.config import Settings
 
 
 def make_publisher(settings: Settings) -> Publish:

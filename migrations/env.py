@@ -7,8 +7,8 @@ from sqlalchemy import Connection
 
 import models
 from models.base import UTCDateTime
-from models.config import Settings
-from models.db import make_engine
+from models.infra.config import Settings
+from models.infra.db import make_engine
 
 config = context.config
 target_metadata = models.Base.metadata

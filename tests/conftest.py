@@ -21,9 +21,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import models
-from models.bus import RecordingBus
-from models.config import Settings
-from models.db import make_engine, make_session_factory
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
 from models.services.accounts import provision
 from tests.fakes import sendgrid as sg
 from tests.fakes import twilio as tw

@@ -1,4 +1,8 @@
-"""The Celery application: reliable defaults and the beat schedule, declared in code."""
+"""The Celery application: reliable defaults and the beat schedule, declared in code.
+
+Importing this module reads no settings and connects no signal: the configuration is a promise Celery
+resolves on first use (`add_defaults`), and the telemetry signals are connected when the app is configured.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,22 @@ from typing import Any
 
 from celery import Celery
 
-from models.config import Settings, get_settings
+from models.infra import tasks
+from models.infra.config import Settings, get_settings
 from workers import observability
 
 TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents"]
 
 
-def make_celery(settings: Settings) -> Celery:
-    """A Celery app for `settings`: Redis in real mode, the in-process memory broker in the embedded one."""
-    app = Celery("atendimento", broker=settings.redis_url or "memory://", include=TASK_MODULES)
-    app.conf.update(
+class WorkerApp(Celery):
+    def on_configure(self) -> None:
+        observability.install()
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings for `settings`: Redis in real mode, the in-process memory broker in the embedded one."""
+    return dict(
+        broker_url=settings.redis_url or "memory://",
         # A task is acknowledged when it finishes, and given back to the broker if its worker dies mid-run:
         # every task is idempotent, so running twice is safe while losing one is not.
         task_acks_late=True,
@@ -40,20 +50,19 @@ def make_celery(settings: Settings) -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         beat_schedule={
-            "outbox-relay": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval},
-            "assignment-sweep": {"task": "assignment.sweep", "schedule": settings.assignment_sweep_interval},
+            "outbox-relay": {"task": tasks.OUTBOX_RELAY, "schedule": settings.outbox_relay_interval},
+            "assignment-sweep": {"task": tasks.ASSIGNMENT_SWEEP, "schedule": settings.assignment_sweep_interval},
             # A run still waiting after one period is dropped: the next one covers the same tickets.
-            "sla-check": {"task": "sla.check", "schedule": settings.sla_check_interval,
+            "sla-check": {"task": tasks.SLA_CHECK, "schedule": settings.sla_check_interval,
                           "options": {"expires": max(settings.sla_check_interval, 5.0)}},
-            "assignment-return-unanswered": {"task": "assignment.return_unanswered", "schedule": 30.0},
-            "triage-expire-menus": {"task": "triage.expire_menus", "schedule": 30.0},
-            "inbox-requeue-stale": {"task": "inbox.requeue_stale", "schedule": 60.0},
-            "metrics-refresh-gauges": {"task": "metrics.refresh_gauges", "schedule": 15.0},
-            "agents-expire-presence": {"task": "agents.expire_presence", "schedule": 15.0},
-            "outbound-requeue-stale": {"task": "outbound.requeue_stale", "schedule": 60.0},
+            "assignment-return-unanswered": {"task": tasks.RETURN_UNANSWERED, "schedule": 30.0},
+            "triage-expire-menus": {"task": tasks.EXPIRE_MENUS, "schedule": 30.0},
+            "inbox-requeue-stale": {"task": tasks.REQUEUE_STALE_INBOX, "schedule": 60.0},
+            "metrics-refresh-gauges": {"task": tasks.REFRESH_GAUGES, "schedule": 15.0},
+            "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
+            "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},
         },
     )
-    return app
 
 
 def _redis_transport(visibility_timeout: int) -> dict[str, Any]:
@@ -63,5 +72,5 @@ def _redis_transport(visibility_timeout: int) -> dict[str, Any]:
     return options
 
 
-app = make_celery(get_settings())
-observability.install()
+app = WorkerApp("atendimento", include=TASK_MODULES)
+app.add_defaults(lambda: celery_config(get_settings()))

@@ -14,8 +14,8 @@ from typing import Any
 from celery import signals
 from prometheus_client import Counter, Histogram
 
-from models.config import get_settings
-from models.telemetry import configure_logging, configure_tracing, log_context
+from models.infra.config import get_settings
+from models.infra.telemetry import configure_logging, configure_tracing, log_context
 
 TASKS = Counter("atendimento_tasks_total", "Task runs by outcome", ["task", "outcome"])
 TASK_SECONDS = Histogram("atendimento_task_seconds", "Task run time", ["task"],

@@ -9,15 +9,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.availability import Availability
-from models.bus import Bus, Emit
-from models.config import Settings, get_settings
-from models.db import make_engine, make_session_factory, session_scope
-from models.presence import Presence
-from models.realtime import redis_emitter
+from models.infra import wiring
+from models.infra.bus import Emit
+from models.infra.config import Settings, get_settings
+from models.infra.db import session_scope
+from models.infra.presence import Presence
+from models.infra.realtime import redis_emitter
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +53,9 @@ def runtime() -> Runtime:
         def publish(name: str, args: list[Any], headers: dict[str, Any]) -> None:
             app.send_task(name, args=args, headers=headers)
 
-        engine = make_engine(settings, pool_size=2, max_overflow=4) if settings.database_kind != "sqlite" \
-            else make_engine(settings)
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2) if settings.redis_url else None
-        presence = _presence_override or Presence(client)
-        sessions = make_session_factory(engine, Bus(publish=publish, emit=emit), Availability(client))
-        _runtime = Runtime(settings, sessions, presence, os.getpid())
+        system = wiring.build(settings, publish=publish, emit=emit, pool_size=2, max_overflow=4, redis_timeout=2.0,
+                              presence=_presence_override)
+        _runtime = Runtime(settings, system.sessions, system.presence, os.getpid())
     return _runtime
 
 

@@ -8,7 +8,8 @@ from celery import Task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from models.base import utcnow
-from models.outbox import relay_pending
+from models.infra import tasks
+from models.infra.outbox import relay_pending
 from models.providers import breaker
 from models.services import assignment, inbound, outbound, tickets, triage
 from workers.app import app
@@ -30,7 +31,7 @@ def backoff(retries: int, base: float = 2.0, cap: float = 300.0) -> float:
     return random.uniform(0, min(cap, base * 2 ** retries))
 
 
-@app.task(name="triage.process_event", base=DomainTask, bind=True)
+@app.task(name=tasks.PROCESS_EVENT, base=DomainTask, bind=True)
 def process_event(self: Task, inbox_id: int) -> str:
     try:
         with unit_of_work() as session:
@@ -40,13 +41,13 @@ def process_event(self: Task, inbox_id: int) -> str:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries, base=1.0), max_retries=8) from exc
 
 
-@app.task(name="assignment.assign_queue", base=DomainTask)
+@app.task(name=tasks.ASSIGN_QUEUE, base=DomainTask)
 def assign_queue(queue_id: int) -> int:
     with unit_of_work() as session:
         return len(assignment.assign_queue(session, queue_id, utcnow()))
 
 
-@app.task(name="assignment.sweep", base=DomainTask)
+@app.task(name=tasks.ASSIGNMENT_SWEEP, base=DomainTask)
 def sweep() -> int:
     """Safety net behind the event-driven assignment: visit every queue that has waiting tickets."""
     with unit_of_work() as session:
@@ -58,7 +59,7 @@ def sweep() -> int:
     return total
 
 
-@app.task(name="outbound.send_message", base=DomainTask, bind=True, max_retries=None)
+@app.task(name=tasks.SEND_MESSAGE, base=DomainTask, bind=True, max_retries=None)
 def send_message(self: Task, message_id: int) -> str:
     """Claim, then deliver: two transactions, so the attempt is on record before the provider hears of it.
 
@@ -76,25 +77,25 @@ def send_message(self: Task, message_id: int) -> str:
     return step.result
 
 
-@app.task(name="triage.expire_menus", base=DomainTask)
+@app.task(name=tasks.EXPIRE_MENUS, base=DomainTask)
 def expire_menus() -> int:
     with unit_of_work() as session:
         return triage.expire_menus(session, utcnow())
 
 
-@app.task(name="assignment.return_unanswered", base=DomainTask)
+@app.task(name=tasks.RETURN_UNANSWERED, base=DomainTask)
 def return_unanswered() -> int:
     with unit_of_work() as session:
         return tickets.return_unanswered(session, utcnow())
 
 
-@app.task(name="inbox.requeue_stale", base=DomainTask)
+@app.task(name=tasks.REQUEUE_STALE_INBOX, base=DomainTask)
 def requeue_stale() -> int:
     with unit_of_work() as session:
         return inbound.requeue_stale(session, utcnow())
 
 
-@app.task(name="outbox.relay", base=DomainTask)
+@app.task(name=tasks.OUTBOX_RELAY, base=DomainTask)
 def relay() -> int:
     settings = runtime().settings
     with unit_of_work() as session:

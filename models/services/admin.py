@@ -12,14 +12,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from models.availability import availability_of
 from models.errors import Conflict, Invalid, NotFound
 from models.events import AuditEntry
+from models.infra import tasks
+from models.infra.availability import availability_of
+from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind, Queue, QueueMember, Role, Strategy, Tenant, User
-from models.outbox import enqueue
 from models.rules.routing import TriageConfig
 from models.rules.sla import Calendar
-from models.services.outbound import SEND_TASK
 from models.tickets import DeliveryStatus, Message
 
 
@@ -74,7 +74,7 @@ def set_members(session: Session, actor: User, queue_id: int, user_ids: list[int
     _audit(session, actor, "queue.members", "queue", queue.id, now, user_ids=sorted(found))
     availability_of(session).invalidate_after_commit(session, [queue.id])
     if found - current:
-        enqueue(session, actor.tenant_id, "assignment.assign_queue", queue.id)
+        enqueue(session, actor.tenant_id, tasks.ASSIGN_QUEUE, queue.id)
     return sorted(found)
 
 
@@ -162,6 +162,6 @@ def resend(session: Session, actor: User, message_id: int, now: datetime) -> Mes
     if message.status != DeliveryStatus.FAILED or message.provider_message_id is not None:
         raise Conflict("only a failed message that never reached the provider can be re-sent")
     message.status, message.error_code, message.error_reason, message.attempts = DeliveryStatus.QUEUED, None, None, 0
-    enqueue(session, actor.tenant_id, SEND_TASK, message.id)
+    enqueue(session, actor.tenant_id, tasks.SEND_MESSAGE, message.id)
     _audit(session, actor, "message.resent", "message", message.id, now)
     return message

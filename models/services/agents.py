@@ -8,13 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import realtime
-from models.availability import availability_of
 from models.events import AuditEntry, RealtimeEvent
+from models.infra import realtime, tasks
+from models.infra.availability import availability_of
+from models.infra.outbox import enqueue
 from models.org import AgentStatus, QueueMember, Role, User
-from models.outbox import enqueue
-
-ASSIGN_TASK = "assignment.assign_queue"
 
 
 def set_status(session: Session, user: User, status: AgentStatus, now: datetime) -> None:
@@ -29,7 +27,7 @@ def set_status(session: Session, user: User, status: AgentStatus, now: datetime)
     availability_of(session).invalidate_after_commit(session, queue_ids)
     if status == AgentStatus.ONLINE:
         for queue_id in queue_ids:
-            enqueue(session, user.tenant_id, ASSIGN_TASK, queue_id)
+            enqueue(session, user.tenant_id, tasks.ASSIGN_QUEUE, queue_id)
     realtime.emit(session, user.tenant_id, "agent.status", {"agent_id": user.id, "status": status.value},
                   [realtime.supervisors_room(user.tenant_id), realtime.agent_room(user.tenant_id, user.id)])
 

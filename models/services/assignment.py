@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import realtime
-from models.availability import availability_of
 from models.events import AuditEntry
-from models.metrics import ASSIGNMENT_SECONDS, observe
+from models.infra import realtime
+from models.infra.availability import availability_of
+from models.infra.metrics import ASSIGNMENT_SECONDS, observe
 from models.org import AgentStatus, Queue, QueueMember, User
 from models.rules.assignment import Candidate, choose_agent
 from models.services.payloads import ticket_audience, ticket_summary

@@ -10,14 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.db import insert_or_ignore
 from models.events import InboxEvent
-from models.metrics import WEBHOOK_EVENTS, count
+from models.infra import tasks
+from models.infra.db import insert_or_ignore
+from models.infra.metrics import WEBHOOK_EVENTS, count
+from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind
-from models.outbox import enqueue
 from models.providers.base import InboundEvent
-
-PROCESS_TASK = "triage.process_event"
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def store_events(session: Session, provider: str, channels: dict[str, Channel],
             continue
         stored += 1
         count(session, WEBHOOK_EVENTS, provider=provider, outcome="stored")
-        enqueue(session, channel.tenant_id, PROCESS_TASK, inbox_id)
+        enqueue(session, channel.tenant_id, tasks.PROCESS_EVENT, inbox_id)
     return StoreResult(stored, duplicates)
 
 
@@ -72,5 +71,5 @@ def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, 
         .order_by(InboxEvent.id).limit(limit)
     ).all()
     for inbox_id, tenant_id in rows:
-        enqueue(session, tenant_id, PROCESS_TASK, inbox_id)
+        enqueue(session, tenant_id, tasks.PROCESS_EVENT, inbox_id)
     return len(rows)

@@ -51,11 +51,11 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import realtime
-from models.config import Settings
-from models.metrics import MESSAGES_SENT, count
+from models.infra import realtime, tasks
+from models.infra.config import Settings
+from models.infra.metrics import MESSAGES_SENT, count
+from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind
-from models.outbox import enqueue
 from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import ProviderError
 from models.providers.breaker import Breakers, Permit
@@ -66,7 +66,6 @@ from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket
 log = logging.getLogger(__name__)
 
 
-SEND_TASK = "outbound.send_message"
 MAX_ATTEMPTS = 9  # the first call and 8 retries (~4 minutes of backoff on average)
 BACKOFF_BASE = 2.0  # seconds: attempt n waits up to BACKOFF_BASE * 2**(n-1), full jitter
 BACKOFF_CAP = 300.0
@@ -113,7 +112,7 @@ def queue_text(session: Session, ticket: Ticket, body: str, author_id: int | Non
                       idempotency_key=uuid.uuid4().hex, status=DeliveryStatus.QUEUED, created_at=now, attempts=0)
     session.add(message)
     session.flush()
-    enqueue(session, ticket.tenant_id, SEND_TASK, message.id)
+    enqueue(session, ticket.tenant_id, tasks.SEND_MESSAGE, message.id)
     realtime.emit(session, ticket.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
     return message
 
@@ -306,5 +305,5 @@ def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 120,
         .order_by(Message.id).limit(limit)
     ).all()
     for message_id, tenant_id in rows:
-        enqueue(session, tenant_id, SEND_TASK, message_id)
+        enqueue(session, tenant_id, tasks.SEND_MESSAGE, message_id)
     return len(rows)

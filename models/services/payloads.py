@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import realtime
+from models.infra import realtime
 from models.tickets import Contact, Message, Ticket
 
 

@@ -34,10 +34,10 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import realtime
-from models.db import after_commit, insert_or_ignore
 from models.errors import Conflict, Invalid, NotFound
 from models.events import AuditEntry
+from models.infra import realtime
+from models.infra.db import after_commit, insert_or_ignore
 from models.org import Queue, Tenant, User
 from models.rules.sla import Calendar, elapsed_with_pauses
 from models.rules.sla_policy import PolicySpec, choose_policy, due_with_pauses

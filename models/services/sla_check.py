@@ -14,17 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import realtime
 from models.events import AuditEntry
+from models.infra import realtime, tasks
+from models.infra.outbox import enqueue
 from models.org import Queue, User
-from models.outbox import enqueue
 from models.rules.sla_policy import escalated_priority
 from models.services import sla
 from models.services.payloads import ticket_audience, ticket_summary
 from models.sla import NoticeKind, SlaClock, SlaPolicy, TicketSla
 from models.tickets import Contact, Ticket, TicketStatus
 
-ASSIGN_TASK = "assignment.assign_queue"
 CHECK_BATCH = 200
 
 
@@ -109,7 +108,7 @@ def escalate(session: Session, ticket: Ticket, state: TicketSla, clocks: list[Sl
     realtime.emit(session, ticket.tenant_id, "ticket.updated",
                   ticket_summary(ticket, session.get(Contact, ticket.contact_id)), rooms)
     if ticket.status == TicketStatus.QUEUED and ticket.queue_id is not None:
-        enqueue(session, ticket.tenant_id, ASSIGN_TASK, ticket.queue_id)
+        enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
     if previous_agent is not None and previous_agent != ticket.agent_id:
         from models.services.tickets import capacity_freed  # tickets.py imports sla, which this module imports
 

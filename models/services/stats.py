@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.events import InboxEvent, OutboxTask
-from models.metrics import INBOX_BACKLOG, ONLINE_AGENTS, OPEN_TICKETS, OUTBOX_BACKLOG, QUEUE_DEPTH
+from models.infra.metrics import INBOX_BACKLOG, ONLINE_AGENTS, OPEN_TICKETS, OUTBOX_BACKLOG, QUEUE_DEPTH
 from models.org import AgentStatus, Queue, Tenant, User
 from models.tickets import Ticket, TicketStatus
 

@@ -13,18 +13,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import realtime
-from models.availability import availability_of
 from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.events import AuditEntry
+from models.infra import realtime, tasks
+from models.infra.availability import availability_of
+from models.infra.outbox import enqueue
 from models.org import AgentStatus, Queue, QueueMember, Role, User
-from models.outbox import enqueue
 from models.services import sla
 from models.services.conversation import get_ticket
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 
-ASSIGN_TASK = "assignment.assign_queue"
 ASSIGNED = (TicketStatus.ASSIGNED, TicketStatus.PENDING)
 
 
@@ -58,7 +57,7 @@ def capacity_freed(session: Session, tenant_id: int, agent_id: int | None) -> No
     queue_ids = sorted(session.scalars(select(QueueMember.queue_id).where(QueueMember.user_id == agent_id)))
     availability_of(session).invalidate_after_commit(session, queue_ids)
     for queue_id in queue_ids:
-        enqueue(session, tenant_id, ASSIGN_TASK, queue_id)
+        enqueue(session, tenant_id, tasks.ASSIGN_QUEUE, queue_id)
 
 
 def open_load(session: Session, agent_id: int) -> int:
@@ -118,7 +117,7 @@ def transfer_to_queue(session: Session, actor: User, ticket_id: int, queue_id: i
            reason=reason)
     _emit(session, ticket, "ticket.updated",
           [realtime.agent_room(ticket.tenant_id, previous)] if previous else [])
-    enqueue(session, ticket.tenant_id, ASSIGN_TASK, queue.id)
+    enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, queue.id)
     capacity_freed(session, ticket.tenant_id, previous)
     return ticket
 
@@ -154,7 +153,7 @@ def reopen(session: Session, actor: User, ticket_id: int, now: datetime) -> Tick
     _audit(session, ticket, actor, "ticket.reopened", now)
     _emit(session, ticket, "ticket.updated")
     if ticket.queue_id is not None:
-        enqueue(session, ticket.tenant_id, ASSIGN_TASK, ticket.queue_id)
+        enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
     return ticket
 
 
@@ -201,6 +200,6 @@ def return_unanswered(session: Session, now: datetime) -> int:
                                entity="ticket", entity_id=ticket.id,
                                data={"agent_id": user.id, "reason": f"agent {user.status.value}"}, created_at=now))
         _emit(session, ticket, "ticket.updated", [realtime.agent_room(ticket.tenant_id, user.id)])
-        enqueue(session, ticket.tenant_id, ASSIGN_TASK, queue.id)
+        enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, queue.id)
         moved += 1
     return moved

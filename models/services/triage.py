@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import realtime
-from models.db import insert_or_ignore
 from models.events import InboxEvent
-from models.metrics import MESSAGES_RECEIVED, TICKETS_CREATED, count
+from models.infra import realtime, tasks
+from models.infra.db import insert_or_ignore
+from models.infra.metrics import MESSAGES_RECEIVED, TICKETS_CREATED, count
+from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind, Queue, Tenant
-from models.outbox import enqueue
 from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import ParsedMessage
 from models.rules.phones import normalize_phone
@@ -29,7 +29,6 @@ from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Me
 
 log = logging.getLogger(__name__)
 
-ASSIGN_TASK = "assignment.assign_queue"
 PARSERS: dict[str, Callable[[dict[str, Any]], ParsedMessage]] = {
     whatsapp.PROVIDER: whatsapp.parse_message, twilio.PROVIDER: twilio.parse_message,
     sendgrid.PROVIDER: sendgrid.parse_message,
@@ -116,7 +115,7 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     elif ticket.queue_id is None and ticket.status == TicketStatus.QUEUED:  # still at the bot's menu
         decision = route_menu_answer(config, parsed.body, int(ticket.triage_state.get("attempts", 0)))
     elif how == "reopened" and ticket.queue_id is not None:
-        enqueue(session, channel.tenant_id, ASSIGN_TASK, ticket.queue_id)
+        enqueue(session, channel.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
     if decision is not None:
         _route(session, ticket, decision, now)
     sla.customer_wrote(session, ticket, how, now, resumed=resumed)
@@ -183,7 +182,7 @@ def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime) 
     ticket.triage_state = {}
     sla.refresh(session, ticket, now)
     if ticket.queue_id is not None:
-        enqueue(session, ticket.tenant_id, ASSIGN_TASK, ticket.queue_id)
+        enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
 
 
 def _open_now(session: Session, channel: Channel, now: datetime) -> bool:

@@ -144,7 +144,7 @@ def main() -> int:
                 waiting = [b for b in stuck if "_do_get" in b]
                 hooks = [b for b in waiting if "_run_hooks" in b]
                 print(f"py-spy dump mid-run: {len(waiting)} of {stuck[-1]} wait for a pooled connection "
-                      f"(QueuePool._do_get), {len(hooks)} of them inside an after-commit hook (models/outbox.py "
+                      f"(QueuePool._do_get), {len(hooks)} of them inside an after-commit hook (models/infra/outbox.py "
                       "publish) while their request still holds its own connection")
             time.sleep(35)  # the pool's 30 s checkout timeout
             pool = [ln for ln in (st.logdir / "api.log").read_text(errors="replace").splitlines()

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
 from models.base import utcnow  # noqa: E402
-from models.bus import RecordingBus  # noqa: E402
-from models.config import Settings  # noqa: E402
-from models.db import make_engine, make_session_factory  # noqa: E402
+from models.infra.bus import RecordingBus  # noqa: E402
+from models.infra.config import Settings  # noqa: E402
+from models.infra.db import make_engine, make_session_factory  # noqa: E402
 from models.services import assignment, triage  # noqa: E402
 from models.services.accounts import provision  # noqa: E402
 from tests.conftest import TENANTS, migrate  # noqa: E402

@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from models.config import Settings
+from models.infra.config import Settings
 from tests.conftest import truncate_all
 
 

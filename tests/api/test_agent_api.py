@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Channel, Contact, Message, OutboxTask, Ticket
-from models.bus import RecordingBus
-from models.db import make_session_factory
+from models.infra.bus import RecordingBus
+from models.infra.db import make_session_factory
 from models.tickets import DeliveryStatus
 from tests.api.conftest import login
 from tests.api.test_webhooks_whatsapp import post

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from api import create_app
-from models.config import Settings
+from models.infra.config import Settings
 from tests.api.conftest import login
 from tests.fakes.whatsapp import encode, sign, text_delivery
 

@@ -15,7 +15,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from api import create_app
-from models.config import Settings
+from models.infra.config import Settings
 from tests.api.conftest import login
 from tests.conftest import truncate_all
 
@@ -25,8 +25,8 @@ def fuzz_app(database_url: str, redis_url: str, engine: Any, tmp_path_factory: p
              ) -> Iterator[tuple[Flask, dict[str, str]]]:
     from sqlalchemy.orm import sessionmaker  # noqa: F401
 
-    from models.bus import RecordingBus
-    from models.db import make_session_factory
+    from models.infra.bus import RecordingBus
+    from models.infra.db import make_session_factory
     from models.services.accounts import provision
     from tests.conftest import TENANTS
 

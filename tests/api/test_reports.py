@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import reports
 from models.base import utcnow
-from models.bus import RecordingBus
+from models.infra.bus import RecordingBus
 from models.services import sla
 from tests.api.conftest import login
 from tests.fakes.whatsapp import text_delivery

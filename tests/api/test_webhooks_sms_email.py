@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import InboxEvent, Message, OutboxTask, Ticket, User
 from models.base import utcnow
-from models.bus import RecordingBus
-from models.config import Settings
-from models.db import make_session_factory
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_session_factory
 from models.org import AgentStatus
 from models.services import conversation, outbound
 from models.services.agents import set_status

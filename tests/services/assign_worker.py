@@ -6,9 +6,9 @@ import random
 import time
 
 from models.base import utcnow
-from models.bus import RecordingBus
-from models.config import Settings
-from models.db import make_engine, make_session_factory
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
 from models.org import AgentStatus, User
 from models.services import assignment
 

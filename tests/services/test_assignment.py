@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import AuditEntry, Ticket, User
 from models.base import utcnow
-from models.bus import RecordingBus
+from models.infra.bus import RecordingBus
 from models.org import AgentStatus
 from models.services import assignment
 from models.services.agents import set_status

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Ticket, User
-from models.availability import Availability
 from models.base import utcnow
-from models.bus import RecordingBus
-from models.db import make_session_factory
+from models.infra.availability import Availability
+from models.infra.bus import RecordingBus
+from models.infra.db import make_session_factory
 from models.org import AgentStatus
 from models.services import assignment
 from models.services.agents import set_status

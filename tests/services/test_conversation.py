@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Message, OutboxTask, Ticket, User
 from models.base import utcnow
-from models.bus import RecordingBus
-from models.config import Settings
 from models.errors import Forbidden, Invalid, NotFound
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.outbox import relay_pending
 from models.org import AgentStatus
-from models.outbox import relay_pending
 from models.providers.base import ProviderError
 from models.services import conversation, outbound
 from models.services.agents import set_status

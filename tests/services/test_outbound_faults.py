@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Message, Ticket, User
 from models.base import utcnow
-from models.bus import RecordingBus
-from models.config import Settings
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
 from models.org import AgentStatus
 from models.providers import breaker
 from models.services import conversation, outbound

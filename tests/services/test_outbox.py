@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from models import OutboxTask
-from models.bus import RecordingBus
-from models.config import Settings
-from models.db import make_engine, make_session_factory
-from models.outbox import enqueue
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
+from models.infra.outbox import enqueue
 
 
 def test_publishing_after_commit_works_with_a_pool_of_one(database_url: str, engine: Any,

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import User
 from models.base import utcnow
+from models.infra.presence import Presence
 from models.org import AgentStatus
-from models.presence import Presence
 from models.services import agents
 
 

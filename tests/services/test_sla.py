@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import AuditEntry, RealtimeEvent, SlaNotice, SlaPause, SlaPolicy, Ticket, TicketSla, User
-from models.bus import RecordingBus
 from models.errors import Conflict, Invalid, NotFound
+from models.infra.bus import RecordingBus
 from models.org import Tenant
 from models.rules.sla_policy import MAX_PRIORITY
 from models.services import conversation, sla, sla_check, tickets, triage

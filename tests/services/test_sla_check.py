@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import AuditEntry, RealtimeEvent, SlaNotice, Ticket, TicketSla
-from models.bus import RecordingBus
+from models.infra.bus import RecordingBus
 from models.services import sla_check
 from tests.services.test_sla import T0, at, check, customer_writes, policy
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Channel, Contact, Queue, SlaNotice, Ticket, TicketSla, TicketStatus, User
-from models.bus import RecordingBus
-from models.config import Settings
-from models.db import make_engine, make_session_factory
 from models.errors import Invalid
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
 from models.services.accounts import provision
 from models.services.sla_reports import percentile, sla_report
 from tests.conftest import TENANTS, migrate

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Contact, InboxEvent, Message, Ticket
 from models.base import utcnow
-from models.bus import RecordingBus
+from models.infra.bus import RecordingBus
 from models.services import triage
 from models.tickets import DeliveryStatus, Direction, TicketStatus
 from tests.fakes.whatsapp import status_delivery, text_delivery

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Channel, Message, Queue, Tenant, Ticket
 from models.base import utcnow
-from models.bus import RecordingBus
+from models.infra.bus import RecordingBus
 from models.services import triage
 from models.tickets import Direction, TicketStatus
 from tests.fakes.whatsapp import text_delivery

@@ -19,12 +19,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from api import create_app
-from models.bus import RecordingBus
-from models.config import Settings
-from models.db import make_engine, make_session_factory
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
+from models.infra.telemetry import configure_tracing
 from models.org import Channel
 from models.services.accounts import provision
-from models.telemetry import configure_tracing
 from tests.conftest import TENANTS, migrate
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import encode, sign, text_delivery

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry import context, propagate
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.bus import bus_of
-from models.db import after_commit
 from models.events import OutboxTask
+from models.infra.bus import bus_of
+from models.infra.db import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,12 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
 
         after_commit(session, publish)
     pending.append((row_id, task, list(args), dict(headers)))
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    # A rolled-back transaction's tasks were never promised: forget them (their rows are gone too).
+    session.info.pop(_PENDING, None)
 
 
 class _Marker:

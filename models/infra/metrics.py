@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.orm import Session
 
-from models.db import after_commit
+from models.infra.db import after_commit
 
 TICKETS_CREATED = Counter("atendimento_tickets_created_total", "Tickets opened", ["tenant", "channel"])
 MESSAGES_RECEIVED = Counter("atendimento_messages_received_total", "Customer messages stored", ["tenant", "channel"])

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.bus import Bus
-from models.config import Settings
+from models.infra.bus import Bus
+from models.infra.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine, bus: Bus, availability: Any = None) -> sessionmaker[Session]:
     """Sessions that publish tasks and emit events through `bus` after they commit (and invalidate the
-    assignment availability cache, when one is given: models.availability)."""
+    assignment availability cache, when one is given: models.infra.availability)."""
     return sessionmaker(bind=engine, expire_on_commit=False, info={"bus": bus, "availability": availability})
 
 
@@ -103,7 +103,6 @@ def _run_hooks(session: Session, transaction: Any) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_hooks(session: Session) -> None:
     session.info.pop(_HOOKS, None)
-    session.info.pop("outbox_pending", None)
 
 
 def insert_or_ignore(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> int | None:

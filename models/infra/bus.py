@@ -40,5 +40,5 @@ class RecordingBus(Bus):
 def bus_of(session: Session) -> Bus:
     bus = session.info.get("bus")
     if bus is None:
-        raise RuntimeError("session factory was built without a bus (see models.db.make_session_factory)")
+        raise RuntimeError("session factory was built without a bus (see models.infra.db.make_session_factory)")
     return bus

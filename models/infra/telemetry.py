@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, SamplingResult
 
-from models.config import Settings
+from models.infra.config import Settings
 
 _TEXT = "%(asctime)s %(levelname)s %(name)s [trace=%(trace_id)s tenant=%(tenant)s] %(message)s"
 _context: ContextVar[dict[str, Any]] = ContextVar("atendimento_log_context", default={})  # noqa: B039 - never mutated

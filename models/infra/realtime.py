@@ -8,9 +8,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.bus import bus_of
-from models.db import after_commit
 from models.events import RealtimeEvent
+from models.infra.bus import bus_of
+from models.infra.db import after_commit
 
 _INSERT = insert(RealtimeEvent.__table__).returning(RealtimeEvent.__table__.c.id)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models.db import after_commit
+from models.infra.db import after_commit
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,62 @@
+"""The composition root: the one place that wires the system's shared objects together.
+
+`create_app` (the API), the worker runtime, the embedded mode, tests and benchmarks all call `build`; each
+passes only what its transport decides: how a committed task is published and how an event is emitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.infra.availability import Availability
+from models.infra.bus import Bus, Emit, Publish
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
+from models.infra.presence import Presence
+
+
+@dataclass(frozen=True)
+class System:
+    """The wired objects of one process."""
+
+    settings: Settings
+    engine: Engine
+    redis: Any | None  # redis.Redis, or None in the embedded mode
+    bus: Bus
+    availability: Availability
+    presence: Presence
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        """Release the pool and the Redis connections (tests and short-lived tools build many)."""
+        self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build(settings: Settings, *, publish: Publish, emit: Emit, pool_size: int = 10, max_overflow: int = 20,
+          redis_timeout: float = 1.0, presence: Presence | None = None) -> System:
+    """Wire engine, Redis, bus, availability cache, presence and the session factory for `settings`.
+
+    `pool_size` / `max_overflow` are the process kind's defaults (DB_POOL_SIZE / DB_MAX_OVERFLOW win);
+    `presence` is passed when another part of this process already holds the registry (the embedded mode).
+    """
+    if settings.database_kind == "sqlite":
+        engine = make_engine(settings)
+    else:
+        engine = make_engine(settings, pool_size=pool_size, max_overflow=max_overflow)
+    client = None
+    if settings.redis_url:
+        import redis
+
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=redis_timeout,
+                                      socket_connect_timeout=redis_timeout)
+    bus = Bus(publish=publish, emit=emit)
+    availability = Availability(client)
+    return System(settings=settings, engine=engine, redis=client, bus=bus, availability=availability,
+                  presence=presence or Presence(client),
+                  sessions=make_session_factory(engine, bus, availability))
