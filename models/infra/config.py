@@ -63,6 +63,7 @@ class Settings:
     ratelimit_webhooks: str = "6000/minute"
     db_pool_size: int | None = None  # None: the process's own default (API 10 + 20, worker 2 + 4)
     db_max_overflow: int | None = None
+    db_ping_idle_seconds: float = 10.0  # a pooled connection idle longer than this is pinged before use
 
     @property
     def embedded(self) -> bool:
@@ -138,6 +139,7 @@ class Settings:
             ratelimit_webhooks=env.get("RATELIMIT_WEBHOOKS") or cls.ratelimit_webhooks,
             db_pool_size=int(env["DB_POOL_SIZE"]) if env.get("DB_POOL_SIZE") else None,
             db_max_overflow=int(env["DB_MAX_OVERFLOW"]) if env.get("DB_MAX_OVERFLOW") else None,
+            db_ping_idle_seconds=_float(env, "DB_PING_IDLE_SECONDS", cls.db_ping_idle_seconds),
         )
 
 
