@@ -19,6 +19,7 @@ def make_publisher(settings: Settings) -> Publish:
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
                                    "interval_max": 0.5},
         broker_connection_timeout=2,
+        task_send_sent_event=settings.celery_task_events,  # the "sent" state, for Flower and celery-exporter
     )
 
     def publish(name: str, args: list[Any], headers: dict[str, Any]) -> None:

@@ -53,6 +53,7 @@ class Settings:
     presence_grace_seconds: float = 60.0
     sla_check_interval: float = 30.0
     task_time_limit: int = 60
+    celery_task_events: bool = False  # Celery task events, for Flower / celery-exporter
     celery_visibility_timeout: int = 3600  # Redis re-delivers a task unacknowledged this long (worker died)
     log_level: str = "INFO"
     log_format: str = "text"
@@ -129,6 +130,7 @@ class Settings:
             presence_grace_seconds=_float(env, "PRESENCE_GRACE_SECONDS", cls.presence_grace_seconds),
             sla_check_interval=_float(env, "SLA_CHECK_INTERVAL", cls.sla_check_interval),
             task_time_limit=_int(env, "TASK_TIME_LIMIT", cls.task_time_limit),
+            celery_task_events=(env.get("CELERY_TASK_EVENTS") or "").lower() in ("1", "true", "yes"),
             celery_visibility_timeout=_int(env, "CELERY_VISIBILITY_TIMEOUT", cls.celery_visibility_timeout),
             log_level=(env.get("LOG_LEVEL") or cls.log_level).upper(),
             log_format=env.get("LOG_FORMAT") or cls.log_format,
