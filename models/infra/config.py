@@ -64,6 +64,11 @@ class Settings:
     ratelimit_webhooks: str = "6000/minute"
     db_pool_size: int | None = None  # None: the process's own default (API 10 + 20, worker 2 + 4)
     db_max_overflow: int | None = None
+    s3_bucket: str | None = None  # unset: attachments as files under DATA_DIR/media
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None  # MinIO or another S3-compatible store; unset = AWS
+    s3_region: str | None = None
+    s3_public_endpoint_url: str | None = None  # the store as browsers reach it, when not S3_ENDPOINT_URL
     db_ping_idle_seconds: float = 10.0  # a pooled connection idle longer than this is pinged before use
 
     @property
@@ -141,6 +146,11 @@ class Settings:
             ratelimit_webhooks=env.get("RATELIMIT_WEBHOOKS") or cls.ratelimit_webhooks,
             db_pool_size=int(env["DB_POOL_SIZE"]) if env.get("DB_POOL_SIZE") else None,
             db_max_overflow=int(env["DB_MAX_OVERFLOW"]) if env.get("DB_MAX_OVERFLOW") else None,
+            s3_bucket=env.get("S3_BUCKET") or None,
+            s3_prefix=env.get("S3_PREFIX") or "",
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            s3_region=env.get("S3_REGION") or None,
+            s3_public_endpoint_url=env.get("S3_PUBLIC_ENDPOINT_URL") or None,
             db_ping_idle_seconds=_float(env, "DB_PING_IDLE_SECONDS", cls.db_ping_idle_seconds),
         )
 

@@ -17,6 +17,7 @@ from models.infra.bus import Bus, Emit, Publish
 from models.infra.config import Settings
 from models.infra.db import make_engine, make_session_factory
 from models.infra.presence import Presence
+from models.infra.storage import FileStore, S3Store, Store
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class System:
     availability: Availability
     presence: Presence
     sessions: sessionmaker[Session]
+    store: Store
 
     def close(self) -> None:
         """Release the pool and the Redis connections (tests and short-lived tools build many)."""
@@ -40,7 +42,7 @@ class System:
 
 def build(settings: Settings, *, publish: Publish, emit: Emit, pool_size: int = 10, max_overflow: int = 20,
           redis_timeout: float = 1.0, presence: Presence | None = None) -> System:
-    """Wire engine, Redis, bus, availability cache, presence and the session factory for `settings`.
+    """Wire engine, Redis, bus, availability cache, presence, the session factory and the object store.
 
     `pool_size` / `max_overflow` are the process kind's defaults (DB_POOL_SIZE / DB_MAX_OVERFLOW win);
     `presence` is passed when another part of this process already holds the registry (the embedded mode).
@@ -59,4 +61,13 @@ def build(settings: Settings, *, publish: Publish, emit: Emit, pool_size: int = 
     availability = Availability(client)
     return System(settings=settings, engine=engine, redis=client, bus=bus, availability=availability,
                   presence=presence or Presence(client),
-                  sessions=make_session_factory(engine, bus, availability))
+                  sessions=make_session_factory(engine, bus, availability), store=make_store(settings))
+
+
+def make_store(settings: Settings) -> Store:
+    """The S3-compatible bucket when S3_BUCKET is set, else files under DATA_DIR/media."""
+    if settings.s3_bucket:
+        return S3Store(settings.s3_bucket, settings.s3_prefix, settings.s3_endpoint_url, settings.s3_region,
+                       connect_timeout=settings.http_connect_timeout,
+                       public_endpoint_url=settings.s3_public_endpoint_url)
+    return FileStore(settings.data_dir / "media")
