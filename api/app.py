@@ -10,6 +10,7 @@ from flask import Flask
 from api import (
     admin,
     agents,
+    attachments,
     auth,
     console,
     db,
@@ -67,7 +68,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app)
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
     app.register_blueprint(console.blp)
-    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp):
+    app.register_blueprint(attachments.links)
+    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, admin.blp,
+                reports.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

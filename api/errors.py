@@ -10,11 +10,11 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from models.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from models.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
 
 log = logging.getLogger(__name__)
 
-_DOMAIN_STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422}
+_DOMAIN_STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422, TooLarge: 413, UnsupportedType: 415}
 
 
 def error_response(status: int, code: str, message: str, details: Any = None,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
+from api.links import signed_url
 from models.services.conversation import MAX_BODY
 from models.services.payloads import is_unread
 from models.tickets import TicketStatus
@@ -31,6 +34,23 @@ class TicketSchema(Schema):
     resolution_due_at = fields.DateTime(allow_none=True)
 
 
+class AttachmentSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer(allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    status = fields.Function(lambda a: a.status.value,
+                             metadata={"enum": ["pending", "stored", "failed", "expired", "erased"]})
+    error = fields.String(allow_none=True, metadata={"description": "why the file is not stored (failed, expired)"})
+    url = fields.Function(lambda a: _attachment_url(a), allow_none=True,
+                          metadata={"description": "short-lived download link; null until the file is stored"})
+
+
+def _attachment_url(attachment: Any) -> str | None:
+    return signed_url(attachment) if attachment.status.value == "stored" else None
+
+
 class MessageSchema(Schema):
     id = fields.Integer()
     ticket_id = fields.Integer()
@@ -42,6 +62,7 @@ class MessageSchema(Schema):
     error_code = fields.String(allow_none=True)
     error_reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
+    attachments = fields.List(fields.Nested(AttachmentSchema), dump_default=list)
 
 
 class PageArgs(Schema):

@@ -28,3 +28,15 @@ class Forbidden(DomainError):
 
 class Invalid(DomainError):
     code = "invalid"
+
+
+class TooLarge(DomainError):
+    """A body or file over a configured size limit (HTTP 413)."""
+
+    code = "too_large"
+
+
+class UnsupportedType(DomainError):
+    """A content type we do not accept here (HTTP 415)."""
+
+    code = "unsupported_media_type"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from models.attachments import Attachment
 
 
 class TicketStatus(StrEnum):
@@ -119,3 +122,5 @@ class Message(TenantOwned, Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
     read_at: Mapped[datetime | None] = mapped_column()
+    # Loaded only where a page of messages is shown (selectinload); the hot paths never touch it.
+    attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", viewonly=True)

@@ -64,6 +64,9 @@ class Settings:
     ratelimit_webhooks: str = "6000/minute"
     db_pool_size: int | None = None  # None: the process's own default (API 10 + 20, worker 2 + 4)
     db_max_overflow: int | None = None
+    attachment_max_bytes: int = 25 * 1024 * 1024  # per file, any channel kind without its own limit
+    attachment_max_bytes_by_kind: tuple[tuple[str, int], ...] = ()  # ATTACHMENT_MAX_BYTES_<KIND> overrides
+    attachment_url_ttl: int = 900  # seconds a download link in a message's JSON stays valid
     s3_bucket: str | None = None  # unset: attachments as files under DATA_DIR/media
     s3_prefix: str = ""
     s3_endpoint_url: str | None = None  # MinIO or another S3-compatible store; unset = AWS
@@ -75,6 +78,10 @@ class Settings:
     def embedded(self) -> bool:
         """No Redis configured: tasks run in this process, Socket.IO has no message queue."""
         return self.redis_url is None
+
+    def attachment_limit(self, channel_kind: str) -> int:
+        """The largest file stored for a channel kind (ATTACHMENT_MAX_BYTES_<KIND>, else ATTACHMENT_MAX_BYTES)."""
+        return dict(self.attachment_max_bytes_by_kind).get(channel_kind, self.attachment_max_bytes)
 
     @property
     def database_kind(self) -> str:
@@ -146,6 +153,11 @@ class Settings:
             ratelimit_webhooks=env.get("RATELIMIT_WEBHOOKS") or cls.ratelimit_webhooks,
             db_pool_size=int(env["DB_POOL_SIZE"]) if env.get("DB_POOL_SIZE") else None,
             db_max_overflow=int(env["DB_MAX_OVERFLOW"]) if env.get("DB_MAX_OVERFLOW") else None,
+            attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", cls.attachment_max_bytes),
+            attachment_max_bytes_by_kind=tuple(
+                (key.removeprefix("ATTACHMENT_MAX_BYTES_").lower(), int(value)) for key, value in sorted(env.items())
+                if key.startswith("ATTACHMENT_MAX_BYTES_") and value),
+            attachment_url_ttl=_int(env, "ATTACHMENT_URL_TTL", cls.attachment_url_ttl),
             s3_bucket=env.get("S3_BUCKET") or None,
             s3_prefix=env.get("S3_PREFIX") or "",
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from models.errors import Forbidden, Invalid, NotFound
 from models.org import Channel, ChannelKind, QueueMember, Role, User
@@ -31,7 +31,8 @@ def list_messages(session: Session, user: User, ticket_id: int, cursor: str | No
                   limit: int = 50) -> tuple[list[Message], str | None]:
     """A page of the ticket's messages, newest page first, each page oldest first (as a chat shows it)."""
     ticket = get_ticket(session, user, ticket_id)
-    query = pagination.page(select(Message).where(Message.ticket_id == ticket.id), Message, cursor, limit)
+    query = pagination.page(select(Message).where(Message.ticket_id == ticket.id)
+                            .options(selectinload(Message.attachments)), Message, cursor, limit)
     rows, next_cursor = pagination.split(list(session.scalars(query)), limit)
     return list(reversed(rows)), next_cursor
 

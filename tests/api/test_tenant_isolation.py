@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Channel, Message, OutboxTask, Queue, SlaPolicy, Ticket, User
+from models import Attachment, AttachmentStatus, Channel, Message, OutboxTask, Queue, SlaPolicy, Ticket, User
 from models.org import Role
 from models.services.agents import rooms_of
 from tests.api.conftest import login
@@ -44,8 +44,11 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
     with sessions() as s, s.begin():
         policy = SlaPolicy(tenant_id=acme.tenant_id, name="Acme default", first_response_seconds=600)
         s.add(policy)
+        attachment = Attachment(tenant_id=acme.tenant_id, message_id=ids["message_id"], filename="a.png",
+                                content_type="image/png", size=1, storage_key="t1/x", status=AttachmentStatus.STORED)
+        s.add(attachment)
         s.flush()
-        ids["policy_id"] = policy.id
+        ids["policy_id"], ids["attachment_id"] = policy.id, attachment.id
     assert all(ids.values()), ids
     # gina is promoted to supervisor of globex: the strongest role outside acme
     with sessions() as s, s.begin():
