@@ -19,6 +19,7 @@ from api import (
     observability,
     reports,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
+    templates,
     tickets,
     webhooks,
 )
@@ -69,8 +70,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
-    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, admin.blp,
-                reports.blp):
+    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
+                admin.blp, reports.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from api.links import signed_url
+from models.rules import templates as template_rules
 from models.services.conversation import MAX_BODY
 from models.services.payloads import is_unread
 from models.tickets import TicketStatus
@@ -88,10 +89,42 @@ class MessagePage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+class LanguageField(fields.Field):
+    """A template language: `"pt_BR"`, or the Graph API's `{"code": "pt_BR"}`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        code = value.get("code") if isinstance(value, dict) else value
+        if not isinstance(code, str) or not 2 <= len(code) <= 16:
+            raise ValidationError("a language code such as pt_BR")
+        return code
+
+
 class TemplateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 512))
-    language = fields.Dict(required=True, metadata={"example": {"code": "pt_BR"}})
-    components = fields.List(fields.Dict(), load_default=list)
+    language = LanguageField(required=True, metadata={"example": "pt_BR"})
+    variables = fields.List(fields.String(), metadata={
+        "description": "body variables {{1}}, {{2}}, ... in order, filled into the synced template"})
+    header_variables = fields.List(fields.String(), metadata={"description": "text header variables"})
+    header_media_url = fields.Url(metadata={"description": "the header's image, video or document"})
+    components = fields.List(fields.Dict(), metadata={
+        "description": "raw Graph API components, sent as given (instead of variables)"})
+
+
+class TemplateInfoSchema(Schema):
+    id = fields.Integer()
+    channel_id = fields.Integer()
+    name = fields.String()
+    language = fields.String()
+    category = fields.String()
+    status = fields.String()
+    components = fields.List(fields.Dict())
+    needs = fields.Function(lambda t: template_rules.needs(t.components).as_dict())
+    synced_at = fields.DateTime()
+
+
+class TemplateQuery(Schema):
+    channel_id = fields.Integer()
+    status = fields.String(load_default="APPROVED", metadata={"description": "APPROVED (default), or ALL"})
 
 
 class ReplySchema(Schema):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from models.errors import Forbidden, Invalid, NotFound
 from models.org import Channel, ChannelKind, QueueMember, Role, User
-from models.services import pagination, sla
+from models.services import pagination, sla, templates
 from models.services.outbound import queue_text
 from models.tickets import Contact, Message, Ticket, TicketStatus
 
@@ -55,7 +55,9 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
         last = ticket.last_customer_message_at
         if last is None or now - last > WHATSAPP_WINDOW:
             raise Invalid("outside WhatsApp's 24-hour customer window: send a template", field="template",
-                          code="template_required")
+                          code="template_required",
+                          templates=[templates.summary(t) for t in templates.listed(session, ticket.tenant_id,
+                                                                                    channel.id)])
     if ticket.status == TicketStatus.RESOLVED:
         raise Invalid("ticket is resolved; reopen it to reply", field="ticket")
     if user.role == Role.AGENT and ticket.agent_id != user.id:
@@ -63,6 +65,9 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
     if ticket.first_response_at is None:
         ticket.first_response_at = now
     ticket.updated_at = now
+    if template is not None:
+        template, text = templates.compose(session, channel, template)
+        body = body or text
     sla.agent_replied(session, ticket, now)
     return queue_text(session, ticket, body, user.id, now, template=template)
 
