@@ -3,6 +3,7 @@
 from models.attachments import Attachment, AttachmentStatus
 from models.base import Base
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
+from models.notices import TicketNotice
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
 from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, TicketSla
 from models.templates import MessageTemplate
@@ -14,5 +15,5 @@ __all__ = [
     "Department", "Direction", "InboxEvent", "Message", "MessageTemplate", "NoticeKind", "OutboxTask", "Queue",
     "QueueMember",
     "RealtimeEvent", "Role", "SlaClock", "SlaNotice", "SlaPause", "SlaPolicy", "Strategy", "Tenant", "Ticket",
-    "TicketSla", "TicketStatus", "User",
+    "TicketNotice", "TicketSla", "TicketStatus", "User",
 ]

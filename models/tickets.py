@@ -67,6 +67,9 @@ class Ticket(TenantOwned, Base):
         # At most one open ticket per contact and channel: a returning customer never gets a duplicate.
         Index("uq_tickets_open_contact_channel", "contact_id", "channel_id", unique=True,
               postgresql_where=text("status <> 'resolved'"), sqlite_where=text("status <> 'resolved'")),
+        # Open conversations by their customer's last message: the 24-hour window check reads a range of it.
+        Index("ix_tickets_open_last_customer", "last_customer_message_at",
+              postgresql_where=text("status <> 'resolved'"), sqlite_where=text("status <> 'resolved'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -14,7 +14,7 @@ from models.infra import tasks
 from models.infra.config import Settings, get_settings
 from workers import observability
 
-TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents"]
+TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.window"]
 
 
 class WorkerApp(Celery):
@@ -64,6 +64,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "metrics-refresh-gauges": {"task": tasks.REFRESH_GAUGES, "schedule": 15.0},
             "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
             "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},
+            "window-warn-closing": {"task": tasks.WARN_WINDOW_CLOSING, "schedule": settings.window_check_interval,
+                                    "options": {"expires": settings.window_check_interval}},
         },
     )
 

@@ -52,6 +52,8 @@ class Settings:
     assignment_sweep_interval: float = 30.0
     presence_grace_seconds: float = 60.0
     sla_check_interval: float = 30.0
+    window_warning_lead: float = 3600.0  # warn this long before WhatsApp's 24-hour window closes
+    window_check_interval: float = 60.0
     task_time_limit: int = 60
     celery_task_events: bool = False  # Celery task events, for Flower / celery-exporter
     celery_visibility_timeout: int = 3600  # Redis re-delivers a task unacknowledged this long (worker died)
@@ -141,6 +143,8 @@ class Settings:
             assignment_sweep_interval=_float(env, "ASSIGNMENT_SWEEP_INTERVAL", cls.assignment_sweep_interval),
             presence_grace_seconds=_float(env, "PRESENCE_GRACE_SECONDS", cls.presence_grace_seconds),
             sla_check_interval=_float(env, "SLA_CHECK_INTERVAL", cls.sla_check_interval),
+            window_warning_lead=_float(env, "WINDOW_WARNING_LEAD", cls.window_warning_lead),
+            window_check_interval=_float(env, "WINDOW_CHECK_INTERVAL", cls.window_check_interval),
             task_time_limit=_int(env, "TASK_TIME_LIMIT", cls.task_time_limit),
             celery_task_events=(env.get("CELERY_TASK_EVENTS") or "").lower() in ("1", "true", "yes"),
             celery_visibility_timeout=_int(env, "CELERY_VISIBILITY_TIMEOUT", cls.celery_visibility_timeout),
