@@ -52,6 +52,12 @@ def _attachment_url(attachment: Any) -> str | None:
     return signed_url(attachment) if attachment.status.value == "stored" else None
 
 
+class ReactionSchema(Schema):
+    reactor = fields.String(metadata={"description": "customer, or user:<id> for an agent"})
+    emoji = fields.String()
+    created_at = fields.DateTime()
+
+
 class MessageSchema(Schema):
     id = fields.Integer()
     ticket_id = fields.Integer()
@@ -64,6 +70,7 @@ class MessageSchema(Schema):
     error_reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
     attachments = fields.List(fields.Nested(AttachmentSchema), dump_default=list)
+    reactions = fields.List(fields.Nested(ReactionSchema), dump_default=list)
 
 
 class PageArgs(Schema):

@@ -5,15 +5,43 @@ from models.base import Base
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.notices import TicketNotice
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
+from models.reactions import Reaction
 from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, TicketSla
 from models.templates import MessageTemplate
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 
 __all__ = [
-    "OPEN_STATUSES", "AgentStatus", "Attachment", "AttachmentStatus", "AuditEntry", "Base", "Channel",
-    "ChannelKind", "Contact", "DeliveryStatus",
-    "Department", "Direction", "InboxEvent", "Message", "MessageTemplate", "NoticeKind", "OutboxTask", "Queue",
+    "OPEN_STATUSES",
+    "AgentStatus",
+    "Attachment",
+    "AttachmentStatus",
+    "AuditEntry",
+    "Base",
+    "Channel",
+    "ChannelKind",
+    "Contact",
+    "DeliveryStatus",
+    "Department",
+    "Direction",
+    "InboxEvent",
+    "Message",
+    "MessageTemplate",
+    "NoticeKind",
+    "OutboxTask",
+    "Queue",
     "QueueMember",
-    "RealtimeEvent", "Role", "SlaClock", "SlaNotice", "SlaPause", "SlaPolicy", "Strategy", "Tenant", "Ticket",
-    "TicketNotice", "TicketSla", "TicketStatus", "User",
+    "Reaction",
+    "RealtimeEvent",
+    "Role",
+    "SlaClock",
+    "SlaNotice",
+    "SlaPause",
+    "SlaPolicy",
+    "Strategy",
+    "Tenant",
+    "Ticket",
+    "TicketNotice",
+    "TicketSla",
+    "TicketStatus",
+    "User"
 ]

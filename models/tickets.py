@@ -12,6 +12,7 @@ from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
 
 if TYPE_CHECKING:
     from models.attachments import Attachment
+    from models.reactions import Reaction
 
 
 class TicketStatus(StrEnum):
@@ -127,3 +128,4 @@ class Message(TenantOwned, Base):
     read_at: Mapped[datetime | None] = mapped_column()
     # Loaded only where a page of messages is shown (selectinload); the hot paths never touch it.
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", viewonly=True)
+    reactions: Mapped[list[Reaction]] = relationship(order_by="Reaction.id", viewonly=True)

@@ -32,7 +32,8 @@ def list_messages(session: Session, user: User, ticket_id: int, cursor: str | No
     """A page of the ticket's messages, newest page first, each page oldest first (as a chat shows it)."""
     ticket = get_ticket(session, user, ticket_id)
     query = pagination.page(select(Message).where(Message.ticket_id == ticket.id)
-                            .options(selectinload(Message.attachments)), Message, cursor, limit)
+                            .options(selectinload(Message.attachments), selectinload(Message.reactions)),
+                            Message, cursor, limit)
     rows, next_cursor = pagination.split(list(session.scalars(query)), limit)
     return list(reversed(rows)), next_cursor
 
