@@ -17,6 +17,7 @@ from api import (
     errors,
     health,
     observability,
+    outgoing,
     reports,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     templates,
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, reports.blp):
+                admin.blp, outgoing.blp, reports.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

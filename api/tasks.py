@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import Celery
 
+from models.infra import tasks
 from models.infra.bus import Publish
 from models.infra.config import Settings
 
@@ -15,6 +16,7 @@ def make_publisher(settings: Settings) -> Publish:
     client = Celery("atendimento-api", broker=settings.redis_url or "memory://")
     client.conf.update(
         task_serializer="json",
+        task_routes=tasks.ROUTES,
         # Fail fast when Redis is down: the outbox row written with the request keeps the work for the relay.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
                                    "interval_max": 0.5},

@@ -9,6 +9,7 @@ from models.reactions import Reaction
 from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, TicketSla
 from models.templates import MessageTemplate
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
+from models.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "OPEN_STATUSES",
@@ -20,6 +21,7 @@ __all__ = [
     "Channel",
     "ChannelKind",
     "Contact",
+    "DeliveryState",
     "DeliveryStatus",
     "Department",
     "Direction",
@@ -43,5 +45,7 @@ __all__ = [
     "TicketNotice",
     "TicketSla",
     "TicketStatus",
-    "User"
+    "User",
+    "WebhookDelivery",
+    "WebhookEndpoint"
 ]

@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from kombu import Queue
 
 from models.infra import tasks
 from models.infra.config import Settings, get_settings
 from workers import observability
 
-TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.window"]
+TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.window",
+                "workers.webhooks"]
 
 
 class WorkerApp(Celery):
@@ -34,6 +36,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
+        task_queues=[Queue(name) for name in tasks.QUEUES],
+        task_default_queue=tasks.DEFAULT_QUEUE,
+        task_routes=tasks.ROUTES,
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=max(1, settings.task_time_limit - 10),
         timezone="UTC",
@@ -64,6 +69,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "metrics-refresh-gauges": {"task": tasks.REFRESH_GAUGES, "schedule": 15.0},
             "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
             "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},
+            "webhooks-sweep": {"task": tasks.SWEEP_WEBHOOKS, "schedule": 5.0, "options": {"expires": 5.0}},
             "window-warn-closing": {"task": tasks.WARN_WINDOW_CLOSING, "schedule": settings.window_check_interval,
                                     "options": {"expires": settings.window_check_interval}},
         },

@@ -69,6 +69,11 @@ class Settings:
     attachment_max_bytes: int = 25 * 1024 * 1024  # per file, any channel kind without its own limit
     attachment_max_bytes_by_kind: tuple[tuple[str, int], ...] = ()  # ATTACHMENT_MAX_BYTES_<KIND> overrides
     attachment_url_ttl: int = 900  # seconds a download link in a message's JSON stays valid
+    webhook_retry_for: float = 24 * 3600.0  # a delivery failing this long after its event is dead-lettered
+    webhook_disable_after: float = 72 * 3600.0  # an endpoint failing every attempt this long is switched off
+    webhooks_allow_private: bool = False  # let endpoints be http:// or resolve to loopback/private addresses
+    webhook_cache_seconds: float = 5.0  # how long a process keeps a tenant's subscriptions
+    webhook_timeout: float = 10.0  # read timeout of a receiver (connect: HTTP_CONNECT_TIMEOUT)
     s3_bucket: str | None = None  # unset: attachments as files under DATA_DIR/media
     s3_prefix: str = ""
     s3_endpoint_url: str | None = None  # MinIO or another S3-compatible store; unset = AWS
@@ -162,6 +167,11 @@ class Settings:
                 (key.removeprefix("ATTACHMENT_MAX_BYTES_").lower(), int(value)) for key, value in sorted(env.items())
                 if key.startswith("ATTACHMENT_MAX_BYTES_") and value),
             attachment_url_ttl=_int(env, "ATTACHMENT_URL_TTL", cls.attachment_url_ttl),
+            webhook_retry_for=_float(env, "WEBHOOK_RETRY_FOR", cls.webhook_retry_for),
+            webhook_disable_after=_float(env, "WEBHOOK_DISABLE_AFTER", cls.webhook_disable_after),
+            webhooks_allow_private=(env.get("WEBHOOKS_ALLOW_PRIVATE") or "").lower() in ("1", "true", "yes"),
+            webhook_cache_seconds=_float(env, "WEBHOOK_CACHE_SECONDS", cls.webhook_cache_seconds),
+            webhook_timeout=_float(env, "WEBHOOK_TIMEOUT", cls.webhook_timeout),
             s3_bucket=env.get("S3_BUCKET") or None,
             s3_prefix=env.get("S3_PREFIX") or "",
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,

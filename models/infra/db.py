@@ -86,10 +86,13 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             raise DisconnectionError(f"pooled connection dropped while idle: {exc}") from exc
 
 
-def make_session_factory(engine: Engine, bus: Bus, availability: Any = None) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine, bus: Bus, availability: Any = None,
+                         webhooks: Any = None) -> sessionmaker[Session]:
     """Sessions that publish tasks and emit events through `bus` after they commit (and invalidate the
-    assignment availability cache, when one is given: models.infra.availability)."""
-    return sessionmaker(bind=engine, expire_on_commit=False, info={"bus": bus, "availability": availability})
+    assignment availability cache, when one is given: models.infra.availability). `webhooks`, when given, is
+    called with every real-time event inside its transaction (the outgoing webhooks' fan-out)."""
+    return sessionmaker(bind=engine, expire_on_commit=False,
+                        info={"bus": bus, "availability": availability, "webhooks": webhooks})
 
 
 @contextmanager

@@ -45,6 +45,9 @@ def emit(session: Session, tenant_id: int, name: str, data: dict[str, Any], room
     event_id = session.execute(_INSERT, {"tenant_id": tenant_id, "name": name, "rooms": targets, "data": data,
                                          "created_at": at}).scalar_one()
     envelope = {"id": event_id, "name": name, "at": at.isoformat(), "data": data}
+    fan_out = session.info.get("webhooks")
+    if fan_out is not None:  # outgoing webhooks: their deliveries commit with the event, or not at all
+        fan_out(session, tenant_id, name, data, event_id, at)
     bus = bus_of(session)
 
     def send() -> None:  # one message on the queue for all rooms; a client in several rooms gets it once

@@ -25,3 +25,12 @@ REFRESH_GAUGES: Final = "metrics.refresh_gauges"
 EXPIRE_PRESENCE: Final = "agents.expire_presence"
 REQUEUE_STALE_SENDS: Final = "outbound.requeue_stale"
 WARN_WINDOW_CLOSING: Final = "window.warn_closing"
+SWEEP_WEBHOOKS: Final = "webhooks.sweep"
+
+# Outgoing webhooks run on their own queue, so a slow receiver never delays triage or sends.
+DELIVER_WEBHOOK: Final = "webhooks.deliver"
+WEBHOOKS_QUEUE: Final = "webhooks"
+
+DEFAULT_QUEUE: Final = "celery"
+QUEUES: Final = (DEFAULT_QUEUE, WEBHOOKS_QUEUE)  # a worker started without -Q consumes both
+ROUTES: Final = {DELIVER_WEBHOOK: {"queue": WEBHOOKS_QUEUE}}  # used by every publisher (API, workers)

@@ -57,11 +57,14 @@ def build(settings: Settings, *, publish: Publish, emit: Emit, pool_size: int = 
 
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=redis_timeout,
                                       socket_connect_timeout=redis_timeout)
+    from models.services.webhooks import Subscriptions  # the root wires every part, services included
+
     bus = Bus(publish=publish, emit=emit)
+    webhooks = Subscriptions(settings.webhook_cache_seconds)
     availability = Availability(client)
     return System(settings=settings, engine=engine, redis=client, bus=bus, availability=availability,
                   presence=presence or Presence(client),
-                  sessions=make_session_factory(engine, bus, availability), store=make_store(settings))
+                  sessions=make_session_factory(engine, bus, availability, webhooks), store=make_store(settings))
 
 
 def make_store(settings: Settings) -> Store:

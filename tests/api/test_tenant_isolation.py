@@ -11,7 +11,20 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Attachment, AttachmentStatus, Channel, Message, OutboxTask, Queue, SlaPolicy, Ticket, User
+from models import (
+    Attachment,
+    AttachmentStatus,
+    Channel,
+    DeliveryState,
+    Message,
+    OutboxTask,
+    Queue,
+    SlaPolicy,
+    Ticket,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from models.org import Role
 from models.services.agents import rooms_of
 from tests.api.conftest import login
@@ -23,6 +36,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
     "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
+    "webhooks": {"description": "Hijack"},
 }
 
 
@@ -47,8 +61,17 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
         attachment = Attachment(tenant_id=acme.tenant_id, message_id=ids["message_id"], filename="a.png",
                                 content_type="image/png", size=1, storage_key="t1/x", status=AttachmentStatus.STORED)
         s.add(attachment)
+        endpoint = WebhookEndpoint(tenant_id=acme.tenant_id, url="https://crm.acme.example/hook",
+                                   events=["ticket.created"], secrets=["whsec_x"], active=True)
+        s.add(endpoint)
         s.flush()
-        ids["policy_id"], ids["attachment_id"] = policy.id, attachment.id
+        delivery = WebhookDelivery(tenant_id=acme.tenant_id, endpoint_id=endpoint.id, event_id="evt_1",
+                                   event="ticket.created", order_key="ticket:1", body={"data": {"name": "Maria"}},
+                                   state=DeliveryState.DEAD)
+        s.add(delivery)
+        s.flush()
+        ids.update(policy_id=policy.id, attachment_id=attachment.id, endpoint_id=endpoint.id,
+                   delivery_id=delivery.id)
     assert all(ids.values()), ids
     # gina is promoted to supervisor of globex: the strongest role outside acme
     with sessions() as s, s.begin():
