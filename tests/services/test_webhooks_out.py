@@ -135,7 +135,7 @@ def test_a_dead_worker_means_a_resend_with_the_same_id(hooked: sessionmaker[Sess
                                                        tenants: dict[str, Any], receiver: Receiver,
                                                        local: Settings) -> None:
     tenant = tenants["users"]["carla"].tenant_id
-    endpoint_id, _ = _endpoint(hooked, receiver.url, ["ticket.created"])
+    _endpoint(hooked, receiver.url, ["ticket.created"])
     _event(hooked, tenant, "ticket.created", {"id": 5})
     _, (eid, key) = next(t for t in bus.tasks if t[0] == tasks.DELIVER_WEBHOOK)
     bus.tasks.clear()
