@@ -90,7 +90,9 @@ def init_tracing(app: Flask, settings: Settings) -> None:
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
     configure_tracing(settings, "atendimento-api")
-    CeleryInstrumentor().instrument()  # the publishing side puts the trace context into task headers
+    instrumentor = CeleryInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:  # the embedded worker shares this process
+        instrumentor.instrument()  # the publishing side puts the trace context into task headers
     FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
 

@@ -55,6 +55,13 @@ def _serve_embedded(host: str, port: int) -> int:
                            schedule_filename=str(settings.data_dir / "celerybeat-schedule"))
     beat.start()
     log.info("embedded worker and beat started; serving on http://%s:%d", host, port)
+    # Werkzeug's development server, for the embedded mode only (one process, one user): its banner and its
+    # warnings are dropped to DEBUG by the logging setup; production is the real mode under gunicorn.
+    import flask.cli
+
+    flask.cli.show_server_banner = lambda *_a, **_k: None
+    log.info("embedded mode is for trying atendimento out; run the real mode (DATABASE_URL and REDIS_URL) in "
+             "production")
     socketio.run(flask_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
     return 0
 

@@ -13,7 +13,7 @@ from models.infra.config import Settings
 
 def make_publisher(settings: Settings) -> Publish:
     """A Celery client for the Redis broker, or for the in-process memory broker of the embedded mode."""
-    client = Celery("atendimento-api", broker=settings.redis_url or "memory://")
+    client = Celery("atendimento-api", broker=settings.redis_url or "memory://localhost/")
     client.conf.update(
         task_serializer="json",
         task_routes=tasks.ROUTES,

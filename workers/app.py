@@ -27,7 +27,7 @@ class WorkerApp(Celery):
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings for `settings`: Redis in real mode, the in-process memory broker in the embedded one."""
     return dict(
-        broker_url=settings.redis_url or "memory://",
+        broker_url=settings.redis_url or "memory://localhost/",
         # A task is acknowledged when it finishes, and given back to the broker if its worker dies mid-run:
         # every task is idempotent, so running twice is safe while losing one is not.
         task_acks_late=True,

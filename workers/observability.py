@@ -44,7 +44,9 @@ def _on_process_init(**_kw: Any) -> None:
     settings = get_settings()
     configure_logging(settings)
     configure_tracing(settings, "atendimento-worker")
-    CeleryInstrumentor().instrument()
+    instrumentor = CeleryInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:  # the embedded mode's API instrumented it already
+        instrumentor.instrument()
 
 
 def _on_process_shutdown(pid: int | None = None, **_kw: Any) -> None:

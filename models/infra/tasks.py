@@ -31,6 +31,10 @@ SWEEP_WEBHOOKS: Final = "webhooks.sweep"
 DELIVER_WEBHOOK: Final = "webhooks.deliver"
 WEBHOOKS_QUEUE: Final = "webhooks"
 
+# Beat's routine: their runs are logged at DEBUG (models.infra.telemetry.RoutineFilter), not once a minute each.
+PERIODIC: Final = (OUTBOX_RELAY, ASSIGNMENT_SWEEP, SLA_CHECK, RETURN_UNANSWERED, EXPIRE_MENUS, REQUEUE_STALE_INBOX,
+                   REFRESH_GAUGES, EXPIRE_PRESENCE, REQUEUE_STALE_SENDS, WARN_WINDOW_CLOSING, SWEEP_WEBHOOKS)
+
 DEFAULT_QUEUE: Final = "celery"
 QUEUES: Final = (DEFAULT_QUEUE, WEBHOOKS_QUEUE)  # a worker started without -Q consumes both
 ROUTES: Final = {DELIVER_WEBHOOK: {"queue": WEBHOOKS_QUEUE}}  # used by every publisher (API, workers)

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, SamplingResult
 
+from models.infra import tasks
 from models.infra.config import Settings
 
 _TEXT = "%(asctime)s %(levelname)s %(name)s [trace=%(trace_id)s tenant=%(tenant)s] %(message)s"
@@ -51,6 +52,38 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class RoutineFilter(logging.Filter):
+    """Quiet, useful logs: beat's periodic runs and the development server's boilerplate drop to DEBUG.
+
+    Celery logs every scheduled send, receipt and success at INFO, so beat's dozen periodic jobs would print
+    several lines a minute each, burying the lines that matter; Werkzeug (embedded mode only) adds two warnings
+    that contradict each other. Such a record is relabelled DEBUG and shown only when LOG_LEVEL=DEBUG.
+    """
+
+    _CELERY = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+    _WERKZEUG = ("development server", "production deployment", "Press CTRL+C")
+
+    def __init__(self, periodic: tuple[str, ...]) -> None:
+        super().__init__()
+        self._names = tuple(f"{name}[" for name in periodic) + tuple(f"({name})" for name in periodic)
+
+    def _routine(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO and record.name != "werkzeug":
+            return False
+        message = record.getMessage()
+        if record.name in self._CELERY:
+            return any(name in message for name in self._names) or "beat: Starting" in message
+        return record.name == "werkzeug" and any(text in message for text in self._WERKZEUG)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._routine(record):
+            return True
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
     """Root logger to stderr, JSON lines when LOG_FORMAT=json. Idempotent."""
     root = logging.getLogger()
@@ -58,6 +91,7 @@ def configure_logging(settings: Settings) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(ContextFilter())
+    handler.addFilter(RoutineFilter(tasks.PERIODIC))
     if settings.log_format == "json":
         from pythonjsonlogger.json import JsonFormatter
 
