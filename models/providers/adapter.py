@@ -16,6 +16,7 @@ Later, a worker reads a stored event back with `parse_message` or `normalise_sta
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,12 +30,14 @@ from models.providers.base import (
     Ack,
     Delivery,
     InboundEvent,
+    MalformedDelivery,
     MediaContent,
     MediaRef,
     OutboundMessage,
     ParsedMessage,
     SendReceipt,
     StatusUpdate,
+    UnsupportedMediaType,
     WebhookRequest,
 )
 
@@ -128,14 +131,14 @@ class ChannelAdapter(Protocol):
         ...
 
 
-def status_payload(update: StatusUpdate) -> dict[str, Any]:
-    """The stored form of a normalised status (what Twilio and SendGrid store at intake)."""
-    return {"id": update.provider_message_id, "status": update.status.value, "error_code": update.error_code,
-            "reason": update.error_reason}
-
-
-def default_ack(_request: WebhookRequest) -> Ack | None:
-    return None
+def json_body(request: WebhookRequest) -> Any:
+    """The JSON document of a delivery: 415 for another content type, 400 when it does not parse."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("expected Content-Type: application/json")
+    try:
+        return json.loads(request.raw_body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedDelivery(f"body is not valid JSON: {exc}", code="malformed_json") from exc
 
 
 def credentials(channel: Channel, name: str) -> str:

@@ -5,28 +5,56 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import html as html_lib
 import json
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
-from typing import Any
+from typing import Any, Literal, NoReturn
 
 import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from models.providers.base import InboundEvent, MalformedDelivery, ParsedMessage, ProviderError
+from models.org import Channel, ChannelKind
+from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials, json_body
+from models.providers.base import (
+    Ack,
+    Delivery,
+    EmailThread,
+    InboundEvent,
+    MalformedDelivery,
+    MediaContent,
+    MediaRef,
+    OutboundMessage,
+    ParsedMessage,
+    ProviderError,
+    Refused,
+    SendReceipt,
+    SignatureInvalid,
+    SignatureMissing,
+    StatusUpdate,
+    UnsupportedMediaType,
+    WebhookRequest,
+    unsupported,
+)
+from models.rules.reply_address import reply_address, ticket_of
+from models.tickets import DeliveryStatus
 
 PROVIDER = "sendgrid"
 _MAX_EVENT_ID = 255  # inbox_events.event_id
 _MAX_MESSAGE_ID = 200  # messages.provider_message_id, unique per channel
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_EPOCH = re.compile(r"\s*([0-9]{1,12})\s*")  # ASCII digits only: str.isdigit() also accepts "²"
+_EPOCH = re.compile(r"\s*([0-9]{1,12})\s*")
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"  # ASCII digits only: str.isdigit() also accepts "²"
 
 # Event Webhook `event` -> our delivery status. None: no status change (deferred will be retried by SendGrid;
 # click, spamreport, unsubscribe, group_* are engagement, not delivery).
@@ -180,6 +208,7 @@ def parse_message(payload: dict[str, Any]) -> ParsedMessage:
         message_id = _content_id(payload)
     elif len(message_id) > _MAX_MESSAGE_ID:
         message_id = _sha256(message_id)
+    attachments = [a for a in payload.get("attachments") or [] if isinstance(a, dict)]
     return ParsedMessage(
         provider_message_id=message_id,
         sender=addr.strip().lower(),
@@ -188,6 +217,11 @@ def parse_message(payload: dict[str, Any]) -> ParsedMessage:
         body=body,
         extra={k: payload.get(k) for k in ("subject", "message_id", "in_reply_to", "references", "attachments",
                                            "recipient")},
+        media=tuple(MediaRef(kind="file", filename=a.get("filename"), mime_type=a.get("type")) for a in attachments),
+        thread=EmailThread(subject=str(payload.get("subject") or ""), message_id=payload.get("message_id"),
+                           in_reply_to=payload.get("in_reply_to"),
+                           references=tuple(str(r) for r in payload.get("references") or []),
+                           recipient=payload.get("recipient")),
     )
 
 
@@ -279,10 +313,10 @@ def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | 
             raise ProviderError("bad_response", "no X-Message-Id header", retryable=True,
                                 http_status=resp.status_code)
         return message_id
-    return _raise_error(resp)
+    _raise_error(resp)
 
 
-def _raise_error(resp: requests.Response) -> Any:
+def _raise_error(resp: requests.Response) -> NoReturn:
     try:
         errors = resp.json().get("errors")
     except (ValueError, AttributeError):
@@ -297,3 +331,122 @@ def _raise_error(resp: requests.Response) -> Any:
     retryable = resp.status_code == 429 or resp.status_code >= 500
     raise ProviderError(str(resp.status_code), reason, retryable=retryable, retry_after=retry_after,
                         http_status=resp.status_code)
+
+
+def check_key(*, base_url: str, api_key: str, timeout: tuple[float, float],
+              session: requests.Session | None = None) -> list[str]:
+    """`GET /v3/scopes` with the key: its scopes when it may send mail, else ProviderError."""
+    http: Any = session or requests
+    try:
+        resp: requests.Response = http.get(f"{base_url.rstrip('/')}/v3/scopes",
+                                           headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout)
+    except requests.Timeout as exc:
+        raise ProviderError("timeout", str(exc), retryable=True) from exc
+    except requests.ConnectionError as exc:
+        raise ProviderError("connection", str(exc), retryable=True) from exc
+    if resp.status_code != 200:
+        _raise_error(resp)
+    try:
+        scopes = resp.json().get("scopes")
+    except (ValueError, AttributeError) as exc:
+        raise ProviderError("bad_response", resp.text[:200], retryable=True) from exc
+    if not isinstance(scopes, list):
+        raise ProviderError("bad_response", resp.text[:200], retryable=True)
+    if "mail.send" not in scopes:
+        raise ProviderError("missing_scope", "the API key may not send mail (scope mail.send)")
+    return [str(scope) for scope in scopes]
+
+
+_OURS = {s.value: s for s in DeliveryStatus}
+
+
+class SendGridAdapter:
+    """SendGrid email. Channel: `external_id` = the inbound address; credentials `api_key` (Mail Send),
+    `inbound_secret` (the Inbound Parse URL's secret, also the key signing reply addresses), `event_public_key`
+    (Event Webhook verification key).
+
+    Routes: "inbound" (Inbound Parse, `path_token` = the secret) and "events" (the signed Event Webhook).
+    Replies thread under the customer's latest email (In-Reply-To, References) and carry a signed reply address
+    naming the ticket, which `ticket_named` reads back from the customer's answer.
+    """
+
+    kind = ChannelKind.EMAIL
+    provider = PROVIDER
+    address: Literal["phone", "email"] = "email"
+
+    def parse_delivery(self, request: WebhookRequest) -> Delivery:
+        if request.route == "events":
+            # Signed posts only: an unsigned one is refused before its body is even read.
+            if not request.header(SIGNATURE_HEADER) or not request.header(TIMESTAMP_HEADER):
+                raise SignatureMissing(f"{SIGNATURE_HEADER} and -Timestamp required")
+            return Delivery(parse_events(json_body(request)))
+        if request.mimetype != "multipart/form-data":
+            raise UnsupportedMediaType("expected multipart/form-data")
+        event = parse_inbound(request.form_dict(), files_count=request.files_count)
+        return Delivery([event], (event.channel_ref,))
+
+    def verify_delivery(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
+        if request.route == "events":
+            return self._verify_events(request, delivery, directory)
+        ref = delivery.refs[0]
+        channel = directory.find([ref]).get(ref)
+        secret = credentials(channel, "inbound_secret") if channel else ""
+        if channel is None or not secret or not hmac.compare_digest(secret, request.path_token or ""):
+            # One answer for unknown address and wrong secret: the URL secret must not be probed address by address.
+            raise Refused("unknown recipient or wrong inbound secret", status=403, code="forbidden")
+        return Verified({channel.external_id: channel}, delivery.events)
+
+    def _verify_events(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
+        signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
+        now = time.time()
+        # The post names no channel: the channel is the one whose key verifies it.
+        channel = next((c for c in directory.active() if credentials(c, "event_public_key") and verify_event_signature(
+            credentials(c, "event_public_key"), signature, timestamp, request.raw_body, now)), None)
+        if channel is None:
+            raise SignatureInvalid("signature does not verify, or the timestamp is too old")
+        return Verified({channel.external_id: channel},
+                        [replace(e, channel_ref=channel.external_id) for e in delivery.events])
+
+    def acknowledge(self, request: WebhookRequest) -> Ack | None:
+        return None
+
+    def handshake(self, request: WebhookRequest, directory: ChannelDirectory) -> Ack:
+        raise Refused("SendGrid has no subscription handshake", status=404, code="not_found")
+
+    def parse_message(self, payload: dict[str, Any]) -> ParsedMessage:
+        return parse_message(payload)
+
+    def normalise_status(self, payload: dict[str, Any]) -> StatusUpdate | None:
+        status = _OURS.get(str(payload.get("status")))
+        if status is None:
+            return None
+        return StatusUpdate(provider_message_id=str(payload["id"]), status=status,
+                            error_reason=None if payload.get("reason") is None else str(payload["reason"]))
+
+    def ticket_named(self, channel: Channel, message: ParsedMessage) -> int | None:
+        recipient = message.thread.recipient if message.thread else None
+        return ticket_of(ticket_token(recipient or ""), credentials(channel, "inbound_secret"))
+
+    def send(self, channel: Channel, message: OutboundMessage, transport: Transport, now: datetime) -> SendReceipt:
+        if message.media is not None or message.buttons:
+            raise unsupported("attachments or interactive messages", PROVIDER)
+        # Thread the reply under the customer's latest email, so their mail client shows one conversation.
+        last_in = (message.last_inbound or {}).get("message_id")
+        last_in = str(last_in) if last_in else None
+        return SendReceipt(send_mail(
+            base_url=transport.settings.sendgrid_api_base_url, api_key=credentials(channel, "api_key"),
+            from_email=channel.external_id, from_name=channel.name, to=message.to,
+            subject=f"Re: {message.subject}" if message.subject else "Re: your message", text=message.body,
+            in_reply_to=last_in, references=[last_in] if last_in else [], timeout=transport.timeout,
+            session=transport.http,
+            reply_to=reply_address(channel.external_id, message.ticket_id, credentials(channel, "inbound_secret"))))
+
+    def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
+        raise unsupported("fetching attachments (Inbound Parse posts them inline; a later issue)", PROVIDER)
+
+    def validate_credentials(self, channel: Channel, transport: Transport) -> None:
+        check_key(base_url=transport.settings.sendgrid_api_base_url, api_key=credentials(channel, "api_key"),
+                  timeout=transport.timeout, session=transport.http)
+
+
+ADAPTER = SendGridAdapter()
