@@ -59,7 +59,8 @@ class WebhookRequest:
 
     `route` says which of the provider's callbacks was called (e.g. "messages", "status", "events");
     `url` is the public URL as the provider requested it (PUBLIC_BASE_URL + path + query);
-    `form` every (name, value) pair of a urlencoded or multipart body, repeated names included;
+    `form` every (name, value) pair of a urlencoded or multipart body, repeated names included (`raw_body` is
+    then empty: parsing the form consumed it);
     `path_token` the variable part of the URL, if the route has one (a secret or a channel ref).
     """
 
