@@ -30,6 +30,10 @@ a webhook had brought them, so they take the normal status path:
 - "a moment later": triage refuses a status before its `not_before` (`triage.StatusNotDue`, a kind of
   StatusBeforeMessage), and the worker retries it with its usual short backoff, while beat's inbox re-ask
   is the safety net. No new task, no timer outside the database.
+
+In the embedded mode the reports carry no delay: there a Celery retry on the in-memory broker is never
+delivered again (seen with the solo WorkController the embedded mode runs), so a delayed report would wait for
+beat's inbox re-ask (a minute). Without a delay they apply right after the send, in order, by the same path.
 """
 
 from __future__ import annotations
@@ -228,12 +232,13 @@ def normalise_status(payload: dict[str, Any]) -> StatusUpdate | None:
                         not_before=datetime.fromisoformat(not_before) if not_before else None)
 
 
-def receipt(channel_ref: str, now: datetime) -> tuple[str, tuple[InboundEvent, ...]]:
-    """A fresh message id and the delivered/read reports that will follow it."""
+def receipt(channel_ref: str, now: datetime, delayed: bool = True) -> tuple[str, tuple[InboundEvent, ...]]:
+    """A fresh message id and the delivered/read reports that will follow it (`delayed`: not before a moment)."""
     message_id = f"sbx-{uuid.uuid4().hex}"
     events = tuple(
         InboundEvent(channel_ref, f"{channel_ref}:{message_id}:{status}", "status",
-                     {"status": {"id": message_id, "status": status}, "not_before": (now + after).isoformat()})
+                     {"status": {"id": message_id, "status": status},
+                      "not_before": (now + after).isoformat() if delayed else None})
         for status, after in (("delivered", SANDBOX_DELIVERED_AFTER), ("read", SANDBOX_READ_AFTER)))
     return message_id, events
 
@@ -280,7 +285,7 @@ class SandboxAdapter:
     def send(self, channel: Channel, message: OutboundMessage, transport: Transport, now: datetime) -> SendReceipt:
         if not message.to:
             raise ProviderError("no_recipient", "the contact has no phone number")
-        message_id, events = receipt(channel.external_id, now)
+        message_id, events = receipt(channel.external_id, now, delayed=not transport.settings.embedded)
         return SendReceipt(message_id, events)
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:

@@ -316,11 +316,19 @@ def test_sendgrid_validation_needs_the_mail_send_scope(sendgrid_server: SendGrid
 def test_sandbox_reports_delivered_then_read_a_moment_after_the_send(transport: Transport) -> None:
     adapter, channel = adapter_for(ChannelKind.SANDBOX), SANDBOX.channel()
     now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-    receipt = adapter.send(channel, OutboundMessage(ticket_id=7, to="5511987654321", body="oi"), transport, now)
+    message = OutboundMessage(ticket_id=7, to="5511987654321", body="oi")
+    real = Transport(Settings.from_env({"SECRET_KEY": "x" * 32, "REDIS_URL": "redis://127.0.0.1:1/0",
+                                        "DATABASE_URL": "postgresql+psycopg2://nobody@127.0.0.1:1/none"}))
+    receipt = adapter.send(channel, message, real, now)
     updates = [adapter.normalise_status(e.payload) for e in receipt.events]
     assert [(u.status, u.not_before) for u in updates if u] == [
         (DeliveryStatus.DELIVERED, now + timedelta(seconds=1)), (DeliveryStatus.READ, now + timedelta(seconds=2))]
     assert len({e.event_id for e in receipt.events}) == 2
+    # Embedded (in-memory broker, whose retries are lost): the same reports, due at once.
+    assert transport.settings.embedded
+    embedded = [adapter.normalise_status(e.payload) for e in adapter.send(channel, message, transport, now).events]
+    assert [(u.status, u.not_before) for u in embedded if u] == [
+        (DeliveryStatus.DELIVERED, None), (DeliveryStatus.READ, None)]
 
 
 def test_whatsapp_typed_fields_for_every_message_kind() -> None:
