@@ -256,6 +256,11 @@ def check_account(*, base_url: str, account_sid: str, auth_token: str, timeout: 
 _OURS = {s.value: s for s in DeliveryStatus}
 
 
+def _same_account(channel: Channel, form: Mapping[str, str]) -> bool:
+    account = credentials(channel, "account_sid")
+    return not account or hmac.compare_digest(account, form.get("AccountSid", ""))
+
+
 class TwilioAdapter:
     """Twilio Programmable Messaging (SMS). Channel: `external_id` = our number (E.164) or Messaging Service sid;
     credentials `account_sid`, `auth_token`, optional `messaging_service_sid` (send through the service).
@@ -279,9 +284,12 @@ class TwilioAdapter:
 
     def verify_delivery(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
         # The messaging service first, then our number (see channel_refs): the first that names a channel wins.
-        channel = next((c for ref in delivery.refs if (c := directory.find([ref]).get(ref)) is not None), None)
+        # A number is ours only within its account: AccountSid + To (From on a status), as Twilio names it.
+        form = request.form_dict()
+        channel = next((c for ref in delivery.refs if (c := directory.find([ref]).get(ref)) is not None
+                        and (ref == form.get("MessagingServiceSid") or _same_account(c, form))), None)
         if channel is None:
-            raise UnknownChannel("no channel for this MessagingServiceSid or number")
+            raise UnknownChannel("no channel for this MessagingServiceSid or AccountSid and number")
         signature = request.header("X-Twilio-Signature")
         if not signature:
             raise SignatureMissing("X-Twilio-Signature header is required")

@@ -357,3 +357,17 @@ def test_whatsapp_typed_fields_for_every_message_kind() -> None:
 def test_a_refusal_carries_the_answer_the_webhook_gives() -> None:
     exc = SignatureInvalid("nope")
     assert (exc.status, exc.code, exc.message) == (403, "invalid_signature", "nope")
+
+
+def test_twilio_finds_a_number_only_within_its_account() -> None:
+    adapter, channel = adapter_for(ChannelKind.SMS), TWILIO.channel()
+    form = tw.inbound_form()
+    form["AccountSid"] = "AC" + "9" * 32
+    with pytest.raises(Refused) as info:
+        _accept(adapter, _tw_form("messages", form), [channel])
+    assert (info.value.status, info.value.code) == (404, "unknown_channel")
+    service = _channel(ChannelKind.SMS, tw.MESSAGING_SERVICE_SID, account_sid=tw.ACCOUNT_SID,
+                       auth_token=tw.AUTH_TOKEN)
+    verified = _accept(adapter, _tw_form("messages", tw.inbound_form(
+        messaging_service_sid=tw.MESSAGING_SERVICE_SID)), [channel, service])
+    assert list(verified.channels.values()) == [service]  # the service wins over the number
