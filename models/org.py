@@ -34,6 +34,7 @@ class ChannelKind(StrEnum):
     WHATSAPP = "whatsapp"
     SMS = "sms"
     EMAIL = "email"
+    SANDBOX = "sandbox"  # local, simulated: models.providers.sandbox
 
 
 class Tenant(Base):

@@ -7,11 +7,35 @@ import hashlib
 import hmac
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Literal, NoReturn
 
 import requests
 
-from models.providers.base import InboundEvent, MalformedDelivery, ParsedMessage, ProviderError
+from models.org import Channel, ChannelKind
+from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials
+from models.providers.base import (
+    Ack,
+    Delivery,
+    InboundEvent,
+    MalformedDelivery,
+    MediaContent,
+    MediaRef,
+    OutboundMessage,
+    ParsedMessage,
+    ProviderError,
+    Refused,
+    SendReceipt,
+    SignatureInvalid,
+    SignatureMissing,
+    StatusUpdate,
+    UnknownChannel,
+    UnsupportedMediaType,
+    WebhookRequest,
+    unsupported,
+)
+from models.tickets import DeliveryStatus
 
 PROVIDER = "twilio"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -103,6 +127,8 @@ def parse_message(payload: dict[str, Any]) -> ParsedMessage:
     num_media = _int(payload.get("NumMedia"))
     media = [{"url": payload.get(f"MediaUrl{i}"), "content_type": payload.get(f"MediaContentType{i}")}
              for i in range(num_media) if payload.get(f"MediaUrl{i}")]
+    refs = tuple(MediaRef(kind=_media_kind(m["content_type"]), url=str(m["url"]),
+                          mime_type=None if m["content_type"] is None else str(m["content_type"])) for m in media)
     return ParsedMessage(
         provider_message_id=str(payload["MessageSid"]),
         sender=str(payload["From"]),
@@ -110,7 +136,13 @@ def parse_message(payload: dict[str, Any]) -> ParsedMessage:
         kind="media" if num_media > 0 else "text",
         body=str(payload.get("Body") or ""),
         extra={"media": media, "num_segments": _int(payload.get("NumSegments"), 1)},
+        media=refs,
     )
+
+
+def _media_kind(content_type: Any) -> Literal["image", "audio", "video", "file"]:
+    major = str(content_type or "").split("/", 1)[0]
+    return major if major in ("image", "audio", "video") else "file"  # type: ignore[return-value]
 
 
 def normalise_status(status: str) -> str | None:
@@ -169,7 +201,7 @@ def send_sms(*, base_url: str, account_sid: str, auth_token: str, from_: str | N
         if not isinstance(sid, str) or not sid:
             raise ProviderError("bad_response", resp.text[:200], retryable=True, http_status=resp.status_code)
         return sid
-    return _raise_error(resp)
+    _raise_error(resp)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -183,7 +215,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
-def _raise_error(resp: requests.Response) -> Any:
+def _raise_error(resp: requests.Response) -> NoReturn:
     try:
         doc = resp.json()
     except ValueError:
@@ -195,3 +227,118 @@ def _raise_error(resp: requests.Response) -> Any:
     retryable = resp.status_code == 429 or resp.status_code >= 500
     raise ProviderError(code, reason, retryable=retryable, retry_after=_retry_after(resp.headers.get("Retry-After")),
                         http_status=resp.status_code)
+
+
+def check_account(*, base_url: str, account_sid: str, auth_token: str, timeout: tuple[float, float],
+                  session: requests.Session | None = None) -> dict[str, Any]:
+    """`GET /2010-04-01/Accounts/{sid}.json` with the account's basic auth: the account, or ProviderError."""
+    url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}.json"
+    http: Any = session or requests
+    try:
+        resp: requests.Response = http.get(url, auth=(account_sid, auth_token), timeout=timeout)
+    except requests.Timeout as exc:
+        raise ProviderError("timeout", str(exc), retryable=True) from exc
+    except requests.ConnectionError as exc:
+        raise ProviderError("connection", str(exc), retryable=True) from exc
+    if resp.status_code == 200:
+        try:
+            doc = resp.json()
+        except ValueError as exc:
+            raise ProviderError("bad_response", resp.text[:200], retryable=True) from exc
+        if isinstance(doc, dict) and doc.get("sid") == account_sid:
+            if doc.get("status") not in (None, "active"):
+                raise ProviderError("account_" + str(doc["status"]), f"the account is {doc['status']}")
+            return doc
+        raise ProviderError("bad_response", resp.text[:200], retryable=True)
+    _raise_error(resp)
+
+
+_OURS = {s.value: s for s in DeliveryStatus}
+
+
+def _same_account(channel: Channel, form: Mapping[str, str]) -> bool:
+    account = credentials(channel, "account_sid")
+    return not account or hmac.compare_digest(account, form.get("AccountSid", ""))
+
+
+class TwilioAdapter:
+    """Twilio Programmable Messaging (SMS). Channel: `external_id` = our number (E.164) or Messaging Service sid;
+    credentials `account_sid`, `auth_token`, optional `messaging_service_sid` (send through the service).
+
+    Routes: "messages" (inbound SMS, answered with empty TwiML) and "status" (status callbacks).
+    """
+
+    kind = ChannelKind.SMS
+    provider = PROVIDER
+    address: Literal["phone", "email"] = "phone"
+
+    def parse_delivery(self, request: WebhookRequest) -> Delivery:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
+        form = request.form_dict()
+        status = request.route == "status"
+        event = parse_status(form) if status else parse_inbound(form)
+        # A status we do not track (e.g. "receiving") is verified and answered, but stores nothing.
+        events = [] if status and event.payload.get("status") is None else [event]
+        return Delivery(events, tuple(channel_refs(form, status=status)))
+
+    def verify_delivery(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
+        # The messaging service first, then our number (see channel_refs): the first that names a channel wins.
+        # A number is ours only within its account: AccountSid + To (From on a status), as Twilio names it.
+        form = request.form_dict()
+        channel = next((c for ref in delivery.refs if (c := directory.find([ref]).get(ref)) is not None
+                        and (ref == form.get("MessagingServiceSid") or _same_account(c, form))), None)
+        if channel is None:
+            raise UnknownChannel("no channel for this MessagingServiceSid or AccountSid and number")
+        signature = request.header("X-Twilio-Signature")
+        if not signature:
+            raise SignatureMissing("X-Twilio-Signature header is required")
+        if not verify_signature(request.url, list(request.form), signature, credentials(channel, "auth_token")):
+            raise SignatureInvalid("X-Twilio-Signature does not match the URL and parameters")
+        return Verified({channel.external_id: channel},
+                        [replace(e, channel_ref=channel.external_id) for e in delivery.events])
+
+    def acknowledge(self, request: WebhookRequest) -> Ack | None:
+        # Twilio does not retry a webhook: answer at once, with no reply message of its own.
+        return Ack(EMPTY_TWIML, "text/xml") if request.route == "messages" else None
+
+    def handshake(self, request: WebhookRequest, directory: ChannelDirectory) -> Ack:
+        raise Refused("Twilio has no subscription handshake", status=404, code="not_found")
+
+    def parse_message(self, payload: dict[str, Any]) -> ParsedMessage:
+        return parse_message(payload)
+
+    def normalise_status(self, payload: dict[str, Any]) -> StatusUpdate | None:
+        status = _OURS.get(str(payload.get("status")))
+        if status is None:
+            return None
+        code = payload.get("error_code")
+        return StatusUpdate(provider_message_id=str(payload["id"]), status=status,
+                            error_code=None if code is None else str(code))
+
+    def ticket_named(self, channel: Channel, message: ParsedMessage) -> int | None:
+        return None
+
+    def send(self, channel: Channel, message: OutboundMessage, transport: Transport, now: datetime) -> SendReceipt:
+        if message.media is not None or message.buttons:
+            raise unsupported("media or interactive messages", PROVIDER)
+        service = credentials(channel, "messaging_service_sid") or None
+        settings = transport.settings
+        # Twilio has no templates: a template reply goes out as its text.
+        return SendReceipt(send_sms(
+            base_url=settings.twilio_api_base_url, account_sid=credentials(channel, "account_sid"),
+            auth_token=credentials(channel, "auth_token"), from_=None if service else channel.external_id,
+            messaging_service_sid=service, to=f"+{message.to}" if message.to else "", body=message.body,
+            status_callback=f"{settings.public_base_url}/webhooks/twilio/status", timeout=transport.timeout,
+            session=transport.http))
+
+    def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
+        raise unsupported("fetching media (a later issue)", PROVIDER)
+
+    def validate_credentials(self, channel: Channel, transport: Transport) -> None:
+        check_account(base_url=transport.settings.twilio_api_base_url, account_sid=credentials(channel, "account_sid"),
+                      auth_token=credentials(channel, "auth_token"), timeout=transport.timeout,
+                      session=transport.http)
+
+
+ADAPTER = TwilioAdapter()

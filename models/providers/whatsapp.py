@@ -6,14 +6,43 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal, NoReturn
 
 import requests
 
-from models.providers.base import InboundEvent, MalformedDelivery, ParsedMessage, ProviderError
+from models.org import Channel, ChannelKind
+from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials, json_body
+from models.providers.base import (
+    Ack,
+    Delivery,
+    InboundEvent,
+    InteractiveButton,
+    InteractiveReply,
+    Location,
+    MalformedDelivery,
+    MediaContent,
+    MediaRef,
+    OutboundMessage,
+    ParsedMessage,
+    ProviderError,
+    Reaction,
+    Refused,
+    SendReceipt,
+    SharedContact,
+    SignatureInvalid,
+    SignatureMissing,
+    StatusUpdate,
+    UnknownChannel,
+    WebhookRequest,
+    unsupported,
+)
+from models.tickets import DeliveryStatus
 
 PROVIDER = "whatsapp"
 _MEDIA = ("image", "audio", "video", "document", "sticker")
+_STATUSES = {"sent": DeliveryStatus.SENT, "delivered": DeliveryStatus.DELIVERED, "read": DeliveryStatus.READ,
+             "failed": DeliveryStatus.FAILED}
 
 
 def verify_signature(raw_body: bytes, header: str | None, app_secret: str) -> bool:
@@ -47,12 +76,12 @@ def _values(doc: Any) -> Iterator[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class Delivery:
+class ParsedDelivery:
     refs: set[str]  # phone_number_ids the delivery is for: whose app secrets must have signed it
     events: list[InboundEvent]
 
 
-def parse_delivery(doc: Any) -> Delivery:
+def parse_delivery(doc: Any) -> ParsedDelivery:
     """Every message and status of a delivery (several entries, changes and items may come at once)."""
     events: list[InboundEvent] = []
     refs: set[str] = set()
@@ -71,73 +100,177 @@ def parse_delivery(doc: Any) -> Delivery:
             # One row per (message, status): `read` after `delivered` is a new event, a redelivery is not.
             event_id = f"{status['id']}:{status['status']}"
             events.append(InboundEvent(ref, event_id, "status", {"metadata": value["metadata"], "status": status}))
-    return Delivery(refs, events)
+    return ParsedDelivery(refs, events)
 
 
 def parse_message(payload: dict[str, Any]) -> ParsedMessage:
     """The customer message inside a stored inbox payload."""
     message = payload["message"]
     contact = payload.get("contact") or {}
-    kind = message.get("type", "text")
+    kind = str(message.get("type", "text"))
     body, extra = "", {}
+    typed: dict[str, Any] = {}
     if kind == "text":
         body = (message.get("text") or {}).get("body", "")
     elif kind in _MEDIA:
         media = message.get(kind) or {}
         extra = {k: media[k] for k in ("id", "mime_type", "sha256", "filename") if k in media}
         body = media.get("caption", "")
+        typed["media"] = (MediaRef(kind=kind, id=_opt(media.get("id")), mime_type=_opt(media.get("mime_type")),  # type: ignore[arg-type]
+                                   sha256=_opt(media.get("sha256")), filename=_opt(media.get("filename")),
+                                   caption=_opt(media.get("caption"))),)
     elif kind == "interactive":
         reply = message["interactive"].get("button_reply") or message["interactive"].get("list_reply") or {}
         extra = {"reply_id": reply.get("id")}
         body = reply.get("title", "")
+        typed["interactive"] = InteractiveReply(id=str(reply.get("id") or ""), title=str(body),
+                                                description=_opt(reply.get("description")))
     elif kind == "button":
         extra = {"payload": message["button"].get("payload")}
         body = message["button"].get("text", "")
+        typed["interactive"] = InteractiveReply(id=str(extra["payload"] or ""), title=str(body))
     elif kind == "location":
         extra = dict(message["location"])
         body = extra.get("name") or f"{extra.get('latitude')},{extra.get('longitude')}"
+        typed["location"] = _location(extra)
     else:
         extra = {kind: message.get(kind)}
+        if kind == "reaction" and isinstance(message.get("reaction"), dict):
+            reaction = message["reaction"]
+            typed["reaction"] = Reaction(message_id=str(reaction.get("message_id") or ""),
+                                         emoji=str(reaction.get("emoji") or ""))
+            body = typed["reaction"].emoji
+        elif kind == "contacts" and isinstance(message.get("contacts"), list):
+            typed["contacts"] = tuple(_contact(c) for c in message["contacts"] if isinstance(c, dict))
+            body = ", ".join(c.name for c in typed["contacts"])
+    context = message.get("context")
+    reply_to = _opt(context.get("id")) if isinstance(context, dict) else None
     return ParsedMessage(
         provider_message_id=str(message["id"]),
         sender=str(message["from"]),
         sender_name=(contact.get("profile") or {}).get("name"),
         kind=kind,
-        body=body,
+        body=str(body),
         extra=extra,
+        reply_to=reply_to,
+        **typed,
     )
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _location(doc: dict[str, Any]) -> Location:
+    return Location(latitude=_float(doc.get("latitude")), longitude=_float(doc.get("longitude")),
+                    name=_opt(doc.get("name")), address=_opt(doc.get("address")))
+
+
+def _contact(doc: dict[str, Any]) -> SharedContact:
+    name = doc.get("name") or {}
+    phones = tuple(str(p.get("wa_id") or p.get("phone")) for p in doc.get("phones") or []
+                   if isinstance(p, dict) and (p.get("wa_id") or p.get("phone")))
+    emails = tuple(str(e["email"]) for e in doc.get("emails") or [] if isinstance(e, dict) and e.get("email"))
+    return SharedContact(name=str(name.get("formatted_name") or name.get("first_name") or "") if isinstance(
+        name, dict) else str(name), phones=phones, emails=emails)
+
+
+def normalise_status(payload: dict[str, Any]) -> StatusUpdate | None:
+    """A stored status item (nested in payload["status"]) in our terms; unknown ones change nothing."""
+    item = payload.get("status") or {}
+    status = _STATUSES.get(str(item.get("status")))
+    if status is None:
+        return None
+    error = (item.get("errors") or [{}])[0] or {}
+    code = error.get("code")
+    return StatusUpdate(provider_message_id=str(item["id"]), status=status,
+                        error_code=None if code is None else str(code),
+                        error_reason=error.get("title") or error.get("message"))
+
+
+def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, media: MediaRef | None = None,
+                buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None) -> dict[str, Any]:
+    """The Graph API request body for one outbound message (text, template, media by id or link, reply buttons)."""
+    doc: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    if template:
+        doc.update(type="template", template=template)
+    elif media is not None:
+        kind = media.kind if media.kind in _MEDIA else "document"
+        item: dict[str, Any] = {"id": media.id} if media.id else {"link": media.url}
+        if (media.caption or body) and kind != "audio":
+            item["caption"] = media.caption or body
+        if media.filename and kind == "document":
+            item["filename"] = media.filename
+        doc.update(type=kind, **{kind: item})
+    elif buttons:
+        if len(buttons) > 3:
+            raise ProviderError("unsupported", "WhatsApp reply buttons: at most 3", retryable=False)
+        doc.update(type="interactive", interactive={"type": "button", "body": {"text": body}, "action": {
+            "buttons": [{"type": "reply", "reply": {"id": b.id, "title": b.title[:20]}} for b in buttons]}})
+    else:
+        doc.update(type="text", text={"body": body})
+    if reply_to:
+        doc["context"] = {"message_id": reply_to}
+    return doc
 
 
 def send(*, base_url: str, version: str, phone_number_id: str, token: str, to: str, body: str,
          timeout: tuple[float, float], template: dict[str, Any] | None = None,
-         session: requests.Session | None = None) -> str:
+         session: requests.Session | None = None, media: MediaRef | None = None,
+         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None) -> str:
     """Send a text, or a template (`{"name", "language": {"code"}, "components"}`) outside the 24 h window."""
     url = f"{base_url}/{version}/{phone_number_id}/messages"
-    doc: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
-    if template:
-        doc.update(type="template", template=template)
-    else:
-        doc.update(type="text", text={"body": body})
-    http = session or requests
-    try:
-        resp = http.post(url, json=doc, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
-    except requests.Timeout as exc:
-        raise ProviderError("timeout", str(exc), retryable=True) from exc
-    except requests.ConnectionError as exc:
-        raise ProviderError("connection", str(exc), retryable=True) from exc
+    doc = message_doc(to, body, template=template, media=media, buttons=buttons, reply_to=reply_to)
+    resp = _call("post", url, token, timeout, session, json=doc)
     if resp.status_code == 200:
         try:
             return str(resp.json()["messages"][0]["id"])
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise ProviderError("bad_response", resp.text[:200], retryable=True) from exc
-    return _raise_error(resp)
+    _raise_error(resp)
 
 
-def _raise_error(resp: requests.Response) -> Any:
+def check_number(*, base_url: str, version: str, phone_number_id: str, token: str, timeout: tuple[float, float],
+                 session: requests.Session | None = None) -> dict[str, Any]:
+    """`GET /{phone-number-id}` with the token: the number's profile when the token may use it, else ProviderError."""
+    resp = _call("get", f"{base_url}/{version}/{phone_number_id}", token, timeout, session)
+    if resp.status_code == 200:
+        try:
+            doc = resp.json()
+        except ValueError as exc:
+            raise ProviderError("bad_response", resp.text[:200], retryable=True) from exc
+        if isinstance(doc, dict) and str(doc.get("id")) == phone_number_id:
+            return doc
+        raise ProviderError("bad_response", resp.text[:200], retryable=True)
+    _raise_error(resp)
+
+
+def _call(method: str, url: str, token: str, timeout: tuple[float, float], session: requests.Session | None,
+          **kwargs: Any) -> requests.Response:
+    http: Any = session or requests
     try:
-        err = resp.json().get("error") or {}
+        resp: requests.Response = getattr(http, method)(url, headers={"Authorization": f"Bearer {token}"},
+                                                        timeout=timeout, **kwargs)
+    except requests.Timeout as exc:
+        raise ProviderError("timeout", str(exc), retryable=True) from exc
+    except requests.ConnectionError as exc:
+        raise ProviderError("connection", str(exc), retryable=True) from exc
+    return resp
+
+
+def _raise_error(resp: requests.Response) -> NoReturn:
+    try:
+        doc = resp.json()
     except ValueError:
-        err = {}
+        doc = None
+    err = (doc.get("error") if isinstance(doc, dict) else None) or {}
     code = str(err.get("code", resp.status_code))
     reason = str(err.get("message", resp.text[:200]))
     retry_after = resp.headers.get("Retry-After")
@@ -146,3 +279,72 @@ def _raise_error(resp: requests.Response) -> Any:
     raise ProviderError(code, reason, retryable=retryable,
                         retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
                         http_status=resp.status_code)
+
+
+class WhatsAppAdapter:
+    """WhatsApp Cloud API. Channel: `external_id` = phone_number_id; credentials `app_secret` (webhook
+    signatures), `verify_token` (subscription handshake), `access_token` (Graph API)."""
+
+    kind = ChannelKind.WHATSAPP
+    provider = PROVIDER
+    address: Literal["phone", "email"] = "phone"
+
+    def parse_delivery(self, request: WebhookRequest) -> Delivery:
+        delivery = parse_delivery(json_body(request))
+        return Delivery(delivery.events, tuple(sorted(delivery.refs)))
+
+    def verify_delivery(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
+        channels = directory.find(delivery.refs)
+        unknown = sorted(set(delivery.refs) - channels.keys())
+        if unknown:
+            raise UnknownChannel("no channel for phone_number_id", details={"phone_number_id": unknown})
+        signature = request.header("X-Hub-Signature-256")
+        if channels and not signature:
+            raise SignatureMissing("X-Hub-Signature-256 header is required")
+        # A delivery for several numbers must be signed with each one's app secret (one app serves them all).
+        for channel in channels.values():
+            if not verify_signature(request.raw_body, signature, credentials(channel, "app_secret")):
+                raise SignatureInvalid("X-Hub-Signature-256 does not match the body")
+        return Verified(channels, delivery.events)
+
+    def acknowledge(self, request: WebhookRequest) -> Ack | None:
+        return None
+
+    def handshake(self, request: WebhookRequest, directory: ChannelDirectory) -> Ack:
+        mode, token = request.query.get("hub.mode"), request.query.get("hub.verify_token", "")
+        challenge = request.query.get("hub.challenge")
+        if mode != "subscribe" or not challenge:
+            raise Refused("hub.mode=subscribe and hub.challenge are required", code="bad_handshake")
+        tokens = [credentials(c, "verify_token") for c in directory.active()]
+        if not any(hmac.compare_digest(t, token) for t in tokens if t):
+            raise Refused("hub.verify_token does not match any channel", status=403, code="bad_verify_token")
+        return Ack(challenge, "text/plain")
+
+    def parse_message(self, payload: dict[str, Any]) -> ParsedMessage:
+        return parse_message(payload)
+
+    def normalise_status(self, payload: dict[str, Any]) -> StatusUpdate | None:
+        return normalise_status(payload)
+
+    def ticket_named(self, channel: Channel, message: ParsedMessage) -> int | None:
+        return None
+
+    def send(self, channel: Channel, message: OutboundMessage, transport: Transport, now: datetime) -> SendReceipt:
+        settings = transport.settings
+        return SendReceipt(send(
+            base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
+            phone_number_id=channel.external_id, token=credentials(channel, "access_token"), to=message.to,
+            body=message.body, template=message.template, media=message.media, buttons=message.buttons,
+            reply_to=message.reply_to, timeout=transport.timeout, session=transport.http))
+
+    def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
+        raise unsupported("fetching media (a later issue)", PROVIDER)
+
+    def validate_credentials(self, channel: Channel, transport: Transport) -> None:
+        settings = transport.settings
+        check_number(base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
+                     phone_number_id=channel.external_id, token=credentials(channel, "access_token"),
+                     timeout=transport.timeout, session=transport.http)
+
+
+ADAPTER = WhatsAppAdapter()

@@ -16,7 +16,8 @@ from models.infra.db import insert_or_ignore
 from models.infra.metrics import WEBHOOK_EVENTS, count
 from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind
-from models.providers.base import InboundEvent
+from models.providers.adapter import ChannelAdapter
+from models.providers.base import InboundEvent, WebhookRequest
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,31 @@ def find_channels(session: Session, kind: ChannelKind, refs: Iterable[str]) -> d
     rows = session.scalars(select(Channel).where(Channel.kind == kind, Channel.external_id.in_(refs),
                                                  Channel.active.is_(True)))
     return {c.external_id: c for c in rows}
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The active channels of one kind, looked up on this session (what an adapter's verify_delivery asks)."""
+
+    session: Session
+    kind: ChannelKind
+
+    def find(self, refs: Iterable[str]) -> dict[str, Channel]:
+        return find_channels(self.session, self.kind, refs)
+
+    def active(self) -> list[Channel]:
+        return list(self.session.scalars(select(Channel).where(Channel.kind == self.kind, Channel.active.is_(True))
+                                         .order_by(Channel.id)))
+
+
+def receive(session: Session, adapter: ChannelAdapter, request: WebhookRequest) -> StoreResult:
+    """Take in one webhook delivery: parse, authenticate against the channel's secret, store each event once.
+
+    Raises the adapter's `Refused` (malformed, unsigned, bad signature, unknown channel) before writing anything.
+    """
+    delivery = adapter.parse_delivery(request)
+    verified = adapter.verify_delivery(request, delivery, Directory(session, adapter.kind))
+    return store_events(session, adapter.provider, verified.channels, verified.events)
 
 
 def store_events(session: Session, provider: str, channels: dict[str, Channel],

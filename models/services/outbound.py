@@ -55,11 +55,12 @@ from models.infra import realtime, tasks
 from models.infra.config import Settings
 from models.infra.metrics import MESSAGES_SENT, count
 from models.infra.outbox import enqueue
-from models.org import Channel, ChannelKind
-from models.providers import sendgrid, twilio, whatsapp
-from models.providers.base import ProviderError
+from models.org import Channel
+from models.providers.adapter import Transport
+from models.providers.base import OutboundMessage, ProviderError, SendReceipt
 from models.providers.breaker import Breakers, Permit
-from models.rules.reply_address import reply_address
+from models.providers.registry import adapter_for
+from models.services.inbound import store_events
 from models.services.payloads import message_view, ticket_audience
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket
 
@@ -72,8 +73,6 @@ BACKOFF_CAP = 300.0
 MAX_COUNTDOWN = 600.0  # a Retry-After beyond this is not honoured: keep countdowns well below the visibility timeout
 CLAIM_GRACE = 2.0  # seconds a fresh claim on an unlocked row is presumed alive (its task is between transactions)
 BUSY_RETRY = 5.0  # the row is locked by a call in progress: look again after this
-PROVIDERS = {ChannelKind.WHATSAPP: whatsapp.PROVIDER, ChannelKind.SMS: twilio.PROVIDER,
-             ChannelKind.EMAIL: sendgrid.PROVIDER}
 NO_BREAKERS = Breakers(None)
 
 
@@ -155,7 +154,7 @@ def claim_send(session: Session, message_id: int, now: datetime, breakers: Break
                     + (", the last one interrupted (it may have been delivered)" if inflight else ""))
         return Outcome("failed")
     channel = session.get_one(Channel, message.channel_id)
-    provider = PROVIDERS[channel.kind]
+    provider = adapter_for(channel.kind).provider
     permit = breakers.get(provider, channel.id).allow(now.timestamp())
     if not permit.allowed:
         return Outcome("deferred", _jitter(permit.retry_in), f"circuit {provider}/{channel.id} is {permit.state}")
@@ -183,7 +182,7 @@ def deliver(session: Session, claim: Claim, now: datetime, settings: Settings, b
     channel = session.get_one(Channel, message.channel_id)
     contact = session.get_one(Contact, ticket.contact_id)
     try:
-        provider_id = _send(session, channel, contact, ticket, message, settings, http)
+        receipt = _send(session, channel, contact, ticket, message, now, Transport(settings, http))
     except ProviderError as exc:
         # A refusal (4xx) proves the provider is up; only retryable errors count against the breaker.
         breaker.record(claim.permit, ok=not exc.retryable, now=now.timestamp())
@@ -195,9 +194,11 @@ def deliver(session: Session, claim: Claim, now: datetime, settings: Settings, b
     state = dict(message.payload.get("delivery") or {})
     state.pop("inflight", None)
     _save(message, state)
-    message.provider_message_id = provider_id
+    message.provider_message_id = receipt.provider_message_id
     message.status = DeliveryStatus.SENT
     message.sent_at = now
+    if receipt.events:  # reports the adapter already knows will follow: stored as a webhook would store them
+        store_events(session, claim.provider, {channel.external_id: channel}, receipt.events)
     _emit_status(session, message, ticket)
     return Outcome("sent")
 
@@ -265,32 +266,18 @@ def _emit_status(session: Session, message: Message, ticket: Ticket) -> None:
                    "error_code": message.error_code}, ticket_audience(ticket))
 
 
-def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, message: Message,
-          settings: Settings, http: requests.Session | None) -> str:
-    timeout = (settings.http_connect_timeout, settings.http_read_timeout)
-    if channel.kind == ChannelKind.WHATSAPP:
-        return whatsapp.send(
-            base_url=settings.whatsapp_graph_base_url,
-            version=settings.whatsapp_graph_version, phone_number_id=channel.external_id,
-            token=str(channel.credentials.get("access_token", "")), to=contact.phone or "", body=message.body,
-            template=message.payload.get("template"), timeout=timeout, session=http)
-    creds = channel.credentials
-    if channel.kind == ChannelKind.SMS:
-        service = str(creds.get("messaging_service_sid") or "") or None
-        return twilio.send_sms(
-            base_url=settings.twilio_api_base_url, account_sid=str(creds.get("account_sid", "")),
-            auth_token=str(creds.get("auth_token", "")), from_=None if service else channel.external_id,
-            messaging_service_sid=service, to=f"+{contact.phone}" if contact.phone else "", body=message.body,
-            status_callback=f"{settings.public_base_url}/webhooks/twilio/status", timeout=timeout, session=http)
-    # Thread the reply under the customer's latest email, so their mail client shows one conversation.
-    last_in = session.scalar(select(Message.payload["message_id"].as_string()).where(
-        Message.ticket_id == ticket.id, Message.direction == Direction.INBOUND).order_by(Message.id.desc()).limit(1))
-    return sendgrid.send_mail(
-        base_url=settings.sendgrid_api_base_url, api_key=str(creds.get("api_key", "")),
-        from_email=channel.external_id, from_name=channel.name, to=contact.email or "",
-        subject=f"Re: {ticket.subject}" if ticket.subject else "Re: your message", text=message.body,
-        in_reply_to=last_in, references=[last_in] if last_in else [], timeout=timeout, session=http,
-        reply_to=reply_address(channel.external_id, ticket.id, str(creds.get("inbound_secret", ""))))
+def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, message: Message, now: datetime,
+          transport: Transport) -> SendReceipt:
+    adapter = adapter_for(channel.kind)
+    last_inbound = None
+    if adapter.address == "email":  # threading data, for the adapters that thread replies
+        last_inbound = session.scalar(select(Message.payload).where(
+            Message.ticket_id == ticket.id, Message.direction == Direction.INBOUND)
+            .order_by(Message.id.desc()).limit(1))
+    to = (contact.email if adapter.address == "email" else contact.phone) or ""
+    outgoing = OutboundMessage(ticket_id=ticket.id, to=to, body=message.body, template=message.payload.get("template"),
+                               subject=ticket.subject, last_inbound=last_inbound)
+    return adapter.send(channel, outgoing, transport, now)
 
 
 def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 120, limit: int = 500) -> int:

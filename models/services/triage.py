@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,11 +13,10 @@ from models.infra import realtime, tasks
 from models.infra.db import insert_or_ignore
 from models.infra.metrics import MESSAGES_RECEIVED, TICKETS_CREATED, count
 from models.infra.outbox import enqueue
-from models.org import Channel, ChannelKind, Queue, Tenant
-from models.providers import sendgrid, twilio, whatsapp
-from models.providers.base import ParsedMessage
+from models.org import Channel, Queue, Tenant
+from models.providers.base import ParsedMessage, StatusUpdate
+from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
-from models.rules.reply_address import ticket_of
 from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
 from models.services import sla
@@ -28,11 +25,6 @@ from models.services.payloads import message_view, ticket_audience, ticket_summa
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
-
-PARSERS: dict[str, Callable[[dict[str, Any]], ParsedMessage]] = {
-    whatsapp.PROVIDER: whatsapp.parse_message, twilio.PROVIDER: twilio.parse_message,
-    sendgrid.PROVIDER: sendgrid.parse_message,
-}
 
 # Statuses only move forward: a late `delivered` after `read` changes nothing.
 _RANK = {DeliveryStatus.QUEUED: 0, DeliveryStatus.SENT: 1, DeliveryStatus.DELIVERED: 2, DeliveryStatus.READ: 3,
@@ -43,6 +35,10 @@ class StatusBeforeMessage(Exception):
     """A status callback for a message whose send has not been recorded yet: try again later."""
 
 
+class StatusNotDue(StatusBeforeMessage):
+    """A status that must not apply before its `not_before` (the sandbox's simulated delay): try again later."""
+
+
 def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     """Apply one inbox event; running it again for the same event changes nothing."""
     row = session.execute(select(InboxEvent, Channel).join(Channel, Channel.id == InboxEvent.channel_id)
@@ -50,12 +46,15 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     if row is None or row.InboxEvent.processed_at is not None:
         return "skipped"
     event, channel = row.InboxEvent, row.Channel
+    adapter = adapter_for(channel.kind)
     if event.kind == "message":
-        receive_message(session, channel, PARSERS[event.provider](event.payload), now)
+        receive_message(session, channel, adapter.parse_message(event.payload), now)
     else:
-        # WhatsApp nests the status item; the Twilio and SendGrid adapters store it flat.
-        status = event.payload["status"] if event.provider == whatsapp.PROVIDER else event.payload
-        apply_status(session, channel, status, now)
+        update = adapter.normalise_status(event.payload)
+        if update is None:
+            log.info("ignoring a %s status this system does not track (inbox event %s)", event.provider, event.id)
+        else:
+            apply_status(session, channel, update, now)
     # Counted with the result, in one UPDATE: a run that fails rolls back whatever it wrote here anyway.
     event.attempts += 1
     event.processed_at = now
@@ -63,7 +62,7 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
 
 
 def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Contact:
-    key, value = ("email", parsed.sender.lower()) if channel.kind == ChannelKind.EMAIL else (
+    key, value = ("email", parsed.sender.lower()) if adapter_for(channel.kind).address == "email" else (
         "phone", normalize_phone(parsed.sender))
     # The contact row lock serialises everything one customer sends: two messages processed at once
     # cannot open two tickets. Most senders are known: look first, insert only when missing.
@@ -92,7 +91,7 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     ticket, how = (threaded, "open") if threaded else _ticket_for(session, channel, contact, config, now)
     message_id = insert_or_ignore(session, Message, {
         "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
-        "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": parsed.extra,
+        "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": _payload(parsed),
         "provider_message_id": parsed.provider_message_id, "status": DeliveryStatus.RECEIVED.value,
         "created_at": now, "attempts": 0,
     }, conflict=["channel_id", "provider_message_id"])
@@ -102,8 +101,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     count(session, MESSAGES_RECEIVED, tenant=channel.tenant_id, channel=channel.kind.value)
     if how == "new":
         count(session, TICKETS_CREATED, tenant=channel.tenant_id, channel=channel.kind.value)
-    if how == "new" and parsed.extra.get("subject"):
-        ticket.subject = str(parsed.extra["subject"])[:300]
+    if how == "new" and parsed.thread and parsed.thread.subject:
+        ticket.subject = parsed.thread.subject[:300]
     ticket.last_customer_message_at = now
     ticket.updated_at = now
     resumed = ticket.status == TicketStatus.PENDING
@@ -129,12 +128,15 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     return message
 
 
+def _payload(parsed: ParsedMessage) -> dict[str, object]:
+    """What is stored with the message: the provider's detail, and the typed content under "content"."""
+    content = parsed.content()
+    return {**parsed.extra, "content": content} if content else dict(parsed.extra)
+
+
 def _threaded_ticket(session: Session, channel: Channel, parsed: ParsedMessage) -> Ticket | None:
-    """An email answering one of ours names its open ticket in the signed reply address we sent it from."""
-    if channel.kind != ChannelKind.EMAIL:
-        return None
-    token = sendgrid.ticket_token(str(parsed.extra.get("recipient") or ""))
-    ticket_id = ticket_of(token, str(channel.credentials.get("inbound_secret", "")))
+    """A message may name its open ticket itself (an email answering one of ours, by its signed reply address)."""
+    ticket_id = adapter_for(channel.kind).ticket_named(channel, parsed)
     if ticket_id is None:
         return None
     return session.scalars(select(Ticket).where(Ticket.id == ticket_id, Ticket.channel_id == channel.id,
@@ -211,18 +213,16 @@ def expire_menus(session: Session, now: datetime) -> int:
     return moved
 
 
-def apply_status(session: Session, channel: Channel, status: dict[str, Any], now: datetime) -> None:
+def apply_status(session: Session, channel: Channel, update: StatusUpdate, now: datetime) -> None:
     """Move an outbound message's delivery status forward (never backwards)."""
+    if update.not_before is not None and update.not_before > now:
+        raise StatusNotDue(update.provider_message_id)
     message = session.scalars(select(Message).where(Message.channel_id == channel.id,
-                                                    Message.provider_message_id == status["id"])
+                                                    Message.provider_message_id == update.provider_message_id)
                               .with_for_update()).one_or_none()
     if message is None:
-        raise StatusBeforeMessage(status["id"])
-    try:
-        new = DeliveryStatus(status["status"])
-    except ValueError:
-        log.info("ignoring unknown WhatsApp status %r", status["status"])
-        return
+        raise StatusBeforeMessage(update.provider_message_id)
+    new = update.status
     if _RANK.get(new, -1) <= _RANK.get(message.status, -1):
         return
     message.status = new
@@ -231,9 +231,8 @@ def apply_status(session: Session, channel: Channel, status: dict[str, Any], now
     elif new == DeliveryStatus.READ:
         message.read_at = now
     elif new == DeliveryStatus.FAILED:
-        error = (status.get("errors") or [{}])[0]  # WhatsApp: errors[]; Twilio: error_code; SendGrid: reason
-        message.error_code = str(error.get("code") or status.get("error_code") or "")
-        message.error_reason = error.get("title") or error.get("message") or status.get("reason")
+        message.error_code = update.error_code or ""
+        message.error_reason = update.error_reason
     ticket = session.get_one(Ticket, message.ticket_id)
     realtime.emit(session, channel.tenant_id, "message.status",
                   {"message_id": message.id, "ticket_id": ticket.id, "status": message.status.value},

@@ -15,6 +15,20 @@ class GraphServer(FakeProvider):
     """Answers `POST /{version}/{phone_number_id}/messages` like Meta: 200 with a wamid, or an error object."""
 
     token: str = "example-graph-token"
+    phone_number_id: str = "106540352242922"
+
+    def answer_get(self, path: str, headers: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """`GET /{version}/{phone-number-id}`: the number's profile, for a token that may use it."""
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190,
+                                   "fbtrace_id": "AbC"}}, {}
+        parts = path.split("?", 1)[0].strip("/").split("/")
+        if len(parts) != 2 or parts[1] != self.phone_number_id:
+            return 400, {"error": {"message": f"Unsupported get request. Object with ID '{parts[-1]}' does not "
+                                              "exist", "type": "GraphMethodException", "code": 100,
+                                   "error_subcode": 33, "fbtrace_id": "AbC"}}, {}
+        return 200, {"verified_name": "Acme", "code_verification_status": "VERIFIED",
+                     "display_phone_number": "+1 555-078-3881", "quality_rating": "GREEN", "id": parts[1]}, {}
 
     def parse(self, path: str, headers: Any, raw: bytes) -> dict[str, Any]:
         parts = path.strip("/").split("/")

@@ -1,7 +1,8 @@
 """What the local provider servers share: a threaded HTTP server on a free loopback port that turns each POST
 into a record (`parse`), lets a test slow it down (`delay`) or answer in its place (`responder`), and keeps
 every attempt and each accepted request. Each provider subclass speaks its own wire format in `parse` and
-`answer`."""
+`answer`. GETs (credential checks) are answered by `answer_get` and kept apart, in `gets`, so they never count
+as sends."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class FakeProvider:
     attempts: list[dict[str, Any]] = field(default_factory=list)  # every request, failures included
     responder: Responder | None = None
     delay: float = 0.0
+    gets: list[dict[str, Any]] = field(default_factory=list)
     accepted: ClassVar[int] = 200  # the status that means "the provider took it"
 
     def __post_init__(self) -> None:
@@ -32,6 +34,11 @@ class FakeProvider:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *_a: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                record = {"path": self.path, "headers": dict(self.headers.items())}
+                server.gets.append(record)
+                self.reply(*server.answer_get(self.path, self.headers))
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -42,6 +49,9 @@ class FakeProvider:
                 status, doc, headers = server.answer(record)
                 if status == server.accepted:
                     server.requests.append(record)
+                self.reply(status, doc, headers)
+
+            def reply(self, status: int, doc: dict[str, Any] | None, headers: dict[str, str]) -> None:
                 payload = b"" if doc is None else json.dumps(doc).encode()
                 try:  # the client may have given up (read-timeout tests)
                     self.send_response(status)
@@ -65,6 +75,9 @@ class FakeProvider:
 
     def answer(self, record: dict[str, Any]) -> Answer:
         raise NotImplementedError
+
+    def answer_get(self, path: str, headers: Any) -> Answer:
+        return 404, {"error": f"no such resource: {path}"}, {}
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

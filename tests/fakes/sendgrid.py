@@ -40,6 +40,15 @@ class SendGridServer(FakeProvider):
 
     api_key: str = API_KEY
     accepted: ClassVar[int] = 202
+    scopes: tuple[str, ...] = ("mail.send", "user.profile.read")
+
+    def answer_get(self, path: str, headers: Any) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+        """`GET /v3/scopes`: what the API key may do."""
+        if headers.get("Authorization") != f"Bearer {self.api_key}":
+            return 401, sendgrid_error("authorization required"), {}
+        if path != "/v3/scopes":
+            return 404, sendgrid_error("resource not found"), {}
+        return 200, {"scopes": list(self.scopes)}, {}
 
     def parse(self, path: str, headers: Any, raw: bytes) -> dict[str, Any]:
         try:

@@ -50,6 +50,16 @@ class TwilioServer(FakeProvider):
                 "auth": _basic(headers.get("Authorization")), "content_type": headers.get("Content-Type"),
                 "form": dict(parse_qsl(raw.decode(), keep_blank_values=True))}
 
+    def answer_get(self, path: str, headers: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """`GET /2010-04-01/Accounts/{sid}.json`: the account, for its own basic auth."""
+        if _basic(headers.get("Authorization")) != (self.account_sid, self.auth_token):
+            return 401, twilio_error(401, 20003, "Authenticate"), {"WWW-Authenticate": 'Basic realm="Twilio API"'}
+        if path != f"/2010-04-01/Accounts/{self.account_sid}.json":
+            return 404, twilio_error(404, 20404, f"The requested resource {path} was not found"), {}
+        return 200, {"sid": self.account_sid, "friendly_name": "Acme", "status": "active", "type": "Full",
+                     "auth_token": self.auth_token, "date_created": formatdate(usegmt=True),
+                     "uri": f"/2010-04-01/Accounts/{self.account_sid}.json"}, {}
+
     def answer(self, record: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         if record["auth"] != (self.account_sid, self.auth_token):
             return 401, twilio_error(401, 20003, "Authenticate"), {"WWW-Authenticate": 'Basic realm="Twilio API"'}
