@@ -1,7 +1,7 @@
 """sandbox channel kind
 
 Revision ID: 7c1d2e3f4a5b
-Revises: 580518a6acd2
+Revises: 7e89cfc18d31
 Create Date: 2026-12-02 06:30:00.000000
 """
 from collections.abc import Sequence
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '7c1d2e3f4a5b'
-down_revision: str | None = '580518a6acd2'
+down_revision: str | None = '7e89cfc18d31'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
