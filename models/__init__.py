@@ -1,5 +1,6 @@
 """The domain core: tables, pure rules, use-cases and provider adapters. Imports neither Flask nor Celery."""
 
+from models.auth import AuthSession
 from models.base import Base
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
@@ -7,8 +8,8 @@ from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, Tic
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 
 __all__ = [
-    "OPEN_STATUSES", "AgentStatus", "AuditEntry", "Base", "Channel", "ChannelKind", "Contact", "DeliveryStatus",
-    "Department", "Direction", "InboxEvent", "Message", "NoticeKind", "OutboxTask", "Queue", "QueueMember",
-    "RealtimeEvent", "Role", "SlaClock", "SlaNotice", "SlaPause", "SlaPolicy", "Strategy", "Tenant", "Ticket",
-    "TicketSla", "TicketStatus", "User",
+    "OPEN_STATUSES", "AgentStatus", "AuditEntry", "AuthSession", "Base", "Channel", "ChannelKind", "Contact",
+    "DeliveryStatus", "Department", "Direction", "InboxEvent", "Message", "NoticeKind", "OutboxTask", "Queue",
+    "QueueMember", "RealtimeEvent", "Role", "SlaClock", "SlaNotice", "SlaPause", "SlaPolicy", "Strategy", "Tenant",
+    "Ticket", "TicketSla", "TicketStatus", "User",
 ]
