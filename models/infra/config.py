@@ -63,6 +63,9 @@ class Settings:
     ratelimit_webhooks: str = "6000/minute"
     db_pool_size: int | None = None  # None: the process's own default (API 10 + 20, worker 2 + 4)
     db_max_overflow: int | None = None
+    trusted_proxy_hops: int = 0  # proxies in front of the API whose X-Forwarded-For is believed (ProxyFix x_for)
+    login_failure_limit: int = 10  # failed logins per tenant + email within the window before 429
+    login_failure_window: int = 900
 
     @property
     def embedded(self) -> bool:
@@ -138,6 +141,9 @@ class Settings:
             ratelimit_webhooks=env.get("RATELIMIT_WEBHOOKS") or cls.ratelimit_webhooks,
             db_pool_size=int(env["DB_POOL_SIZE"]) if env.get("DB_POOL_SIZE") else None,
             db_max_overflow=int(env["DB_MAX_OVERFLOW"]) if env.get("DB_MAX_OVERFLOW") else None,
+            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", cls.trusted_proxy_hops),
+            login_failure_limit=_int(env, "LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
+            login_failure_window=_int(env, "LOGIN_FAILURE_WINDOW", cls.login_failure_window),
         )
 
 
