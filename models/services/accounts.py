@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models.auth import AuthSession
+from models.base import utcnow
 from models.errors import DomainError, Forbidden, Invalid
 from models.org import Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
 
@@ -118,12 +119,14 @@ def _get_or_new(session: Session, model: Any, **key: Any) -> Any:
     return row
 
 
-def provision(session: Session, doc: dict[str, Any]) -> list[str]:
+def provision(session: Session, doc: dict[str, Any], now: datetime | None = None) -> list[str]:
     """Create or update tenants with their departments, queues, agents and channels (see ops/provision.example.json).
 
     Keys are natural: tenant slug, department/queue name, user email, channel kind + external_id. Running the same
-    document twice changes nothing. Returns one line per tenant for the operator.
+    document twice changes nothing (a password is re-hashed, and the user's sessions ended, only when it differs).
+    Returns one line per tenant for the operator.
     """
+    now = now or utcnow()
     if not isinstance(doc, dict) or not isinstance(doc.get("tenants"), list):
         raise Invalid("document must be an object with a 'tenants' list")
     report = []
@@ -149,7 +152,11 @@ def provision(session: Session, doc: dict[str, Any]) -> list[str]:
             user.role = Role(u.get("role", "agent"))
             user.max_tickets = int(u.get("max_tickets", 5))
             user.skills = list(u.get("skills", []))
-            if u.get("password"):
+            if u.get("password") and (user.password_hash is None
+                                      or not check_password_hash(user.password_hash, u["password"])):
+                if user.password_hash is not None:  # a reset by the operator: no session survives it
+                    session.flush()
+                    end_all_sessions(session, user.id, now, "password_reset")
                 user.password_hash = generate_password_hash(u["password"])
             elif user.password_hash is None:
                 raise Invalid(f"user {u['email']}: password is required for a new user")

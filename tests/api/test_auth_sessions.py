@@ -3,14 +3,18 @@ deactivation end every session of the user; all of it holds while Redis is down 
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from api import create_app
 from models.infra.config import Settings
+from models.services.accounts import provision
+from tests.conftest import TENANTS
 
 ANA = {"tenant": "acme", "email": "ana@acme.example", "password": "pw-ana"}
 
@@ -102,6 +106,19 @@ def test_an_admin_password_reset_or_deactivation_ends_every_session_of_that_user
     assert client.patch(f"/api/admin/users/{bruno['user_id']}", json={"max_tickets": 3},
                         headers=carla).status_code == 200
     assert _me_code(client, bruno) == (200, None)
+
+
+def test_provisioning_a_new_password_ends_the_sessions_and_the_same_one_does_not(
+        client: FlaskClient, sessions: sessionmaker[Session], tenants: dict[str, Any]) -> None:
+    kept, doc = _login(client), copy.deepcopy(TENANTS)
+    with sessions() as s, s.begin():
+        provision(s, doc)  # the same document again
+    assert _me_code(client, kept) == (200, None)
+    doc["tenants"][0]["users"][0]["password"] = "rotated-by-ops"
+    with sessions() as s, s.begin():
+        provision(s, doc)
+    assert _me_code(client, kept) == (401, "token_revoked")
+    _login(client, {**ANA, "password": "rotated-by-ops"})
 
 
 def test_changing_ones_own_password_ends_every_session_and_answers_a_new_one(
