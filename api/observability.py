@@ -58,6 +58,8 @@ class LoginFailures:
     own memory (as the request limits do), so the limit holds per process.
     """
 
+    _LOCAL_MAX = 10_000
+
     def __init__(self, redis_client: Any | None, limit: int, window: int) -> None:
         self._redis, self.limit, self.window = redis_client, limit, window
         self._local: dict[str, tuple[int, float]] = {}
@@ -112,6 +114,9 @@ class LoginFailures:
             except RedisError as exc:
                 log.warning("login failure counters unavailable (%s): counting in memory", exc.__class__.__name__)
         with self._lock:
+            if len(self._local) >= self._LOCAL_MAX:  # bounded: forget windows that have passed
+                now = time.monotonic()
+                self._local = {k: v for k, v in self._local.items() if v[1] > now}
             count, reset_at = self._local_state(key)
             self._local[key] = (count + 1, reset_at or time.monotonic() + self.window)
 
