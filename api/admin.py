@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from api.auth import login_required
+from api.auth import disconnect_sockets, login_required
 from api.db import commit, db
 from api.schemas import MessageSchema, QueueSchema, TicketSchema, UserSchema
 from models.base import utcnow
@@ -157,9 +157,11 @@ class UserById(MethodView):
     @blp.arguments(UserIn)
     @blp.response(200, UserSchema)
     def patch(self, body: dict[str, Any], user_id: int) -> User:
-        """Change a user (capacity, skills, role, password, active)"""
+        """Change a user (capacity, skills, role, password, active); a new password or deactivation ends sessions"""
         user = admin.save_user(db(), g.user, body, utcnow(), user_id)
         commit()
+        if body.get("password") or body.get("active") is False:  # their sessions ended: close their sockets
+            disconnect_sockets(user.id)
         return user
 
 

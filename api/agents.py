@@ -10,12 +10,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from api.auth import login_required
+from api.auth import PasswordChangeSchema, TokensSchema, disconnect_sockets, login_required, tokens_for
 from api.db import commit, db
+from api.errors import ApiError
 from api.schemas import EventQuery, EventSchema, QueueSchema, UserSchema
 from models.base import utcnow
 from models.events import RealtimeEvent
 from models.org import AgentStatus, Queue, User
+from models.services.accounts import change_password, start_session
 from models.services.agents import missed_events, set_status
 
 blp = Blueprint("agents", __name__, url_prefix="/api", description="The signed-in user")
@@ -48,6 +50,28 @@ class Status(MethodView):
         set_status(db(), g.user, AgentStatus(body["status"]), utcnow())
         commit()
         return g.user
+
+
+@blp.route("/me/password")
+class Password(MethodView):
+    @login_required()
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(200, TokensSchema)
+    @blp.alt_response(403, description="the current password is wrong")
+    @blp.doc(security=BEARER)
+    def put(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Change your password: every session of yours ends (sockets too); the answer is a new session's tokens"""
+        from flask import current_app
+
+        now = utcnow()
+        change_password(db(), g.user, body["current_password"], body["new_password"], now)
+        family = start_session(db(), g.user, g.user.password_hash, now,
+                               current_app.extensions["atendimento.settings"].refresh_token_ttl)
+        if family is None:  # disabled meanwhile (the row is locked, so only before our lock)
+            raise ApiError(401, "invalid_token", "user no longer exists or is disabled")
+        commit()
+        disconnect_sockets(g.user.id)
+        return tokens_for(g.user, family)
 
 
 @blp.route("/queues")

@@ -60,11 +60,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions.update({
         "atendimento.system": system, "atendimento.settings": settings, "atendimento.engine": system.engine,
         "atendimento.sessions": system.sessions, "atendimento.presence": system.presence,
-        "atendimento.revoked": auth.Revoked(system.redis),
     })
     if system.redis is not None:
         app.extensions["atendimento.redis"] = system.redis
     db.init_app(app)
+    observability.init_proxy(app, settings)
     observability.init_request_context(app)
     observability.init_tracing(app, settings)
     api.init_app(app)

@@ -1,4 +1,7 @@
-"""Login, token refresh, and the `login_required` guard. The tenant always comes from the token."""
+"""Login, token refresh (rotating, with reuse detection), logout, and the `login_required` guard.
+
+Every token belongs to a session family (`fam`, a row of auth_sessions). The tenant always comes from the token.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +17,15 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from sqlalchemy import select
 
-from api.db import db
+from api.db import commit, db
 from api.errors import ApiError
+from models.auth import AuthSession
 from models.base import utcnow
 from models.infra.config import Settings
 from models.org import Role, User
-from models.services.accounts import authenticate
+from models.services.accounts import SessionRefused, authenticate, end_session, rotate_session, start_session
 
 log = logging.getLogger(__name__)
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
@@ -32,11 +37,13 @@ def _settings() -> Settings:
     return current_app.extensions["atendimento.settings"]
 
 
-def issue_token(settings: Settings, user: User, kind: str) -> str:
+def issue_token(settings: Settings, user: User, kind: str, family: AuthSession) -> str:
+    """A signed token of the session `family`; a refresh token's jti is the one the family will accept."""
     ttl = settings.access_token_ttl if kind == "access" else settings.refresh_token_ttl
     now = utcnow()
-    claims = {"sub": str(user.id), "tid": user.tenant_id, "role": user.role.value, "typ": kind,
-              "iat": now, "exp": now + timedelta(seconds=ttl), "jti": uuid.uuid4().hex}
+    jti = family.refresh_jti if kind == "refresh" else uuid.uuid4().hex
+    claims = {"sub": str(user.id), "tid": user.tenant_id, "role": user.role.value, "typ": kind, "fam": family.id,
+              "iat": now, "exp": now + timedelta(seconds=ttl), "jti": jti}
     return jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM)
 
 
@@ -44,49 +51,42 @@ def decode_token(settings: Settings, token: str, kind: str = "access") -> dict[s
     """The token's claims; raises ApiError(401) when it is bad, expired or of the wrong kind."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=[_ALGORITHM],
-                            options={"require": ["exp", "sub", "tid", "typ"]})
+                            options={"require": ["exp", "sub", "tid", "typ", "fam", "jti"]})
+        claims["sub"] = int(claims["sub"])
     except jwt.ExpiredSignatureError as exc:
         raise ApiError(401, "token_expired", "token expired") from exc
-    except jwt.InvalidTokenError as exc:
+    except (jwt.InvalidTokenError, TypeError, ValueError) as exc:
         raise ApiError(401, "invalid_token", "invalid token") from exc
     if claims.get("typ") != kind:
         raise ApiError(401, "invalid_token", f"expected an {kind} token")
+    if not isinstance(claims["fam"], str) or not isinstance(claims["jti"], str):
+        raise ApiError(401, "invalid_token", "invalid token")
     return claims
 
 
-class Revoked:
-    """Token ids revoked by logout, until they would have expired anyway: in Redis, so every instance
-    refuses them (in this process's memory in the embedded mode)."""
+def user_from_token(settings: Settings, token: str) -> tuple[User, dict[str, Any]]:
+    """The live user of an access token and its claims; raises ApiError(401) otherwise.
 
-    def __init__(self, redis_client: Any | None) -> None:
-        self._redis, self._local = redis_client, set()
-
-    def add(self, jti: str, seconds_left: int) -> None:
-        if self._redis is None:
-            self._local.add(jti)
-        else:
-            self._redis.set(f"atendimento:revoked:{jti}", b"1", ex=max(1, seconds_left))
-
-    def __contains__(self, jti: str) -> bool:
-        if self._redis is None:
-            return jti in self._local
-        try:
-            return bool(self._redis.exists(f"atendimento:revoked:{jti}"))
-        except Exception as exc:
-            # Redis down: serve rather than lock everyone out. Access tokens live ACCESS_TOKEN_TTL (15 min),
-            # which bounds how long a logged-out token keeps working while Redis is gone.
-            log.warning("revocation list unavailable (%s): accepting the token", exc.__class__.__name__)
-            return False
-
-
-def user_from_token(settings: Settings, token: str, kind: str = "access") -> User:
-    claims = decode_token(settings, token, kind)
-    if claims.get("jti") in current_app.extensions["atendimento.revoked"]:
-        raise ApiError(401, "token_revoked", "this token was logged out")
-    user = db().get(User, int(claims["sub"]))
-    if user is None or user.tenant_id != claims["tid"] or not user.active:
+    One query loads the user together with the token's session family, so an ended session (logout, reuse,
+    password change, deactivation) is refused on every instance at once, with no Redis round trip, and still is
+    while Redis is down.
+    """
+    claims = decode_token(settings, token)
+    row = db().execute(select(User, AuthSession.ended_at)
+                       .join(AuthSession, (AuthSession.user_id == User.id) & (AuthSession.id == claims["fam"]))
+                       .where(User.id == claims["sub"])).one_or_none()
+    if row is None or row[0].tenant_id != claims["tid"] or not row[0].active:
         raise ApiError(401, "invalid_token", "user no longer exists or is disabled")
-    return user
+    if row[1] is not None:
+        raise ApiError(401, "token_revoked", "this session has ended: log in again")
+    return row[0], claims
+
+
+def disconnect_sockets(user_id: int, families: set[str] | None = None) -> None:
+    """Close the user's sockets of these session families (all of them when None), on whichever instance."""
+    from api.sockets import disconnect_sessions
+
+    disconnect_sessions(user_id, families)
 
 
 def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -99,7 +99,7 @@ def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
             header = request.headers.get("Authorization", "")
             if not header.startswith("Bearer "):
                 raise ApiError(401, "unauthorized", "missing bearer token")
-            g.user = user_from_token(_settings(), header.removeprefix("Bearer ").strip())
+            g.user, g.token_claims = user_from_token(_settings(), header.removeprefix("Bearer ").strip())
             if roles and g.user.role not in roles:
                 raise ApiError(403, "forbidden", "your role may not do this")
             return view(*args, **kwargs)
@@ -127,12 +127,22 @@ class TokensSchema(Schema):
     role = fields.String()
 
 
-def _tokens(user: User) -> dict[str, Any]:
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(1, 200))
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(8, 200))
+
+
+def tokens_for(user: User, family: AuthSession) -> dict[str, Any]:
+    """A new token pair of `family` (the body of login, refresh and a password change)."""
     settings = _settings()
-    return {"access_token": issue_token(settings, user, "access"),
-            "refresh_token": issue_token(settings, user, "refresh"), "token_type": "Bearer",
+    return {"access_token": issue_token(settings, user, "access", family),
+            "refresh_token": issue_token(settings, user, "refresh", family), "token_type": "Bearer",
             "expires_in": settings.access_token_ttl, "user_id": user.id, "tenant_id": user.tenant_id,
             "role": user.role.value}
+
+
+def _invalid_login() -> ApiError:
+    return ApiError(401, "invalid_credentials", "wrong tenant, email or password")
 
 
 @blp.route("/login")
@@ -140,16 +150,27 @@ class Login(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokensSchema)
     @blp.alt_response(401, description="wrong tenant, email or password")
+    @blp.alt_response(429, description="too many failed logins for this account: wait Retry-After seconds")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Log in with tenant, email and password"""
+        """Log in with tenant, email and password (each login is a new session)"""
+        failures = current_app.extensions["atendimento.login_failures"]
+        # Checked before the password and counted for unknown emails too: the answer never tells whether the
+        # account exists, and a locked account refuses even the right password until the window has passed.
+        failures.check(body["tenant"], body["email"])
         user = authenticate(db(), body["tenant"], body["email"], body["password"])
         if user is None:
-            raise ApiError(401, "invalid_credentials", "wrong tenant, email or password")
-        return _tokens(user)
+            failures.record(body["tenant"], body["email"])
+            raise _invalid_login()
+        family = start_session(db(), user, user.password_hash, utcnow(), _settings().refresh_token_ttl)
+        if family is None:  # the password changed or the user was disabled while we checked
+            raise _invalid_login()
+        commit()
+        failures.clear(body["tenant"], body["email"])
+        return tokens_for(user, family)
 
 
 class LogoutSchema(Schema):
-    refresh_token = fields.String(metadata={"description": "revoked too, when given"})
+    refresh_token = fields.String(metadata={"description": "ends that token's session too, when given"})
 
 
 @blp.route("/logout")
@@ -159,25 +180,38 @@ class Logout(MethodView):
     @blp.response(204)
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self, body: dict[str, Any]) -> None:
-        """Log out: this access token (and the refresh token, if given) stop working on every instance"""
-        from flask import request
-
-        revoked = current_app.extensions["atendimento.revoked"]
-        tokens = [(request.headers["Authorization"].removeprefix("Bearer ").strip(), "access")]
+        """Log out: this session's tokens stop working on every instance and its sockets are closed"""
+        families = {g.token_claims["fam"]}
         if body.get("refresh_token"):
-            tokens.append((body["refresh_token"], "refresh"))
-        for token, kind in tokens:
-            claims = decode_token(_settings(), token, kind)
-            if int(claims["sub"]) != g.user.id:
+            claims = decode_token(_settings(), body["refresh_token"], "refresh")
+            if claims["sub"] != g.user.id:
                 raise ApiError(403, "forbidden", "that refresh token is not yours")
-            revoked.add(claims["jti"], int(claims["exp"] - utcnow().timestamp()))
+            families.add(claims["fam"])
+        for family_id in sorted(families):
+            end_session(db(), family_id, g.user.id, utcnow(), "logout")
+        commit()
+        disconnect_sockets(g.user.id, families)
 
 
 @blp.route("/refresh")
 class Refresh(MethodView):
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokensSchema)
-    @blp.alt_response(401, description="bad or expired refresh token")
+    @blp.alt_response(401, description="bad, expired, ended or already used refresh token")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Trade a refresh token for a new pair of tokens"""
-        return _tokens(user_from_token(_settings(), body["refresh_token"], kind="refresh"))
+        """Trade a refresh token for a new pair; the old one stops working (used again, the session ends)"""
+        settings = _settings()
+        claims = decode_token(settings, body["refresh_token"], kind="refresh")
+        try:
+            family = rotate_session(db(), claims["fam"], claims["jti"], claims["sub"], utcnow(),
+                                    settings.refresh_token_ttl)
+        except SessionRefused as exc:
+            commit()  # a detected reuse has just ended the family: that must stick
+            if exc.code == "refresh_token_reused":
+                disconnect_sockets(claims["sub"], {claims["fam"]})
+            raise ApiError(401, exc.code, exc.message) from exc
+        user = db().get(User, claims["sub"])
+        if user is None or user.tenant_id != claims["tid"] or not user.active:
+            raise ApiError(401, "invalid_token", "user no longer exists or is disabled")
+        commit()
+        return tokens_for(user, family)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+import time
 import uuid
 from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from redis.exceptions import RedisError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models.infra.config import Settings
 from models.infra.telemetry import configure_tracing, log_context
@@ -34,6 +39,99 @@ def rate_key() -> str:
     return f"{tenant}:{get_remote_address()}"
 
 
+def init_proxy(app: Flask, settings: Settings) -> None:
+    """Believe the client address that the last TRUSTED_PROXY_HOPS proxies put in X-Forwarded-For (0: none).
+
+    Behind ops/nginx every request comes from nginx's address: without this, one client's rate limit is
+    everyone's, and all providers share one webhook bucket. Set it to exactly the number of proxies: with more,
+    a client could forge its address by sending its own X-Forwarded-For.
+    """
+    if settings.trusted_proxy_hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
+
+
+class LoginFailures:
+    """Failed logins per account (tenant + email), whether the account exists or not: after `limit` failures
+    within `window` seconds (counted from the first), logins of that account answer 429 until the window ends.
+
+    Counters live in Redis, so every instance counts together; while Redis is down each process counts in its
+    own memory (as the request limits do), so the limit holds per process.
+    """
+
+    _LOCAL_MAX = 10_000
+
+    def __init__(self, redis_client: Any | None, limit: int, window: int) -> None:
+        self._redis, self.limit, self.window = redis_client, limit, window
+        self._local: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(tenant: str, email: str) -> str:
+        # Normalised as authentication does it (emails are stored lowercase), hashed: no addresses in Redis.
+        digest = hashlib.sha256(f"{tenant}\0{email.lower().strip()}".encode()).hexdigest()
+        return f"atendimento:login-failures:{digest}"
+
+    def _local_state(self, key: str) -> tuple[int, float]:
+        count, reset_at = self._local.get(key, (0, 0.0))
+        return (0, 0.0) if reset_at <= time.monotonic() else (count, reset_at)
+
+    def retry_after(self, tenant: str, email: str) -> int:
+        """Seconds until this account may try again; 0 when it may now."""
+        key = self._key(tenant, email)
+        if self._redis is not None:
+            try:
+                pipe = self._redis.pipeline()
+                pipe.get(key)
+                pipe.ttl(key)
+                count, ttl = pipe.execute()
+                return max(1, int(ttl)) if int(count or 0) >= self.limit else 0
+            except RedisError as exc:
+                log.warning("login failure counters unavailable (%s): counting in memory", exc.__class__.__name__)
+        with self._lock:
+            count, reset_at = self._local_state(key)
+        return max(1, int(reset_at - time.monotonic() + 0.999)) if count >= self.limit else 0
+
+    def check(self, tenant: str, email: str) -> None:
+        """Raise the 429 when the account has failed too often."""
+        from api.errors import ApiError
+
+        wait = self.retry_after(tenant, email)
+        if wait:
+            g.retry_after = wait
+            raise ApiError(429, "too_many_login_failures",
+                           f"too many failed logins for this account: try again in {wait} seconds",
+                           {"retry_after": wait})
+
+    def record(self, tenant: str, email: str) -> None:
+        key = self._key(tenant, email)
+        if self._redis is not None:
+            try:
+                pipe = self._redis.pipeline()
+                pipe.incr(key)
+                pipe.expire(key, self.window, nx=True)  # the window starts at the first failure
+                pipe.execute()
+                return
+            except RedisError as exc:
+                log.warning("login failure counters unavailable (%s): counting in memory", exc.__class__.__name__)
+        with self._lock:
+            if len(self._local) >= self._LOCAL_MAX:  # bounded: forget windows that have passed
+                now = time.monotonic()
+                self._local = {k: v for k, v in self._local.items() if v[1] > now}
+            count, reset_at = self._local_state(key)
+            self._local[key] = (count + 1, reset_at or time.monotonic() + self.window)
+
+    def clear(self, tenant: str, email: str) -> None:
+        """A successful login forgets the account's failures."""
+        key = self._key(tenant, email)
+        with self._lock:
+            self._local.pop(key, None)
+        if self._redis is not None:
+            try:
+                self._redis.delete(key)
+            except RedisError:
+                pass  # the counter expires by itself
+
+
 def init_limiter(app: Flask, settings: Settings, webhooks_blp: Any, exempt: list[Any]) -> Limiter:
     """Redis-backed limits (memory in the embedded mode). If Redis is down, each process falls back to its own
     in-memory counters (limits stay roughly right per process) instead of failing requests."""
@@ -48,6 +146,16 @@ def init_limiter(app: Flask, settings: Settings, webhooks_blp: Any, exempt: list
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     )
+    app.extensions["atendimento.login_failures"] = LoginFailures(
+        app.extensions.get("atendimento.redis"), settings.login_failure_limit, settings.login_failure_window)
+
+    @app.after_request
+    def _retry_after(response: Response) -> Response:
+        # Registered before the limiter's own hook, so it runs after it and its value wins on our 429s.
+        if "retry_after" in g and response.status_code == 429:
+            response.headers["Retry-After"] = str(g.retry_after)
+        return response
+
     # One limiter per app: flask-limiter keeps per-app state that a shared instance mixes up across app factories.
     limiter = Limiter(key_func=rate_key, app=app)
     app.extensions["atendimento.limiter"] = limiter

@@ -1,6 +1,7 @@
 """The domain core: tables, pure rules, use-cases and provider adapters. Imports neither Flask nor Celery."""
 
 from models.attachments import Attachment, AttachmentStatus
+from models.auth import AuthSession
 from models.base import Base
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.notices import TicketNotice
@@ -17,6 +18,7 @@ __all__ = [
     "Attachment",
     "AttachmentStatus",
     "AuditEntry",
+    "AuthSession",
     "Base",
     "Channel",
     "ChannelKind",
@@ -47,5 +49,5 @@ __all__ = [
     "TicketStatus",
     "User",
     "WebhookDelivery",
-    "WebhookEndpoint"
+    "WebhookEndpoint",
 ]

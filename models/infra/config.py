@@ -80,6 +80,9 @@ class Settings:
     s3_region: str | None = None
     s3_public_endpoint_url: str | None = None  # the store as browsers reach it, when not S3_ENDPOINT_URL
     db_ping_idle_seconds: float = 10.0  # a pooled connection idle longer than this is pinged before use
+    trusted_proxy_hops: int = 0  # proxies in front of the API whose X-Forwarded-For is believed (ProxyFix x_for)
+    login_failure_limit: int = 10  # failed logins per tenant + email within the window before 429
+    login_failure_window: int = 900
 
     @property
     def embedded(self) -> bool:
@@ -178,6 +181,9 @@ class Settings:
             s3_region=env.get("S3_REGION") or None,
             s3_public_endpoint_url=env.get("S3_PUBLIC_ENDPOINT_URL") or None,
             db_ping_idle_seconds=_float(env, "DB_PING_IDLE_SECONDS", cls.db_ping_idle_seconds),
+            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", cls.trusted_proxy_hops),
+            login_failure_limit=_int(env, "LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
+            login_failure_window=_int(env, "LOGIN_FAILURE_WINDOW", cls.login_failure_window),
         )
 
 

@@ -1,14 +1,18 @@
-"""Accounts: password checks and provisioning tenants from a JSON document."""
+"""Accounts: password checks, login sessions (families of rotating refresh tokens), provisioning tenants."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models.errors import Invalid
+from models.auth import AuthSession
+from models.base import utcnow
+from models.errors import DomainError, Forbidden, Invalid
 from models.org import Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
 
 # Verifying against this when the user does not exist keeps the response time the same either way.
@@ -26,6 +30,87 @@ def authenticate(session: Session, tenant_slug: str, email: str, password: str) 
     return user if check_password_hash(user.password_hash, password) else None
 
 
+class SessionRefused(DomainError):
+    """A refresh token that may not be traded: `token_revoked` (its session ended) or `refresh_token_reused`
+    (an older token of a live session: the session is ended now, and the caller must commit that)."""
+
+    code = "token_revoked"
+
+
+# Families that expired this long ago are deleted when their user next logs in (they are only history).
+_KEEP_EXPIRED = timedelta(days=30)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def start_session(session: Session, user: User, verified_hash: str, now: datetime, ttl: int) -> AuthSession | None:
+    """Open a session family for a user whose password was just checked against `verified_hash`.
+
+    None when the password changed or the user was disabled since the check: the user row is locked here, so a
+    concurrent password change either ends this family (it commits after us) or is seen here (it committed first).
+    """
+    current = session.scalars(select(User).where(User.id == user.id).with_for_update()
+                              .execution_options(populate_existing=True)).one()
+    if current.password_hash != verified_hash or not current.active:
+        return None
+    session.execute(delete(AuthSession).where(AuthSession.user_id == user.id,
+                                              AuthSession.expires_at < now - _KEEP_EXPIRED))
+    family = AuthSession(id=_new_id(), tenant_id=user.tenant_id, user_id=user.id, refresh_jti=_new_id(),
+                         created_at=now, refreshed_at=now, expires_at=now + timedelta(seconds=ttl))
+    session.add(family)
+    session.flush()
+    return family
+
+
+def rotate_session(session: Session, family_id: str, jti: str, user_id: int, now: datetime, ttl: int) -> AuthSession:
+    """Trade the family's current refresh token (`jti`) for a new one; raises SessionRefused otherwise.
+
+    The row lock makes two trades of the same token one success and one reuse. A reuse means the token was
+    copied (or a client lost a response): the whole family ends, whoever holds it.
+    """
+    family = session.scalars(select(AuthSession).where(AuthSession.id == family_id, AuthSession.user_id == user_id)
+                             .with_for_update()).one_or_none()
+    if family is None or family.ended_at is not None or family.expires_at <= now:
+        raise SessionRefused("this session has ended: log in again")
+    if family.refresh_jti != jti:
+        family.ended_at, family.end_reason = now, "refresh_reused"
+        session.flush()
+        raise SessionRefused("this refresh token was already used: the session is ended, log in again",
+                             code="refresh_token_reused")
+    family.refresh_jti, family.refreshed_at = _new_id(), now
+    family.expires_at = now + timedelta(seconds=ttl)
+    session.flush()
+    return family
+
+
+def end_session(session: Session, family_id: str, user_id: int, now: datetime, reason: str) -> None:
+    """End one family of this user (logout); ending an ended one changes nothing."""
+    session.execute(update(AuthSession).where(AuthSession.id == family_id, AuthSession.user_id == user_id,
+                                              AuthSession.ended_at.is_(None))
+                    .values(ended_at=now, end_reason=reason))
+
+
+def end_all_sessions(session: Session, user_id: int, now: datetime, reason: str) -> list[str]:
+    """End every live family of the user (password change or reset, deactivation); their ids."""
+    return list(session.scalars(update(AuthSession).where(AuthSession.user_id == user_id,
+                                                          AuthSession.ended_at.is_(None))
+                                .values(ended_at=now, end_reason=reason).returning(AuthSession.id)))
+
+
+def change_password(session: Session, user: User, current: str, new: str, now: datetime) -> list[str]:
+    """The user's own password change: checks the current one, ends every session of the user."""
+    row = session.scalars(select(User).where(User.id == user.id).with_for_update()
+                          .execution_options(populate_existing=True)).one()
+    if not check_password_hash(row.password_hash, current):
+        raise Forbidden("the current password is wrong", code="wrong_password", field="current_password")
+    if current == new:
+        raise Invalid("the new password must differ from the current one", field="new_password")
+    row.password_hash = generate_password_hash(new)
+    return end_all_sessions(session, row.id, now, "password_changed")
+
+
 def _get_or_new(session: Session, model: Any, **key: Any) -> Any:
     row = session.scalars(select(model).filter_by(**key)).one_or_none()
     if row is None:
@@ -34,12 +119,14 @@ def _get_or_new(session: Session, model: Any, **key: Any) -> Any:
     return row
 
 
-def provision(session: Session, doc: dict[str, Any]) -> list[str]:
+def provision(session: Session, doc: dict[str, Any], now: datetime | None = None) -> list[str]:
     """Create or update tenants with their departments, queues, agents and channels (see ops/provision.example.json).
 
     Keys are natural: tenant slug, department/queue name, user email, channel kind + external_id. Running the same
-    document twice changes nothing. Returns one line per tenant for the operator.
+    document twice changes nothing (a password is re-hashed, and the user's sessions ended, only when it differs).
+    Returns one line per tenant for the operator.
     """
+    now = now or utcnow()
     if not isinstance(doc, dict) or not isinstance(doc.get("tenants"), list):
         raise Invalid("document must be an object with a 'tenants' list")
     report = []
@@ -65,7 +152,11 @@ def provision(session: Session, doc: dict[str, Any]) -> list[str]:
             user.role = Role(u.get("role", "agent"))
             user.max_tickets = int(u.get("max_tickets", 5))
             user.skills = list(u.get("skills", []))
-            if u.get("password"):
+            if u.get("password") and (user.password_hash is None
+                                      or not check_password_hash(user.password_hash, u["password"])):
+                if user.password_hash is not None:  # a reset by the operator: no session survives it
+                    session.flush()
+                    end_all_sessions(session, user.id, now, "password_reset")
                 user.password_hash = generate_password_hash(u["password"])
             elif user.password_hash is None:
                 raise Invalid(f"user {u['email']}: password is required for a new user")

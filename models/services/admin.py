@@ -20,6 +20,7 @@ from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind, Queue, QueueMember, Role, Strategy, Tenant, User
 from models.rules.routing import TriageConfig
 from models.rules.sla import Calendar
+from models.services.accounts import end_all_sessions
 from models.tickets import DeliveryStatus, Message
 
 
@@ -103,6 +104,9 @@ def save_user(session: Session, actor: User, fields: dict[str, Any], now: dateti
     if fields.get("password"):
         user.password_hash = generate_password_hash(fields["password"])
     session.flush()
+    if user_id is not None and (fields.get("password") or fields.get("active") is False):
+        # A reset password or a disabled account must not leave a session (or a stolen token) working.
+        end_all_sessions(session, user.id, now, "password_reset" if fields.get("password") else "deactivated")
     if user_id is not None:  # capacity, skills or active may have changed
         availability_of(session).invalidate_after_commit(session, session.scalars(
             select(QueueMember.queue_id).where(QueueMember.user_id == user.id)))
