@@ -10,6 +10,7 @@ from flask import Flask
 from api import (
     admin,
     agents,
+    api_keys,
     attachments,
     auth,
     console,
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Served from this app (built from npm's swagger-ui-dist by the console build), never from a CDN.
         OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or atd_ API key"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}}},
     )
 
     def emit(name: str, data: dict[str, Any], rooms: list[str]) -> None:
@@ -72,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, outgoing.blp, reports.blp):
+                admin.blp, outgoing.blp, reports.blp, api_keys.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

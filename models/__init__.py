@@ -1,5 +1,6 @@
 """The domain core: tables, pure rules, use-cases and provider adapters. Imports neither Flask nor Celery."""
 
+from models.api_keys import ApiKey, KeyPrincipal
 from models.attachments import Attachment, AttachmentStatus
 from models.auth import AuthSession
 from models.base import Base
@@ -15,6 +16,7 @@ from models.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "OPEN_STATUSES",
     "AgentStatus",
+    "ApiKey",
     "Attachment",
     "AttachmentStatus",
     "AuditEntry",
@@ -28,6 +30,7 @@ __all__ = [
     "Department",
     "Direction",
     "InboxEvent",
+    "KeyPrincipal",
     "Message",
     "MessageTemplate",
     "NoticeKind",
