@@ -14,6 +14,7 @@ from api import (
     attachments,
     auth,
     console,
+    csat,
     db,
     errors,
     health,
@@ -73,8 +74,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
+    app.register_blueprint(csat.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, outgoing.blp, reports.blp, api_keys.blp):
+                admin.blp, outgoing.blp, reports.blp, api_keys.blp,
+                csat.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

@@ -4,6 +4,7 @@ from models.api_keys import ApiKey, KeyPrincipal
 from models.attachments import Attachment, AttachmentStatus
 from models.auth import AuthSession
 from models.base import Base
+from models.csat import CsatSurvey
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.notices import TicketNotice
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
@@ -25,6 +26,7 @@ __all__ = [
     "Channel",
     "ChannelKind",
     "Contact",
+    "CsatSurvey",
     "DeliveryState",
     "DeliveryStatus",
     "Department",

@@ -64,7 +64,8 @@ def build(settings: Settings, *, publish: Publish, emit: Emit, pool_size: int = 
     availability = Availability(client)
     return System(settings=settings, engine=engine, redis=client, bus=bus, availability=availability,
                   presence=presence or Presence(client),
-                  sessions=make_session_factory(engine, bus, availability, webhooks), store=make_store(settings))
+                  sessions=make_session_factory(engine, bus, availability, webhooks, settings),
+                  store=make_store(settings))
 
 
 def make_store(settings: Settings) -> Store:
