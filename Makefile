@@ -11,11 +11,12 @@ $(VENV)/.locked: requirements/dev.txt | $(VENV)/bin/python
 	$(VENV)/bin/pip install -q --require-hashes -r requirements/dev.txt
 	touch $@
 
-# The project itself adds no package (--no-deps); `pip check` then fails if setup.cfg asks for something the
-# lock does not hold, i.e. setup.cfg was changed without `make lock`.
-$(VENV)/.installed: $(VENV)/.locked setup.cfg pyproject.toml
+# The project itself adds no package (--no-deps); requirements/check.py then fails if setup.cfg asks for
+# something the lock does not hold, i.e. setup.cfg was changed without `make lock`.
+$(VENV)/.installed: $(VENV)/.locked setup.cfg pyproject.toml requirements/check.py
 	$(VENV)/bin/pip install -q --no-deps -e .
-	$(VENV)/bin/pip check || { echo "setup.cfg and requirements/ disagree: run 'make lock'"; exit 1; }
+	$(VENV)/bin/pip check
+	$(VENV)/bin/python requirements/check.py
 	touch $@
 
 # The one way to change the lock: edit setup.cfg, then `make lock`. uv resolves for the platform CI and the
