@@ -59,7 +59,7 @@ class Revoked:
     refuses them (in this process's memory in the embedded mode)."""
 
     def __init__(self, redis_client: Any | None) -> None:
-        self._redis, self._local = redis_client, set()
+        self._redis, self._local = redis_client, set[str]()
 
     def add(self, jti: str, seconds_left: int) -> None:
         if self._redis is None:
