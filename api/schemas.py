@@ -22,7 +22,7 @@ class TicketSchema(Schema):
     in_bot = fields.Function(lambda t: t.queue_id is None and t.status == TicketStatus.QUEUED,
                              metadata={"description": "still at the bot's menu"})
     created_at = fields.DateTime()
-    unread = fields.Function(lambda t: is_unread(t), metadata={"description": "customer wrote after read_at"})
+    unread = fields.Function(is_unread, metadata={"description": "customer wrote after read_at"})
     read_at = fields.DateTime(allow_none=True)
     assigned_at = fields.DateTime(allow_none=True)
     first_response_at = fields.DateTime(allow_none=True)
