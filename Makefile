@@ -21,10 +21,10 @@ $(VENV)/.installed: $(VENV)/.locked setup.cfg pyproject.toml requirements/check.
 
 # The one way to change the lock: edit setup.cfg, then `make lock`. uv resolves for the platform CI and the
 # image run on (CPython 3.11, Linux x86_64) whatever machine runs it, and keeps every pin it is not forced to
-# move (`make lock UPGRADE=1` moves them all to the newest that setup.cfg allows). The runtime lock is
-# resolved inside the dev lock, so the image runs the versions the tests ran.
+# move (`make lock UPGRADE=1` moves them all to the newest that setup.cfg allows, `make lock PACKAGE=flask`
+# only that one). The runtime lock is resolved inside the dev lock, so the image runs the versions the tests ran.
 LOCK_FLAGS = --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
-	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) $(if $(PACKAGE),--upgrade-package $(PACKAGE))
 lock: $(VENV)/.locked
 	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) --extra dev -o requirements/dev.txt
 	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -c requirements/dev.txt -o requirements/main.txt
