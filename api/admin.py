@@ -20,7 +20,7 @@ from models.sla import SlaPolicy
 from models.tickets import DeliveryStatus, Direction, Message, Ticket
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Tenant administration")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 
 

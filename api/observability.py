@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -126,10 +127,8 @@ class LoginFailures:
         with self._lock:
             self._local.pop(key, None)
         if self._redis is not None:
-            try:
+            with contextlib.suppress(RedisError):  # the counter expires by itself
                 self._redis.delete(key)
-            except RedisError:
-                pass  # the counter expires by itself
 
 
 def init_limiter(app: Flask, settings: Settings, webhooks_blp: Any, exempt: list[Any]) -> Limiter:

@@ -26,13 +26,17 @@ class TicketSchema(Schema):
     in_bot = fields.Function(lambda t: t.queue_id is None and t.status == TicketStatus.QUEUED,
                              metadata={"description": "still at the bot's menu"})
     created_at = fields.DateTime()
-    unread = fields.Function(lambda t: is_unread(t), metadata={"description": "customer wrote after read_at"})
+    unread = fields.Function(is_unread, metadata={"description": "customer wrote after read_at"})
     read_at = fields.DateTime(allow_none=True)
     assigned_at = fields.DateTime(allow_none=True)
     first_response_at = fields.DateTime(allow_none=True)
     resolved_at = fields.DateTime(allow_none=True)
     first_response_due_at = fields.DateTime(allow_none=True)
     resolution_due_at = fields.DateTime(allow_none=True)
+
+
+def _attachment_url(attachment: Any) -> str | None:
+    return signed_url(attachment) if attachment.status.value == "stored" else None
 
 
 class AttachmentSchema(Schema):
@@ -44,12 +48,8 @@ class AttachmentSchema(Schema):
     status = fields.Function(lambda a: a.status.value,
                              metadata={"enum": ["pending", "stored", "failed", "expired", "erased"]})
     error = fields.String(allow_none=True, metadata={"description": "why the file is not stored (failed, expired)"})
-    url = fields.Function(lambda a: _attachment_url(a), allow_none=True,
+    url = fields.Function(_attachment_url, allow_none=True,
                           metadata={"description": "short-lived download link; null until the file is stored"})
-
-
-def _attachment_url(attachment: Any) -> str | None:
-    return signed_url(attachment) if attachment.status.value == "stored" else None
 
 
 class ReactionSchema(Schema):
@@ -96,7 +96,7 @@ class MessagePage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-class LanguageField(fields.Field):
+class LanguageField(fields.Field[str]):
     """A template language: `"pt_BR"`, or the Graph API's `{"code": "pt_BR"}`."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:

@@ -53,7 +53,7 @@ def _serve_embedded(host: str, port: int) -> int:
     threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
     beat = EmbeddedService(celery_app, thread=True,
                            schedule_filename=str(settings.data_dir / "celerybeat-schedule"))
-    beat.start()
+    beat.start()  # type: ignore[union-attr]  # thread=True gives _Threaded; celery-types' _Process also lacks start
     log.info("embedded worker and beat started; serving on http://%s:%d", host, port)
     # Werkzeug's development server, for the embedded mode only (one process, one user): its banner and its
     # warnings are dropped to DEBUG by the logging setup; production is the real mode under gunicorn.

@@ -27,7 +27,7 @@ from models.services import conversation, tickets
 from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.route("")

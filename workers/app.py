@@ -20,7 +20,9 @@ TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agent
 
 
 class WorkerApp(Celery):
-    def on_configure(self) -> None:
+    # Celery calls a method of this name when it loads the configuration (Celery._load_config); celery-types
+    # declares only the Signal form of the attribute.
+    def on_configure(self) -> None:  # type: ignore[override]
         observability.install()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from celery import Task
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -16,7 +17,7 @@ from workers.app import app
 from workers.runtime import runtime, unit_of_work
 
 
-class DomainTask(Task):
+class DomainTask(Task[Any, Any]):
     """Retries a task whose database was unreachable, with exponential backoff and jitter."""
 
     autoretry_for = (OperationalError, InterfaceError)
@@ -32,7 +33,7 @@ def backoff(retries: int, base: float = 2.0, cap: float = 300.0) -> float:
 
 
 @app.task(name=tasks.PROCESS_EVENT, base=DomainTask, bind=True)
-def process_event(self: Task, inbox_id: int) -> str:
+def process_event(self: Task[Any, Any], inbox_id: int) -> str:
     try:
         with unit_of_work() as session:
             return triage.process_event(session, inbox_id, utcnow())
@@ -60,7 +61,7 @@ def sweep() -> int:
 
 
 @app.task(name=tasks.SEND_MESSAGE, base=DomainTask, bind=True, max_retries=None)
-def send_message(self: Task, message_id: int) -> str:
+def send_message(self: Task[Any, Any], message_id: int) -> str:
     """Claim, then deliver: two transactions, so the attempt is on record before the provider hears of it.
 
     Attempts are counted and bounded on the message, not here: waiting for an open breaker costs none.

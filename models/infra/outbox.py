@@ -13,10 +13,10 @@ import threading
 import time
 import weakref
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context, propagate
-from sqlalchemy import Engine, event, insert, select, update
+from sqlalchemy import Engine, Table, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 _PENDING = "outbox_pending"
 # Core, not session.add: no unit of work to flush for a row this transaction never reads back.
-_INSERT = insert(OutboxTask.__table__).returning(OutboxTask.__table__.c.id)
+# Declarative types `__table__` as a FromClause; a class mapped to one table has a Table.
+_TABLE = cast(Table, OutboxTask.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: dict[str, Any] | None = None) -> None:
@@ -41,7 +43,10 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
     pending = session.info.get(_PENDING)
     if pending is None:  # first task of this transaction: one hook publishes them all
         pending = session.info[_PENDING] = []
-        bus, engine = bus_of(session), session.get_bind()
+        bus, bind = bus_of(session), session.get_bind()
+        # The marks run on their own connection from another thread: a session bound to a Connection (a test's
+        # outer transaction, say) must not hand that connection over, so take its engine.
+        engine = bind if isinstance(bind, Engine) else bind.engine
 
         def publish() -> None:
             batch = session.info.pop(_PENDING, [])

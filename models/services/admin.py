@@ -56,7 +56,7 @@ def save_queue(session: Session, actor: User, fields: dict[str, Any], now: datet
     if queue_id is None:
         session.add(queue)
     session.flush()
-    _audit(session, actor, "queue.saved", "queue", queue.id, now, **{k: v for k, v in fields.items()})
+    _audit(session, actor, "queue.saved", "queue", queue.id, now, **fields)
     return queue
 
 

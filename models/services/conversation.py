@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from models.errors import Forbidden, Invalid, NotFound
@@ -95,7 +95,7 @@ def list_tickets(session: Session, user: User, *, status: str | None = None, que
     if search:
         digits = "".join(c for c in search if c.isdigit())
         term = search.replace("%", "").replace("_", "")
-        cond = Contact.name.ilike(f"%{term}%")
+        cond: ColumnElement[bool] = Contact.name.ilike(f"%{term}%")
         if len(digits) >= 3:
             cond = or_(cond, Contact.phone.like(f"%{digits}%"))
         query = query.where(cond)

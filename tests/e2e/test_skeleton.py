@@ -78,7 +78,7 @@ def test_skeleton_in_the_embedded_default(graph: GraphServer, tmp_path: Path) ->
         subprocess.run([str(BIN / "flask"), "--app", "api", "provision", str(doc)], env=env, cwd=ROOT,
                        check=True, capture_output=True, timeout=60)
         walk_the_skeleton(base, graph)
-        assert "mode=embedded" in wait_until(lambda: proc.log.read_text(), what="log")
+        assert "mode=embedded" in wait_until(proc.log.read_text, what="log")
     except BaseException:
         print(proc.tail())
         raise
