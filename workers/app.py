@@ -57,7 +57,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                           "options": {"expires": max(settings.sla_check_interval, 5.0)}},
             "assignment-return-unanswered": {"task": tasks.RETURN_UNANSWERED, "schedule": 30.0},
             "triage-expire-menus": {"task": tasks.EXPIRE_MENUS, "schedule": 30.0},
-            "inbox-requeue-stale": {"task": tasks.REQUEUE_STALE_INBOX, "schedule": 60.0},
+            "inbox-requeue-stale": {"task": tasks.REQUEUE_STALE_INBOX, "schedule": settings.inbox_requeue_interval},
             "metrics-refresh-gauges": {"task": tasks.REFRESH_GAUGES, "schedule": 15.0},
             "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
             "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},

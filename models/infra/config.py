@@ -63,6 +63,11 @@ class Settings:
     ratelimit_webhooks: str = "6000/minute"
     db_pool_size: int | None = None  # None: the process's own default (API 10 + 20, worker 2 + 4)
     db_max_overflow: int | None = None
+    inbox_max_attempts: int = 10  # failed runs before an inbox event is dead-lettered
+    inbox_requeue_interval: float = 60.0
+    inbox_requeue_min_age: float = 60.0  # an unprocessed event younger than this is not re-asked
+    inbox_requeue_limit: int = 500  # rows per requeue run (and per batch after a broker restart)
+    broker_watch_interval: float = 5.0  # how often beat checks whether Redis restarted empty
 
     @property
     def embedded(self) -> bool:
@@ -138,6 +143,11 @@ class Settings:
             ratelimit_webhooks=env.get("RATELIMIT_WEBHOOKS") or cls.ratelimit_webhooks,
             db_pool_size=int(env["DB_POOL_SIZE"]) if env.get("DB_POOL_SIZE") else None,
             db_max_overflow=int(env["DB_MAX_OVERFLOW"]) if env.get("DB_MAX_OVERFLOW") else None,
+            inbox_max_attempts=max(1, _int(env, "INBOX_MAX_ATTEMPTS", cls.inbox_max_attempts)),
+            inbox_requeue_interval=_float(env, "INBOX_REQUEUE_INTERVAL", cls.inbox_requeue_interval),
+            inbox_requeue_min_age=_float(env, "INBOX_REQUEUE_MIN_AGE", cls.inbox_requeue_min_age),
+            inbox_requeue_limit=max(1, _int(env, "INBOX_REQUEUE_LIMIT", cls.inbox_requeue_limit)),
+            broker_watch_interval=_float(env, "BROKER_WATCH_INTERVAL", cls.broker_watch_interval),
         )
 
 
