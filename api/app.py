@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     observability.init_tracing(app, settings)
     api.init_app(app)
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
+    errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])
     app.register_blueprint(console.blp)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp):
         api.register_blueprint(blp)
