@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.errors import MAX_JSON_DEPTH as MAX_DEPTH
 from models.events import AuditEntry
 from models.org import Queue
 from tests.api.conftest import login
@@ -85,3 +86,33 @@ def test_a_signed_webhook_with_a_nul_or_deep_nesting_is_a_400_and_nothing_is_sto
     assert_bad_request(post(client, ("[" * 100_000 + "]" * 100_000).encode()))
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(InboxEvent)) == 0
+
+
+def test_every_operation_refuses_nul_and_deep_json_with_a_400(client: FlaskClient, tenants: dict[str, Any],
+                                                               sessions: sessionmaker[Session]) -> None:
+    """The cases the fuzz test once found by luck, over every operation of the OpenAPI document."""
+    carla = login(client, "acme", "carla@acme.example", "pw-carla")
+    spec = client.get("/openapi.json").json
+    tried = 0
+    for path, ops in spec["paths"].items():
+        if path.startswith("/webhooks"):
+            continue  # signature first: test_a_signed_webhook_... above
+        url = re.sub(r"{\w+}", "1", path)
+        for method, op in ops.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            for param in op.get("parameters", []):
+                if param["in"] == "query":
+                    resp = client.open(url, method=method.upper(), headers=carla,
+                                       query_string={param["name"]: "a\u0000b"})
+                    assert_bad_request(resp)
+                    tried += 1
+            if "application/json" in op.get("requestBody", {}).get("content", {}):
+                for raw in (nested(100_000), nested(MAX_DEPTH + 1), '{"a": "a\\u0000b"}', '{"a\\u0000": 1}'):
+                    resp = client.open(url, method=method.upper(), data=raw,
+                                       headers={**carla, "Content-Type": "application/json"})
+                    assert_bad_request(resp)
+                    tried += 1
+    assert tried >= 40
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == 0
