@@ -60,19 +60,31 @@ def store_events(session: Session, provider: str, channels: dict[str, Channel],
     return StoreResult(stored, duplicates)
 
 
-def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, limit: int = 500,
-                  after_id: int = 0) -> list[int]:
+def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, limit: int = 500) -> list[int]:
     """Ask again for live inbox events still unprocessed after `min_age_seconds` (a task that failed or was lost
     with the broker, e.g. a status that arrived long before its message was recorded). Returns the ids asked for.
 
     The least-tried rows go first, so events that keep failing (each failure is counted) cannot crowd fresh ones
-    out of the `limit`; dead-lettered rows are not asked again. `after_id` pages through a backlog by id.
+    out of the `limit`; dead-lettered rows are not asked again.
     """
     rows = session.execute(
         select(InboxEvent.id, InboxEvent.tenant_id)
-        .where(InboxEvent.processed_at.is_(None), InboxEvent.dead_at.is_(None), InboxEvent.id > after_id,
+        .where(InboxEvent.processed_at.is_(None), InboxEvent.dead_at.is_(None),
                InboxEvent.received_at < now - timedelta(seconds=min_age_seconds))
         .order_by(InboxEvent.attempts, InboxEvent.id).limit(limit)
+    ).all()
+    for inbox_id, tenant_id in rows:
+        enqueue(session, tenant_id, tasks.PROCESS_EVENT, inbox_id)
+    return [inbox_id for inbox_id, _ in rows]
+
+
+def requeue_after(session: Session, after_id: int, limit: int) -> list[int]:
+    """Ask again for every live unprocessed inbox event with an id above `after_id`, at most `limit`, in id
+    order (page with the last id returned): after the broker lost its queues, whatever their age."""
+    rows = session.execute(
+        select(InboxEvent.id, InboxEvent.tenant_id)
+        .where(InboxEvent.processed_at.is_(None), InboxEvent.dead_at.is_(None), InboxEvent.id > after_id)
+        .order_by(InboxEvent.id).limit(limit)
     ).all()
     for inbox_id, tenant_id in rows:
         enqueue(session, tenant_id, tasks.PROCESS_EVENT, inbox_id)
