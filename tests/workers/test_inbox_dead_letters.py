@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +26,7 @@ from models.infra.bus import Bus
 from models.infra.config import Settings
 from models.infra.db import make_session_factory
 from models.services import inbound
+from models.services.stats import refresh_gauges
 from models.tickets import Ticket
 from tests.api.conftest import login
 from tests.conftest import truncate_all
@@ -110,9 +112,12 @@ def test_poison_events_end_dead_lettered_and_fresh_ones_still_get_processed(
         assert {(e.attempts, e.processed_at) for e in poison} == {(MAX_ATTEMPTS, None)}
         assert all(e.error.startswith(f"dead-lettered after {MAX_ATTEMPTS} failed attempts: KeyError")
                    for e in poison), poison[0].error
-        # Dead rows are not asked again.
+        # Dead rows are not asked again, and count as dead letters, not as a backlog that keeps an alert firing.
         assert inbound.requeue_stale(s, utcnow(), min_age_seconds=0) == []
         s.rollback()
+        refresh_gauges(s)
+        assert (REGISTRY.get_sample_value("atendimento_inbox_backlog"),
+                REGISTRY.get_sample_value("atendimento_inbox_dead_letters")) == (0, POISON)
 
     app = create_app(settings)
     try:
