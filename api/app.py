@@ -66,11 +66,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     observability.init_tracing(app, settings)
     api.init_app(app)
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
-    errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])
     app.register_blueprint(console.blp)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
+    # After the limiter: a flood is refused before its bodies are parsed.
+    errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])
     observability.init_metrics(app)
     app.cli.add_command(provision_command)
 
