@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                 admin.blp, outgoing.blp, reports.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
+    # After the limiter: a flood is refused before its bodies are parsed.
+    errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])
     observability.init_metrics(app)
     app.cli.add_command(provision_command)
 

@@ -16,7 +16,7 @@ from models.infra.config import Settings, get_settings
 from workers import observability
 
 TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.window",
-                "workers.webhooks"]
+                "workers.webhooks", "workers.recovery"]
 
 
 class WorkerApp(Celery):
@@ -67,7 +67,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                           "options": {"expires": max(settings.sla_check_interval, 5.0)}},
             "assignment-return-unanswered": {"task": tasks.RETURN_UNANSWERED, "schedule": 30.0},
             "triage-expire-menus": {"task": tasks.EXPIRE_MENUS, "schedule": 30.0},
-            "inbox-requeue-stale": {"task": tasks.REQUEUE_STALE_INBOX, "schedule": 60.0},
+            "inbox-requeue-stale": {"task": tasks.REQUEUE_STALE_INBOX, "schedule": settings.inbox_requeue_interval},
+            # Redis restarted empty (no persistence): ask again at once for what its queues held.
+            **({"inbox-watch-broker": {"task": tasks.WATCH_BROKER, "schedule": settings.broker_watch_interval,
+                                       "options": {"expires": settings.broker_watch_interval}}}
+               if settings.redis_url else {}),
             "metrics-refresh-gauges": {"task": tasks.REFRESH_GAUGES, "schedule": 15.0},
             "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
             "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},

@@ -25,6 +25,7 @@ from models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from models.events import InboxEvent
 from models.org import Role
 from models.services.agents import rooms_of
 from tests.api.conftest import login
@@ -54,6 +55,7 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
             "queue_id": s.scalars(select(Queue.id).where(Queue.tenant_id == acme.tenant_id)).first(),
             "user_id": s.scalars(select(User.id).where(User.tenant_id == acme.tenant_id)).first(),
             "channel_id": acme.id,
+            "inbox_id": s.scalars(select(InboxEvent.id)).first(),
         }
     with sessions() as s, s.begin():
         policy = SlaPolicy(tenant_id=acme.tenant_id, name="Acme default", first_response_seconds=600)

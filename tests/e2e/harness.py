@@ -52,7 +52,8 @@ class Proc:
 
 
 def child_env(**values: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PGUSER", "PGHOST", "PGPORT")}
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PGUSER", "PGHOST", "PGPORT",
+                                                               "PYTHONPATH")}
     return {**keep, "PYTHONUNBUFFERED": "1", **values}
 
 
