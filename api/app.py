@@ -11,6 +11,7 @@ from api import (
     admin,
     agents,
     auth,
+    canned,
     console,
     db,
     errors,
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app)
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
     app.register_blueprint(console.blp)
-    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp):
+    for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp,
+                canned.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

@@ -78,6 +78,10 @@ class ReplySchema(Schema):
                          metadata={"example": "Olá! Como posso ajudar?"})
     template = fields.Nested(TemplateSchema, load_default=None,
                              metadata={"description": "WhatsApp template, required outside the 24-hour window"})
+    canned_response_id = fields.Integer(metadata={"description": "send this canned response, filled for the "
+                                                                 "ticket, instead of `body`"})
+    canned_code = fields.String(validate=validate.Length(1, 32),
+                                metadata={"description": "or name it by code (your own first, then the tenant's)"})
 
 
 class NoteSchema(Schema):

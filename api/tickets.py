@@ -23,7 +23,7 @@ from api.schemas import (
     TransferSchema,
 )
 from models.base import utcnow
-from models.services import conversation, tickets
+from models.services import canned, conversation, tickets
 from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
@@ -75,8 +75,15 @@ class TicketMessages(MethodView):
     @blp.alt_response(422, description="empty body, or a WhatsApp text outside the 24-hour window")
     @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any], ticket_id: int) -> Message:
-        """Reply to the customer; the message is queued and sent by a worker"""
-        message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"])
+        """Reply to the customer (text or a canned response); the message is queued and sent by a worker"""
+        if "canned_response_id" in body or "canned_code" in body:
+            if body["body"].strip() or ("canned_response_id" in body and "canned_code" in body):
+                raise ApiError(422, "unprocessable_entity", "give one of body, canned_response_id, canned_code",
+                               {"json": {"body": ["give one of body, canned_response_id, canned_code"]}})
+            message = canned.reply_with(db(), g.user, ticket_id, utcnow(), canned_id=body.get("canned_response_id"),
+                                        code=body.get("canned_code"), template=body["template"])
+        else:
+            message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"])
         commit()
         return message
 
