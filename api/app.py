@@ -16,6 +16,7 @@ from api import (
     db,
     errors,
     health,
+    labels,
     observability,
     reports,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
@@ -69,7 +70,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
     app.register_blueprint(console.blp)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp,
-                canned.blp):
+                canned.blp,
+                labels.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

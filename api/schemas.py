@@ -9,6 +9,13 @@ from models.services.payloads import is_unread
 from models.tickets import TicketStatus
 
 
+class LabelSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(1, 64), metadata={"example": "vip"})
+    color = fields.String(load_default="#6b7280", validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$"),
+                          metadata={"example": "#e11d48"})
+
+
 class TicketSchema(Schema):
     id = fields.Integer()
     status = fields.Function(lambda t: t.status.value, metadata={"enum": [s.value for s in TicketStatus]})
@@ -29,6 +36,7 @@ class TicketSchema(Schema):
     resolved_at = fields.DateTime(allow_none=True)
     first_response_due_at = fields.DateTime(allow_none=True)
     resolution_due_at = fields.DateTime(allow_none=True)
+    labels = fields.List(fields.Nested(LabelSchema))
 
 
 class MessageSchema(Schema):
@@ -55,6 +63,7 @@ class TicketQuery(PageArgs):
     mine = fields.Boolean(load_default=False, metadata={"description": "only tickets assigned to me"})
     q = fields.String(validate=validate.Length(1, 100),
                       metadata={"description": "contact phone (partial digits) or name"})
+    label = fields.Integer(metadata={"description": "only tickets with this label (id)"})
 
 
 class TicketPage(Schema):

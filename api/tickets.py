@@ -23,7 +23,7 @@ from api.schemas import (
     TransferSchema,
 )
 from models.base import utcnow
-from models.services import canned, conversation, tickets
+from models.services import canned, conversation, labels, tickets
 from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
@@ -40,7 +40,8 @@ class Tickets(MethodView):
         """Tickets newest first: an agent's own and those waiting in their queues; the tenant's for supervisors"""
         items, cursor = conversation.list_tickets(
             db(), g.user, status=query.get("status"), queue_id=query.get("queue_id"), mine=query["mine"],
-            search=query.get("q"), cursor=query.get("cursor"), limit=query["limit"])
+            search=query.get("q"), cursor=query.get("cursor"), limit=query["limit"], label_id=query.get("label"))
+        labels.preload(db(), items)
         return {"items": items, "next_cursor": cursor}
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from models.labels import Label
 
 
 class TicketStatus(StrEnum):
@@ -91,6 +94,9 @@ class Ticket(TenantOwned, Base):
     resolution_due_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(lazy="select", viewonly=True)
+    # Loaded on access; lists preload them in one query (models.services.labels.preload).
+    labels: Mapped[list[Label]] = relationship(secondary="ticket_labels", lazy="select", viewonly=True,
+                                               order_by="Label.name")
 
 
 class Message(TenantOwned, Base):

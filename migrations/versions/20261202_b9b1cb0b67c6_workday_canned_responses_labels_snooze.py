@@ -32,9 +32,56 @@ def upgrade() -> None:
     op.create_index(op.f('ix_canned_responses_tenant_id'), 'canned_responses', ['tenant_id'], unique=False)
     op.create_index('uq_canned_responses_owner_code', 'canned_responses', ['owner_id', 'code'], unique=True, postgresql_where=sa.text('owner_id IS NOT NULL'), sqlite_where=sa.text('owner_id IS NOT NULL'))
     op.create_index('uq_canned_responses_tenant_code', 'canned_responses', ['tenant_id', 'code'], unique=True, postgresql_where=sa.text('owner_id IS NULL'), sqlite_where=sa.text('owner_id IS NULL'))
+    op.create_table('labels',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('color', sa.String(length=7), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_labels_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_labels')),
+    sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_labels_tenant_id_name'))
+    )
+    op.create_index(op.f('ix_labels_tenant_id'), 'labels', ['tenant_id'], unique=False)
+    op.create_table('contact_labels',
+    sa.Column('contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('label_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('added_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['added_by'], ['users.id'], name=op.f('fk_contact_labels_added_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_contact_labels_contact_id_contacts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['label_id'], ['labels.id'], name=op.f('fk_contact_labels_label_id_labels'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_contact_labels_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('contact_id', 'label_id', name=op.f('pk_contact_labels'))
+    )
+    op.create_index(op.f('ix_contact_labels_label_id'), 'contact_labels', ['label_id'], unique=False)
+    op.create_index(op.f('ix_contact_labels_tenant_id'), 'contact_labels', ['tenant_id'], unique=False)
+    op.create_table('ticket_labels',
+    sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('label_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('added_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['added_by'], ['users.id'], name=op.f('fk_ticket_labels_added_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['label_id'], ['labels.id'], name=op.f('fk_ticket_labels_label_id_labels'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_ticket_labels_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_ticket_labels_ticket_id_tickets'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('ticket_id', 'label_id', name=op.f('pk_ticket_labels'))
+    )
+    op.create_index(op.f('ix_ticket_labels_label_id'), 'ticket_labels', ['label_id'], unique=False)
+    op.create_index(op.f('ix_ticket_labels_tenant_id'), 'ticket_labels', ['tenant_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_ticket_labels_tenant_id'), table_name='ticket_labels')
+    op.drop_index(op.f('ix_ticket_labels_label_id'), table_name='ticket_labels')
+    op.drop_table('ticket_labels')
+    op.drop_index(op.f('ix_contact_labels_tenant_id'), table_name='contact_labels')
+    op.drop_index(op.f('ix_contact_labels_label_id'), table_name='contact_labels')
+    op.drop_table('contact_labels')
+    op.drop_index(op.f('ix_labels_tenant_id'), table_name='labels')
+    op.drop_table('labels')
     op.drop_index('uq_canned_responses_tenant_code', table_name='canned_responses', postgresql_where=sa.text('owner_id IS NULL'), sqlite_where=sa.text('owner_id IS NULL'))
     op.drop_index('uq_canned_responses_owner_code', table_name='canned_responses', postgresql_where=sa.text('owner_id IS NOT NULL'), sqlite_where=sa.text('owner_id IS NOT NULL'))
     op.drop_index(op.f('ix_canned_responses_tenant_id'), table_name='canned_responses')

@@ -20,9 +20,9 @@ from models.providers import sendgrid, twilio, whatsapp
 from models.providers.base import ParsedMessage
 from models.rules.phones import normalize_phone
 from models.rules.reply_address import ticket_of
-from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
+from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import sla
+from models.services import labels, sla
 from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -124,6 +124,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
                       ticket_summary(ticket, contact), ticket_audience(ticket))
     realtime.emit(session, channel.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
+    if names := keyword_labels(config, parsed.body):  # keyword rules may label the ticket (models.services.labels)
+        labels.add_by_triage(session, ticket, names, now)
     for text in decision.replies if decision else ():
         queue_text(session, ticket, text, None, now)
     return message

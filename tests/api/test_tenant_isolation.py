@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import CannedResponse, Channel, Message, OutboxTask, Queue, SlaPolicy, Ticket, User
+from models import CannedResponse, Channel, Label, Message, OutboxTask, Queue, SlaPolicy, Ticket, User
 from models.org import Role
 from models.services.agents import rooms_of
 from tests.api.conftest import login
@@ -23,7 +23,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
     "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
-    "preview": {"ticket_id": 0},
+    "preview": {"ticket_id": 0}, "labels": {"label_ids": []},
 }
 
 
@@ -51,6 +51,11 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
         s.add(shared)
         s.flush()
         ids["canned_id"] = shared.id
+        label = Label(tenant_id=acme.tenant_id, name="vip")
+        s.add(label)
+        s.flush()
+        ids["label_id"] = label.id
+        ids["contact_id"] = s.scalars(select(Ticket.contact_id)).first()
     assert all(ids.values()), ids
     # gina is promoted to supervisor of globex: the strongest role outside acme
     with sessions() as s, s.begin():
