@@ -37,6 +37,9 @@ class TicketSchema(Schema):
     first_response_due_at = fields.DateTime(allow_none=True)
     resolution_due_at = fields.DateTime(allow_none=True)
     labels = fields.List(fields.Nested(LabelSchema))
+    snoozed = fields.Function(lambda t: t.snoozed_at is not None,
+                              metadata={"description": "put aside (status pending) until snoozed_until or a reply"})
+    snoozed_until = fields.DateTime(allow_none=True)
 
 
 class MessageSchema(Schema):
@@ -91,6 +94,13 @@ class ReplySchema(Schema):
                                                                  "ticket, instead of `body`"})
     canned_code = fields.String(validate=validate.Length(1, 32),
                                 metadata={"description": "or name it by code (your own first, then the tenant's)"})
+
+
+class SnoozeSchema(Schema):
+    until = fields.AwareDateTime(metadata={"description": "wake at this time (with its UTC offset)",
+                                           "example": "2026-12-03T09:00:00-03:00"})
+    until_customer_replies = fields.Boolean(load_default=False,
+                                            metadata={"description": "instead of `until`: wake on the next reply"})
 
 
 class NoteSchema(Schema):

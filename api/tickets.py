@@ -17,13 +17,14 @@ from api.schemas import (
     NoteSchema,
     PageArgs,
     ReplySchema,
+    SnoozeSchema,
     TicketPage,
     TicketQuery,
     TicketSchema,
     TransferSchema,
 )
 from models.base import utcnow
-from models.services import canned, conversation, labels, tickets
+from models.services import canned, conversation, labels, tickets, workflow
 from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
@@ -167,3 +168,38 @@ class Reopen(MethodView):
     def post(self, ticket_id: int) -> Ticket:
         """Reopen a resolved ticket: it goes back to its queue"""
         return _act(tickets.reopen, ticket_id, utcnow())
+
+
+@blp.route("/<int:ticket_id>/pending")
+class Pending(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(409, description="the ticket is resolved")
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Waiting on the customer: SLA clocks pause until they reply"""
+        return _act(workflow.mark_pending, ticket_id, utcnow())
+
+
+@blp.route("/<int:ticket_id>/snooze")
+class Snooze(MethodView):
+    @login_required()
+    @blp.arguments(SnoozeSchema)
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(400, description="`until` is not in the future")
+    @blp.alt_response(409, description="the ticket is resolved")
+    @blp.doc(security=BEARER)
+    def post(self, body: dict[str, Any], ticket_id: int) -> Ticket:
+        """Put the ticket aside (pending) until a time or until the customer replies"""
+        return _act(workflow.snooze, ticket_id, utcnow(), body.get("until"), body["until_customer_replies"])
+
+
+@blp.route("/<int:ticket_id>/resume")
+class Resume(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(409, description="the ticket is neither pending nor snoozed")
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Take a pending or snoozed ticket back now (to its agent, or its queue)"""
+        return _act(workflow.resume, ticket_id, utcnow())

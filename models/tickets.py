@@ -67,6 +67,9 @@ class Ticket(TenantOwned, Base):
         # At most one open ticket per contact and channel: a returning customer never gets a duplicate.
         Index("uq_tickets_open_contact_channel", "contact_id", "channel_id", unique=True,
               postgresql_where=text("status <> 'resolved'"), sqlite_where=text("status <> 'resolved'")),
+        # Beat's wake-up scan reads only snoozed tickets.
+        Index("ix_tickets_snoozed_until", "snoozed_until", postgresql_where=text("snoozed_until IS NOT NULL"),
+              sqlite_where=text("snoozed_until IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -83,6 +86,9 @@ class Ticket(TenantOwned, Base):
     reopened_at: Mapped[datetime | None] = mapped_column()
     # When the assigned agent last marked the conversation read; unread = the customer wrote after it.
     read_at: Mapped[datetime | None] = mapped_column()
+    # Snoozed (status pending, put aside): since when, and until when (None: until the customer replies).
+    snoozed_at: Mapped[datetime | None] = mapped_column()
+    snoozed_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()

@@ -14,7 +14,7 @@ from models.infra import tasks
 from models.infra.config import Settings, get_settings
 from workers import observability
 
-TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents"]
+TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.workflow"]
 
 
 class WorkerApp(Celery):
@@ -61,6 +61,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "metrics-refresh-gauges": {"task": tasks.REFRESH_GAUGES, "schedule": 15.0},
             "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
             "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},
+            "workflow-wake-snoozed": {"task": tasks.WAKE_SNOOZED, "schedule": 30.0},
         },
     )
 

@@ -71,9 +71,15 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_ticket_labels_label_id'), 'ticket_labels', ['label_id'], unique=False)
     op.create_index(op.f('ix_ticket_labels_tenant_id'), 'ticket_labels', ['tenant_id'], unique=False)
+    op.add_column('tickets', sa.Column('snoozed_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('tickets', sa.Column('snoozed_until', sa.DateTime(timezone=True), nullable=True))
+    op.create_index('ix_tickets_snoozed_until', 'tickets', ['snoozed_until'], unique=False, postgresql_where=sa.text('snoozed_until IS NOT NULL'), sqlite_where=sa.text('snoozed_until IS NOT NULL'))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_tickets_snoozed_until', table_name='tickets', postgresql_where=sa.text('snoozed_until IS NOT NULL'), sqlite_where=sa.text('snoozed_until IS NOT NULL'))
+    op.drop_column('tickets', 'snoozed_until')
+    op.drop_column('tickets', 'snoozed_at')
     op.drop_index(op.f('ix_ticket_labels_tenant_id'), table_name='ticket_labels')
     op.drop_index(op.f('ix_ticket_labels_label_id'), table_name='ticket_labels')
     op.drop_table('ticket_labels')

@@ -22,7 +22,7 @@ from models.rules.phones import normalize_phone
 from models.rules.reply_address import ticket_of
 from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import labels, sla
+from models.services import labels, sla, workflow
 from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -107,8 +107,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     ticket.last_customer_message_at = now
     ticket.updated_at = now
     resumed = ticket.status == TicketStatus.PENDING
-    if resumed:
-        ticket.status = TicketStatus.ASSIGNED
+    if resumed:  # pending or snoozed: back to its agent or queue (models.services.workflow)
+        workflow.customer_replied(session, ticket, now)
     decision = None
     if how == "new":
         decision = route_new(config, parsed.body, _open_now(session, channel, now))

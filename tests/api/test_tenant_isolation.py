@@ -23,7 +23,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
     "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
-    "preview": {"ticket_id": 0}, "labels": {"label_ids": []},
+    "preview": {"ticket_id": 0}, "labels": {"label_ids": []}, "snooze": {"until_customer_replies": True},
 }
 
 
