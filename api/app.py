@@ -10,6 +10,7 @@ from flask import Flask
 from api import (
     admin,
     agents,
+    audit,
     auth,
     canned,
     console,
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp,
                 canned.blp,
-                labels.blp):
+                labels.blp,
+                audit.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

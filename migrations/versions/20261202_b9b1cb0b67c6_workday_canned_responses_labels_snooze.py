@@ -1,4 +1,4 @@
-"""workday: canned responses, labels, snooze
+"""workday: canned responses, labels on tickets and contacts, snooze columns, audit log index
 
 Revision ID: b9b1cb0b67c6
 Revises: 580518a6acd2
@@ -74,9 +74,11 @@ def upgrade() -> None:
     op.add_column('tickets', sa.Column('snoozed_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('tickets', sa.Column('snoozed_until', sa.DateTime(timezone=True), nullable=True))
     op.create_index('ix_tickets_snoozed_until', 'tickets', ['snoozed_until'], unique=False, postgresql_where=sa.text('snoozed_until IS NOT NULL'), sqlite_where=sa.text('snoozed_until IS NOT NULL'))
+    op.create_index('ix_audit_log_tenant_created', 'audit_log', ['tenant_id', 'created_at', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_audit_log_tenant_created', table_name='audit_log')
     op.drop_index('ix_tickets_snoozed_until', table_name='tickets', postgresql_where=sa.text('snoozed_until IS NOT NULL'), sqlite_where=sa.text('snoozed_until IS NOT NULL'))
     op.drop_column('tickets', 'snoozed_until')
     op.drop_column('tickets', 'snoozed_at')
