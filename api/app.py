@@ -12,6 +12,7 @@ from api import (
     agents,
     audit,
     auth,
+    auto_resolve,
     canned,
     console,
     db,
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp,
                 canned.blp,
                 labels.blp,
-                audit.blp):
+                audit.blp,
+                auto_resolve.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

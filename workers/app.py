@@ -62,6 +62,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
             "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},
             "workflow-wake-snoozed": {"task": tasks.WAKE_SNOOZED, "schedule": 30.0},
+            "workflow-auto-resolve": {"task": tasks.AUTO_RESOLVE, "schedule": 60.0},
         },
     )
 

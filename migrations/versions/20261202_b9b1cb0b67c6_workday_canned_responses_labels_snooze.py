@@ -1,4 +1,4 @@
-"""workday: canned responses, labels on tickets and contacts, snooze columns, audit log index
+"""workday: canned responses, labels on tickets and contacts, snooze columns, audit log index, auto-resolve
 
 Revision ID: b9b1cb0b67c6
 Revises: 580518a6acd2
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = 'b9b1cb0b67c6'
 down_revision: str | None = '580518a6acd2'
@@ -75,9 +76,24 @@ def upgrade() -> None:
     op.add_column('tickets', sa.Column('snoozed_until', sa.DateTime(timezone=True), nullable=True))
     op.create_index('ix_tickets_snoozed_until', 'tickets', ['snoozed_until'], unique=False, postgresql_where=sa.text('snoozed_until IS NOT NULL'), sqlite_where=sa.text('snoozed_until IS NOT NULL'))
     op.create_index('ix_audit_log_tenant_created', 'audit_log', ['tenant_id', 'created_at', 'id'], unique=False)
+    op.create_table('queue_auto_resolve',
+    sa.Column('queue_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('idle_seconds', sa.Integer(), nullable=False),
+    sa.Column('closing_message', sa.Text(), nullable=True),
+    sa.Column('closing_template', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['queue_id'], ['queues.id'], name=op.f('fk_queue_auto_resolve_queue_id_queues'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_queue_auto_resolve_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('queue_id', name=op.f('pk_queue_auto_resolve'))
+    )
+    op.create_index(op.f('ix_queue_auto_resolve_tenant_id'), 'queue_auto_resolve', ['tenant_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_queue_auto_resolve_tenant_id'), table_name='queue_auto_resolve')
+    op.drop_table('queue_auto_resolve')
     op.drop_index('ix_audit_log_tenant_created', table_name='audit_log')
     op.drop_index('ix_tickets_snoozed_until', table_name='tickets', postgresql_where=sa.text('snoozed_until IS NOT NULL'), sqlite_where=sa.text('snoozed_until IS NOT NULL'))
     op.drop_column('tickets', 'snoozed_until')

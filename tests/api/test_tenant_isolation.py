@@ -24,6 +24,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
     "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
     "preview": {"ticket_id": 0}, "labels": {"label_ids": []}, "snooze": {"until_customer_replies": True},
+    "auto-resolve": {"idle_hours": 8},
 }
 
 
