@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models.services.conversation import MAX_BODY
 from models.services.payloads import is_unread
@@ -94,6 +96,12 @@ class ReplySchema(Schema):
                                                                  "ticket, instead of `body`"})
     canned_code = fields.String(validate=validate.Length(1, 32),
                                 metadata={"description": "or name it by code (your own first, then the tenant's)"})
+
+    @validates_schema
+    def _one_source(self, data: dict[str, Any], **_kw: Any) -> None:
+        canned = [key for key in ("canned_response_id", "canned_code") if key in data]
+        if len(canned) > 1 or (canned and data.get("body", "").strip()):
+            raise ValidationError("give one of body, canned_response_id, canned_code", field_name="body")
 
 
 class SnoozeSchema(Schema):

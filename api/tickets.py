@@ -79,9 +79,6 @@ class TicketMessages(MethodView):
     def post(self, body: dict[str, Any], ticket_id: int) -> Message:
         """Reply to the customer (text or a canned response); the message is queued and sent by a worker"""
         if "canned_response_id" in body or "canned_code" in body:
-            if body["body"].strip() or ("canned_response_id" in body and "canned_code" in body):
-                raise ApiError(422, "unprocessable_entity", "give one of body, canned_response_id, canned_code",
-                               {"json": {"body": ["give one of body, canned_response_id, canned_code"]}})
             message = canned.reply_with(db(), g.user, ticket_id, utcnow(), canned_id=body.get("canned_response_id"),
                                         code=body.get("canned_code"), template=body["template"])
         else:

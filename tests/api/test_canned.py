@@ -93,7 +93,10 @@ def test_a_canned_reply_is_filled_on_the_server_and_sent_through_the_reply_path(
         assert sorted(a[0] for a in sends) == [m.id for m in queued]
     # Bad requests are precise and send nothing.
     both = client.post(f"/api/tickets/{ticket_id}/messages", json={"body": "x", "canned_code": "ola"}, headers=ana)
-    assert both.status_code == 422
+    assert both.status_code == 422 and "body" in both.json["error"]["details"]["json"]
+    two = client.post(f"/api/tickets/{ticket_id}/messages", json={"canned_response_id": shared["id"],
+                                                                  "canned_code": "ola"}, headers=ana)
+    assert two.status_code == 422
     missing = client.post(f"/api/tickets/{ticket_id}/messages", json={"canned_code": "nope"}, headers=ana)
     assert missing.status_code == 404 and missing.json["error"]["details"]["field"] == "canned_code"
     gina = login(client, "globex", "gina@globex.example", "pw-gina")
