@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -145,3 +145,48 @@ def test_a_customer_reply_wakes_a_snoozed_ticket_and_beat_then_leaves_it(
         assert resumed.data == {"by": "customer"} and resumed.actor_id is None
     with sessions() as s, s.begin():
         assert workflow.wake_snoozed(s, now + timedelta(hours=3)) == []
+
+
+def snooze_at_once(sessions: sessionmaker[Session], ticket_id: int, now: datetime,
+                   snoozes: list[tuple[str, timedelta]]) -> None:
+    """Each (agent email, for how long) snoozes the ticket in its own thread and transaction, released together."""
+    barrier = threading.Barrier(len(snoozes))
+    errors: list[BaseException] = []
+
+    def run(email: str, length: timedelta) -> None:
+        try:
+            with sessions() as s, s.begin():
+                user = s.scalars(select(User).where(User.email == email)).one()
+                barrier.wait(timeout=10)
+                workflow.snooze(s, user, ticket_id, now, until=now + length)
+        except BaseException as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=item) for item in snoozes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+
+
+def test_two_people_snoozing_one_ticket_at_once_leave_one_consistent_snooze(sessions: sessionmaker[Session],
+                                                                           tenants: dict[str, Any]) -> None:
+    (ticket_id,), until = snoozed_tickets(sessions, 1)
+    with sessions() as s, s.begin():  # ana owns the ticket; carla supervises
+        carla = s.scalars(select(User).where(User.email == "carla@acme.example")).one()
+    for minute in range(10):
+        now = until - timedelta(minutes=30 - minute)
+        with sessions() as s, s.begin():  # awake again before each round
+            workflow.resume(s, s.get_one(User, carla.id), ticket_id, now)
+        snooze_at_once(sessions, ticket_id, now + timedelta(seconds=1),
+                       [("ana@acme.example", timedelta(hours=1)), ("carla@acme.example", timedelta(hours=2))])
+        with sessions() as s:
+            ticket = s.get_one(Ticket, ticket_id)
+            last = s.scalars(select(AuditEntry).where(AuditEntry.action == "ticket.snoozed")
+                             .order_by(AuditEntry.id.desc()).limit(1)).one()
+            assert ticket.status == TicketStatus.PENDING and ticket.snoozed_until is not None
+            assert ticket.snoozed_until.isoformat() == last.data["until"]  # the last writer's, whole
+            open_pauses = s.scalars(select(SlaPause).where(SlaPause.ticket_id == ticket_id,
+                                                           SlaPause.ended_at.is_(None))).all()
+            assert len(open_pauses) == 1  # one pause, however many snoozes raced
