@@ -77,7 +77,11 @@ class RealtimeEvent(TenantOwned, Base):
 
 class AuditEntry(TenantOwned, Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "tenant_id", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_entity", "tenant_id", "entity", "entity_id"),
+        # The supervisors' audit page: a tenant's entries newest first, in keyset order.
+        Index("ix_audit_log_tenant_created", "tenant_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))

@@ -16,7 +16,7 @@ from models.infra.config import Settings, get_settings
 from workers import observability
 
 TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.window",
-                "workers.webhooks", "workers.recovery"]
+                "workers.webhooks", "workers.recovery", "workers.workflow"]
 
 
 class WorkerApp(Celery):
@@ -78,6 +78,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "webhooks-sweep": {"task": tasks.SWEEP_WEBHOOKS, "schedule": 5.0, "options": {"expires": 5.0}},
             "window-warn-closing": {"task": tasks.WARN_WINDOW_CLOSING, "schedule": settings.window_check_interval,
                                     "options": {"expires": settings.window_check_interval}},
+            "workflow-wake-snoozed": {"task": tasks.WAKE_SNOOZED, "schedule": 30.0},
+            "workflow-auto-resolve": {"task": tasks.AUTO_RESOLVE, "schedule": 60.0},
         },
     )
 
