@@ -232,6 +232,13 @@ def test_agent_answers_a_whatsapp_customer_in_the_console(real_stack: str, graph
 
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     assert len(graph.requests) - before == 1, "exactly one reply reaches the Graph API"
+
+    console_token = page.evaluate("JSON.parse(sessionStorage.getItem('atendimento.session')).access_token")
+    page.get_by_test_id("user-menu-button").click()
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-submit")).to_be_visible()
+    revoked = requests.get(f"{base}/api/me", headers={"Authorization": f"Bearer {console_token}"}, timeout=5)
+    assert revoked.status_code == 401, "logging out revokes the console's token on the server"
     assert tab.errors == [], tab.errors
 
 
@@ -276,6 +283,16 @@ def test_the_console_catches_up_on_events_missed_while_disconnected(real_stack: 
     expect(messages.last).to_contain_text("Alguma novidade?")
     assert any("after=" in url and not url.endswith("after=0") for url in replays), replays
     assert len(wire["sockets"]) >= 2
+
+    page.get_by_test_id("ticket-search").fill("João")  # the API's `q`: contact name or phone digits
+    expect(tickets).to_have_count(1, timeout=WAIT_MS)
+    expect(tickets.first).to_contain_text("João Souza")
+    page.get_by_test_id("ticket-search").fill("98765")
+    expect(tickets).to_have_count(2, timeout=WAIT_MS)  # both phones hold these digits
+    page.get_by_test_id("ticket-search").fill("nobody-here")
+    expect(page.get_by_test_id("tickets-empty")).to_contain_text("nobody-here", timeout=WAIT_MS)
+    page.get_by_test_id("ticket-search").fill("")
+    expect(tickets).to_have_count(2, timeout=WAIT_MS)
     assert tab.errors == [], tab.errors
 
 
@@ -351,6 +368,21 @@ def test_a_failed_send_shows_its_reason_and_a_closed_window_asks_for_a_template(
     assert template["name"] == "retomar_conversa" and template["language"] == {"code": "pt_BR"}
     assert template["components"] == [{"type": "body", "parameters": [{"type": "text", "text": "Maria"}]}]
     expect(form).to_be_hidden()
+
+    # Back to the Sales queue, with a reason: it leaves Ana's tickets and waits, live, in Carla's inbox.
+    supervisor.page.get_by_test_id("screen-inbox").click()
+    supervisor.page.get_by_test_id("tab-unassigned").click()
+    waiting = supervisor.page.get_by_test_id(f"ticket-item-{ticket_id}")
+    expect(waiting).to_have_count(0)
+    page.get_by_test_id("transfer-button").click()
+    page.get_by_test_id("transfer-target").select_option(label="Sales")
+    page.get_by_test_id("transfer-reason").fill("Cliente quer comprar")
+    page.get_by_test_id("transfer-confirm").click()
+    expect(page.get_by_test_id("notice")).to_contain_text(f"Atendimento #{ticket_id} transferido")
+    expect(waiting).to_be_visible(timeout=WAIT_MS)
+    expect(waiting).to_have_attribute("data-status", "queued")
+    page.get_by_test_id("back").click()
+    expect(page.get_by_test_id("count-mine")).to_have_text("0")
     assert agent.errors == [] and supervisor.errors == [], agent.errors + supervisor.errors
 
 
