@@ -239,6 +239,7 @@ def test_agent_answers_a_whatsapp_customer_in_the_console(real_stack: str, graph
     expect(page.get_by_test_id("login-submit")).to_be_visible()
     revoked = requests.get(f"{base}/api/me", headers={"Authorization": f"Bearer {console_token}"}, timeout=5)
     assert revoked.status_code == 401, "logging out revokes the console's token on the server"
+    assert [line for line in tab.logs if "Content Security Policy" in line] == [], "the bundle obeys the CSP"
     assert tab.errors == [], tab.errors
 
 

@@ -99,6 +99,18 @@ describe("the store", () => {
     expect(store.state.error).toBeNull();
   });
 
+  it("notifies the agent of a ticket given to them and of a customer writing on another ticket", () => {
+    const { api } = fakeApi({});
+    const shown: string[] = [];
+    const store = createStore(api, () => new FakeSocket(), (title, body) => shown.push(`${title}: ${body}`));
+    store.apply(env(1, "ticket.created", ticket({ agent_id: null, status: "queued", unread: false })));
+    expect(shown).toEqual([]); // waiting in a queue: not yet theirs
+    store.apply(env(2, "ticket.assigned", ticket({ agent_id: ME, unread: false })));
+    store.apply(env(3, "message.created", { id: 4, ticket_id: 1, direction: "in", body: "Alô?", kind: "text" }));
+    expect(shown).toEqual(["#1: Maria", "Maria: Alô?"]);
+    expect(store.state.tickets.get(1)?.unread).toBe(true);
+  });
+
   it("drops a ticket a colleague took, and says so when it was open", async () => {
     const { api } = fakeApi({});
     const socket = new FakeSocket();
