@@ -57,7 +57,7 @@ export default {
   notices: {
     reassigned: "Ticket #{id} is no longer assigned to you.", accepted: "Ticket #{id} is yours.",
     resolved: "Ticket #{id} resolved.", reopened: "Ticket #{id} reopened.", transferred: "Ticket #{id} transferred.",
-    resent: "Message #{id} queued again.", dismiss: "Dismiss",
+    resent: "Message #{id} queued again.", saved: "Saved.", dismiss: "Dismiss",
   },
   notify: { newTicket: "New ticket", newMessage: "New message from {name}" },
   errors: {
@@ -66,12 +66,15 @@ export default {
     not_found: "Not found.", conflict: "Someone changed this ticket first: {text}", live_unavailable: "Live updates are unavailable.",
     unexpected: "Something went wrong.",
   },
+  roles: { agent: "Agent", supervisor: "Supervisor", admin: "Admin" },
+  strategies: { least_busy: "Least busy agent", round_robin: "Round robin", skills: "By skills", priority: "By priority" },
   supervisor: {
     heading: "Supervisor", reports: "SLA report", from: "From", to: "To", groupBy: "Group by", tenant: "Company",
     queue: "Queue", agent: "Agent", run: "Show", name: "Name", opened: "Opened", resolvedCol: "Resolved",
     frp50: "First response p50", frp90: "First response p90", resp50: "Resolution p50", breach: "Breach rate",
     noRows: "No tickets in this range.", deadLetters: "Failed sends", noDead: "No failed sends.", resend: "Send again",
     message: "Message", ticket: "Ticket", reason: "Reason", queues: "Queues", users: "Users", strategy: "Strategy",
-    email: "Email", role: "Role", status: "Status", capacity: "Capacity",
+    email: "Email", role: "Role", status: "Status", capacity: "Capacity", active: "Active", save: "Save",
+    newQueue: "New queue", create: "Create",
   },
 };

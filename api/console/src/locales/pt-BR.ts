@@ -59,7 +59,7 @@ const ptBR: typeof en = {
   notices: {
     reassigned: "O atendimento #{id} não está mais com você.", accepted: "O atendimento #{id} é seu.",
     resolved: "Atendimento #{id} resolvido.", reopened: "Atendimento #{id} reaberto.", transferred: "Atendimento #{id} transferido.",
-    resent: "Mensagem #{id} na fila de novo.", dismiss: "Fechar",
+    resent: "Mensagem #{id} na fila de novo.", saved: "Salvo.", dismiss: "Fechar",
   },
   notify: { newTicket: "Novo atendimento", newMessage: "Nova mensagem de {name}" },
   errors: {
@@ -68,13 +68,16 @@ const ptBR: typeof en = {
     not_found: "Não encontrado.", conflict: "Alguém mudou este atendimento antes: {text}", live_unavailable: "Atualizações ao vivo indisponíveis.",
     unexpected: "Algo deu errado.",
   },
+  roles: { agent: "Agente", supervisor: "Supervisor", admin: "Administrador" },
+  strategies: { least_busy: "Agente menos ocupado", round_robin: "Rodízio", skills: "Por habilidades", priority: "Por prioridade" },
   supervisor: {
     heading: "Supervisão", reports: "Relatório de SLA", from: "De", to: "Até", groupBy: "Agrupar por", tenant: "Empresa",
     queue: "Fila", agent: "Agente", run: "Mostrar", name: "Nome", opened: "Abertos", resolvedCol: "Resolvidos",
     frp50: "1ª resposta p50", frp90: "1ª resposta p90", resp50: "Resolução p50", breach: "Taxa de violação",
     noRows: "Nenhum atendimento neste período.", deadLetters: "Envios com falha", noDead: "Nenhum envio com falha.", resend: "Reenviar",
     message: "Mensagem", ticket: "Atendimento", reason: "Motivo", queues: "Filas", users: "Usuários", strategy: "Estratégia",
-    email: "E-mail", role: "Papel", status: "Status", capacity: "Capacidade",
+    email: "E-mail", role: "Papel", status: "Status", capacity: "Capacidade", active: "Ativo", save: "Salvar",
+    newQueue: "Nova fila", create: "Criar",
   },
 };
 export default ptBR;
