@@ -38,7 +38,7 @@ export default {
     accept: "Accept", transfer: "Transfer", resolve: "Resolve", reopen: "Reopen", more: "More actions",
   },
   transfer: {
-    heading: "Transfer ticket", to: "Transfer to", queue: "A queue", agent: "An agent", chooseQueue: "Choose a queue",
+    heading: "Transfer ticket", to: "Transfer to", queue: "A queue", agent: "An agent", queueLabel: "Queue", agentLabel: "Agent", chooseQueue: "Choose a queue",
     chooseAgent: "Choose an agent", current: "{name} (current)", reason: "Reason", optional: "optional",
     confirm: "Transfer", cancel: "Cancel",
   },

@@ -40,7 +40,7 @@ const ptBR: typeof en = {
     accept: "Aceitar", transfer: "Transferir", resolve: "Resolver", reopen: "Reabrir", more: "Mais ações",
   },
   transfer: {
-    heading: "Transferir atendimento", to: "Transferir para", queue: "Uma fila", agent: "Um agente", chooseQueue: "Escolha uma fila",
+    heading: "Transferir atendimento", to: "Transferir para", queue: "Uma fila", agent: "Um agente", queueLabel: "Fila", agentLabel: "Agente", chooseQueue: "Escolha uma fila",
     chooseAgent: "Escolha um agente", current: "{name} (atual)", reason: "Motivo", optional: "opcional",
     confirm: "Transferir", cancel: "Cancelar",
   },
