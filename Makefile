@@ -30,7 +30,8 @@ lock: $(VENV)/.locked
 	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -c requirements/dev.txt -o requirements/main.txt
 
 # The agent console and Swagger UI assets, from npm (no CDN at run time).
-api/static/console/index.html: api/console/package-lock.json api/console/*.js api/console/*.mjs api/console/*.html api/console/*.css
+CONSOLE_SRC := $(shell find api/console/src api/console/scripts -type f) $(wildcard api/console/*.html api/console/*.ts api/console/*.json)
+api/static/console/index.html: $(CONSOLE_SRC)
 	npm ci --prefix api/console --no-audit --no-fund
 	npm run build --prefix api/console
 
@@ -51,4 +52,5 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 test: lint
+	npm test --prefix api/console
 	$(VENV)/bin/pytest
