@@ -28,5 +28,8 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# xdist workers: each gets its own PostgreSQL database and Redis database (TEST_REDIS_URL + N). Four, not two, on
+# a 2-core box: the end-to-end and fault tests spend most of their time waiting on their child processes.
+TEST_WORKERS ?= 4
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS)
