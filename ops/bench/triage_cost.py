@@ -5,7 +5,7 @@ No HTTP, no broker, no Socket.IO: the session factory records tasks and events i
 measured is the domain code and SQLAlchemy. The baseline, measured in the same run on the same connection pool, is
 a transaction running one `SELECT 1`; CPU figures are printed as multiples of it.
 
-    .venv/bin/python ops/bench/triage_cost.py --messages 500
+    .venv/bin/python -m ops.bench.triage_cost --messages 500
 
 PostgreSQL is the machine's (PGUSER / PGHOST / PGPORT, defaults postgres@127.0.0.1:5432, as for the tests).
 """
@@ -18,23 +18,19 @@ import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import create_engine, event, text
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
-
-from models.base import utcnow  # noqa: E402
-from models.infra.bus import RecordingBus  # noqa: E402
-from models.infra.config import Settings  # noqa: E402
-from models.infra.db import make_engine, make_session_factory  # noqa: E402
-from models.services import assignment, triage  # noqa: E402
-from models.services.accounts import provision  # noqa: E402
-from tests.conftest import TENANTS, migrate  # noqa: E402
-from tests.fakes.whatsapp import text_delivery  # noqa: E402
-from tests.services.helpers import store  # noqa: E402
+from models.base import utcnow
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
+from models.services import assignment, triage
+from models.services.accounts import provision
+from tests.conftest import TENANTS, migrate
+from tests.fakes.whatsapp import text_delivery
+from tests.services.helpers import store
 
 
 def main() -> int:
