@@ -26,6 +26,7 @@ from models.base import utcnow
 from models.infra.bus import RecordingBus
 from models.infra.config import Settings
 from models.infra.db import make_engine, make_session_factory
+from models.infra.outbox import Marker, attach_marker
 from models.services import assignment, triage
 from models.services.accounts import provision
 from tests.conftest import TENANTS, migrate
@@ -44,7 +45,7 @@ def main() -> int:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = f"postgresql+psycopg2://{pg}/{name}"
-    engine = None
+    engine = marker = None
     try:
         migrate(url)
         engine = make_engine(Settings.from_env({"DATABASE_URL": url, "SECRET_KEY": "x" * 32}))
@@ -58,6 +59,8 @@ def main() -> int:
 
         bus = RecordingBus()
         sessions = make_session_factory(engine, bus)
+        marker = Marker(engine)  # as the API and workers mark: batched, from a thread (models.infra.wiring)
+        attach_marker(sessions, marker)
         with sessions() as s, s.begin():
             provision(s, TENANTS)
 
@@ -99,6 +102,8 @@ def main() -> int:
         print("(first: opens the ticket, routes it and asks for assignment; next: a message on that open ticket. "
               "Outbox dispatch marks are batched by a thread and not counted.)")
     finally:
+        if marker is not None:
+            marker.stop()
         if engine is not None:
             engine.dispose()
         with admin.connect() as conn:
