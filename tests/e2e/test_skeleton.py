@@ -16,9 +16,11 @@ import requests
 import socketio
 
 from tests.conftest import TENANTS
-from tests.e2e.harness import BIN, ROOT, Listener, Proc, child_env, free_port, wait_ready, wait_until
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import encode, sign, text_delivery
+from tests.harness.processes import BIN, ROOT, Proc, child_env, free_port, wait_until
+from tests.harness.sockets import Listener
+from tests.harness.stack import wait_ready
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-secret-of-at-least-thirty-two-chars"
