@@ -13,6 +13,7 @@ from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, Tic
 from models.templates import MessageTemplate
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 from models.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
+from models.workflow import AutoResolveSetting
 
 __all__ = [
     "OPEN_STATUSES",
@@ -21,6 +22,7 @@ __all__ = [
     "AttachmentStatus",
     "AuditEntry",
     "AuthSession",
+    "AutoResolveSetting",
     "Base",
     "CannedResponse",
     "Channel",
