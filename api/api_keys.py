@@ -19,7 +19,7 @@ from models.services import api_keys
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api/admin/api-keys",
                 description="API keys: credentials for the tenant's integrations")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 class KeyOut(Schema):

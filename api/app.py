@@ -12,12 +12,16 @@ from api import (
     agents,
     api_keys,
     attachments,
+    audit,
     auth,
+    auto_resolve,
+    canned,
     console,
     csat,
     db,
     errors,
     health,
+    labels,
     observability,
     outgoing,
     reports,
@@ -76,10 +80,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(attachments.links)
     app.register_blueprint(csat.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, outgoing.blp, reports.blp, api_keys.blp,
-                csat.blp):
+                admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp,
+                api_keys.blp, csat.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
+    # After the limiter: a flood is refused before its bodies are parsed.
+    errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])
     observability.init_metrics(app)
     app.cli.add_command(provision_command)
 

@@ -21,7 +21,7 @@ from models.services import csat
 blp = Blueprint("csat", __name__, url_prefix="/api/admin", description="Customer satisfaction settings")
 # Not under the smorest Api: a customer's browser opens these from an email, so they answer HTML.
 links = Blueprint("csat_links", __name__, url_prefix="/csat")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">

@@ -4,8 +4,10 @@ from models.api_keys import ApiKey, KeyPrincipal
 from models.attachments import Attachment, AttachmentStatus
 from models.auth import AuthSession
 from models.base import Base
+from models.canned import CannedResponse
 from models.csat import CsatSurvey
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
+from models.labels import ContactLabel, Label, TicketLabel
 from models.notices import TicketNotice
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
 from models.reactions import Reaction
@@ -13,6 +15,7 @@ from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, Tic
 from models.templates import MessageTemplate
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 from models.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
+from models.workflow import AutoResolveSetting
 
 __all__ = [
     "OPEN_STATUSES",
@@ -22,10 +25,13 @@ __all__ = [
     "AttachmentStatus",
     "AuditEntry",
     "AuthSession",
+    "AutoResolveSetting",
     "Base",
+    "CannedResponse",
     "Channel",
     "ChannelKind",
     "Contact",
+    "ContactLabel",
     "CsatSurvey",
     "DeliveryState",
     "DeliveryStatus",
@@ -33,6 +39,7 @@ __all__ = [
     "Direction",
     "InboxEvent",
     "KeyPrincipal",
+    "Label",
     "Message",
     "MessageTemplate",
     "NoticeKind",
@@ -49,6 +56,7 @@ __all__ = [
     "Strategy",
     "Tenant",
     "Ticket",
+    "TicketLabel",
     "TicketNotice",
     "TicketSla",
     "TicketStatus",

@@ -41,9 +41,9 @@ def csat_report(session: Session, tenant_id: int, start: datetime, end: datetime
 
 def _names(session: Session, tenant_id: int, group: str, keys: list[int]) -> dict[int, str]:
     if group == "agent":
-        return {k: name for k, name in session.execute(select(User.id, User.name).where(
-            User.tenant_id == tenant_id, User.id.in_(keys)))}
-    if group == "queue":
-        return {k: name for k, name in session.execute(select(Queue.id, Queue.name).where(
-            Queue.tenant_id == tenant_id, Queue.id.in_(keys)))}
-    return {}
+        rows = session.execute(select(User.id, User.name).where(User.tenant_id == tenant_id, User.id.in_(keys)))
+    elif group == "queue":
+        rows = session.execute(select(Queue.id, Queue.name).where(Queue.tenant_id == tenant_id, Queue.id.in_(keys)))
+    else:
+        return {}
+    return {row[0]: row[1] for row in rows}

@@ -69,8 +69,8 @@ def main() -> int:
                 start = time.perf_counter()
                 check()
                 timings[kind].append(time.perf_counter() - start)
-        for kind, values in timings.items():
-            values = values[100:]  # warm-up: pool connections, statement caches
+        for kind, all_values in timings.items():
+            values = all_values[100:]  # warm-up: pool connections, statement caches
             q = statistics.quantiles(values, n=100)
             print(f"{kind:>10}: p50 {statistics.median(values) * 1000:.3f} ms, p90 {q[89] * 1000:.3f} ms, "
                   f"p99 {q[98] * 1000:.3f} ms over {len(values)} checks")

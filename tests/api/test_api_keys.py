@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,6 @@ from models.org import Role
 from models.services import api_keys
 from tests.api.conftest import login
 from tests.api.test_webhooks_whatsapp import post
-from tests.conftest import truncate_all
 from tests.fakes.whatsapp import encode, text_delivery
 from tests.services.helpers import drain
 
@@ -168,15 +166,17 @@ def test_audit_entries_name_the_key(client: FlaskClient, sessions: sessionmaker[
     with sessions() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "ticket.resolved")).one()
         assert (entry.actor_id, entry.api_key_id) == (None, created["id"])
+    log = client.get("/api/admin/audit?action=ticket.resolved", headers=carla).json["items"]
+    assert [(e["actor_id"], e["api_key_id"]) for e in log] == [(None, created["id"])]
     client.post(f"/api/tickets/{ticket_id}/reopen", headers=carla)
     with sessions() as s:  # a user's request names no key
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "ticket.reopened")).one()
         assert (entry.actor_id, entry.api_key_id) == (tenants["users"]["carla"].id, None)
 
 
-def test_rate_limits_count_per_key(settings: Settings, engine: Any, sessions: sessionmaker[Session],
+def test_rate_limits_count_per_key(settings: Settings, sessions: sessionmaker[Session],
                                    tenants: dict[str, Any]) -> None:
-    app = create_app(dataclasses.replace(settings, ratelimit_default="3/minute"))
+    app = create_app(settings.with_(ratelimit_default="3/minute"))
     try:
         client = app.test_client()
         with sessions() as s, s.begin():
@@ -188,5 +188,4 @@ def test_rate_limits_count_per_key(settings: Settings, engine: Any, sessions: se
         # Another key from the same address has its own budget.
         assert client.get("/api/tickets", headers={"X-Api-Key": two}).status_code == 200
     finally:
-        app.extensions["atendimento.engine"].dispose()
-        truncate_all(engine)
+        app.extensions["atendimento.system"].close()

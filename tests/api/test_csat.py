@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Contact, CsatSurvey, Message, Queue, Ticket, User, WebhookDelivery, WebhookEndpoint
+from models import Contact, CsatSurvey, Message, Queue, Ticket, User, WebhookDelivery
 from models.base import utcnow
 from models.infra.config import Settings
 from models.services import outbound
@@ -71,9 +71,9 @@ def test_email_links_are_signed_record_once_and_reach_webhooks(client: FlaskClie
                                                                sessions: sessionmaker[Session],
                                                                tenants: dict[str, Any]) -> None:
     carla = opt_in(client, sessions, tenants)
-    with sessions() as s, s.begin():
-        s.add(WebhookEndpoint(tenant_id=tenants["users"]["carla"].tenant_id, url="https://crm.acme.example/hook",
-                              events=["csat.received"], secrets=["whsec_x"], active=True))
+    hook = client.post("/api/admin/webhooks", json={"url": "https://93.184.215.14/hooks/csat",
+                                                    "events": ["csat.received"]}, headers=carla)
+    assert hook.status_code == 201, hook.json
     parse(client, "parse-secret-acme", sg.inbound_parse_fields())
     work(app, sessions)
     ticket_id = resolve_only_ticket(client, sessions, carla)
