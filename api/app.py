@@ -12,6 +12,7 @@ from api import (
     agents,
     auth,
     console,
+    contacts,
     db,
     errors,
     health,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp):
         api.register_blueprint(blp)
+    api.register_blueprint(contacts.blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)
     app.cli.add_command(provision_command)

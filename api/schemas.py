@@ -143,3 +143,46 @@ class UserSchema(Schema):
     max_tickets = fields.Integer()
     skills = fields.List(fields.String())
     active = fields.Boolean()
+
+
+class ContactSchema(Schema):
+    id = fields.Integer()
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"description": "primary phone, E.164 digits without +"})
+    email = fields.String(allow_none=True, metadata={"description": "primary email"})
+    phones = fields.List(fields.String(), metadata={"description": "every phone, the primary first"})
+    emails = fields.List(fields.String(), metadata={"description": "every email, the primary first"})
+    attributes = fields.Dict(keys=fields.String(), metadata={"example": {"plan": "gold", "customer_since": 2019}})
+    notes = fields.String(allow_none=True)
+    merged_into_id = fields.Integer(allow_none=True,
+                                    metadata={"description": "set when this contact was merged into another"})
+    merged_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class ContactPage(Schema):
+    items = fields.List(fields.Nested(ContactSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ContactQuery(PageArgs):
+    q = fields.String(validate=validate.Length(1, 100),
+                      metadata={"description": "name word prefix, phone digits (partial) or email prefix"})
+
+
+class ContactPatch(Schema):
+    name = fields.String(allow_none=True, validate=validate.Length(0, 200))
+    phones = fields.List(fields.String(validate=validate.Length(1, 32)),
+                         metadata={"description": "replaces every phone; the first is the primary",
+                                   "example": ["+55 11 98765-4321"]})
+    emails = fields.List(fields.String(validate=validate.Length(1, 254)),
+                         metadata={"description": "replaces every email; the first is the primary"})
+    attributes = fields.Dict(keys=fields.String(), metadata={
+        "description": "JSON merge patch: a key set to null is removed; keys [a-z][a-z0-9_]*, scalar values"})
+    notes = fields.String(allow_none=True, validate=validate.Length(0, 10000))
+
+
+class MergeSchema(Schema):
+    from_contact_id = fields.Integer(required=True, metadata={
+        "description": "the contact merged into this one; it becomes a tombstone pointing here"})

@@ -23,6 +23,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
     "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
+    "merge": {"from_contact_id": 0},
 }
 
 
@@ -40,6 +41,7 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
             "queue_id": s.scalars(select(Queue.id).where(Queue.tenant_id == acme.tenant_id)).first(),
             "user_id": s.scalars(select(User.id).where(User.tenant_id == acme.tenant_id)).first(),
             "channel_id": acme.id,
+            "contact_id": s.scalars(select(Ticket.contact_id)).first(),
         }
     with sessions() as s, s.begin():
         policy = SlaPolicy(tenant_id=acme.tenant_id, name="Acme default", first_response_seconds=600)
