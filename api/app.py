@@ -18,6 +18,7 @@ from api import (
     health,
     observability,
     reports,
+    search,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     tickets,
     webhooks,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, admin.blp, reports.blp):
         api.register_blueprint(blp)
     api.register_blueprint(contacts.blp)
+    api.register_blueprint(search.blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)
     app.cli.add_command(provision_command)

@@ -186,3 +186,39 @@ class ContactPatch(Schema):
 class MergeSchema(Schema):
     from_contact_id = fields.Integer(required=True, metadata={
         "description": "the contact merged into this one; it becomes a tombstone pointing here"})
+
+
+class SearchQuery(Schema):
+    q = fields.String(required=True, validate=validate.Length(1, 200), metadata={
+        "description": "words (web-search syntax for messages: \"exact phrase\", or, -word)", "example": "pedido"})
+    scope = fields.String(load_default="messages", validate=validate.OneOf(["messages", "contacts"]))
+    sort = fields.String(load_default="rank", validate=validate.OneOf(["rank", "recent"]),
+                         metadata={"description": "messages only: best match first, or newest first"})
+    status = fields.String(validate=validate.OneOf([s.value for s in TicketStatus]))
+    queue_id = fields.Integer()
+    agent_id = fields.Integer()
+    channel_id = fields.Integer()
+    since = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive, ISO 8601 with offset"})
+    until = fields.AwareDateTime(data_key="to", metadata={"description": "exclusive, ISO 8601 with offset"})
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class SearchHit(Schema):
+    kind = fields.String(metadata={"enum": ["message", "contact"]})
+    rank = fields.Float(metadata={"description": "higher is better (0 on SQLite)"})
+    message_id = fields.Integer()
+    ticket_id = fields.Integer()
+    ticket_status = fields.String()
+    contact_id = fields.Integer()
+    contact_name = fields.String(allow_none=True)
+    channel_id = fields.Integer()
+    direction = fields.String(metadata={"enum": ["in", "out", "note"]})
+    snippet = fields.String(metadata={"description": "the body around the first matching word"})
+    contact = fields.Nested(ContactSchema, metadata={"description": "contact hits: the profile"})
+    created_at = fields.DateTime()
+
+
+class SearchPage(Schema):
+    items = fields.List(fields.Nested(SearchHit))
+    next_cursor = fields.String(allow_none=True)

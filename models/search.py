@@ -48,3 +48,8 @@ MESSAGE_BODY_INDEX = Index("ix_messages_body_search", document(Message.__table__
                            postgresql_using="gin", _table=Message.__table__).ddl_if(dialect="postgresql")
 CONTACT_NAME_INDEX = Index("ix_contacts_name_search", contact_document(Contact.__table__.c.name),
                            postgresql_using="gin", _table=Contact.__table__).ddl_if(dialect="postgresql")
+
+
+def prefix_query(words: list[str]) -> ColumnElement[Any]:
+    """Every word a prefix (`mar:* & silv:*`); the words must be \\w runs (safe inside a tsquery)."""
+    return func.to_tsquery(_SIMPLE, " & ".join(f"{w}:*" for w in words))
