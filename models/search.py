@@ -1,5 +1,11 @@
 """The full-text documents search reads, and their GIN indexes (PostgreSQL only; SQLite searches with LIKE).
 
+A message's document is stored (`messages.search_vector`, a generated column: computed once on write) because
+ranking reads the vector of every match, and parsing each body again made a common word cost seconds on a
+million messages. It is declared here, not on the Message class: it is unmapped (never loaded with a message),
+search's own, and exists on PostgreSQL only (the migration adds it there). Contact names are few and short: an
+expression index is enough.
+
 A document is two vectors joined: `portuguese` (stemmed: "pedidos" finds "pedido") and `simple` over the text
 with accents folded by `translate` ("nao" finds "não"). `unaccent` would fold more, but it is an extension not
 every PostgreSQL has, and an expression index needs an immutable function: `translate` with constant strings is.
@@ -10,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Index, func, literal_column
+from sqlalchemy import Column, Computed, Index, func, literal_column
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.tickets import Contact, Message
@@ -44,8 +51,10 @@ def contact_document(name: Any) -> ColumnElement[Any]:
 
 
 # `_table`: the literal regconfig columns in the expressions keep SQLAlchemy from finding the table by itself.
-MESSAGE_BODY_INDEX = Index("ix_messages_body_search", document(Message.__table__.c.body),
-                           postgresql_using="gin", _table=Message.__table__).ddl_if(dialect="postgresql")
+SEARCH_VECTOR = Column("search_vector", TSVECTOR, Computed(document(Message.__table__.c.body), persisted=True))
+Message.__table__.append_column(SEARCH_VECTOR)
+MESSAGE_BODY_INDEX = Index("ix_messages_search_vector", SEARCH_VECTOR, postgresql_using="gin").ddl_if(
+    dialect="postgresql")
 CONTACT_NAME_INDEX = Index("ix_contacts_name_search", contact_document(Contact.__table__.c.name),
                            postgresql_using="gin", _table=Contact.__table__).ddl_if(dialect="postgresql")
 

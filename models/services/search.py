@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy import Double, Select, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from models import search as documents
 from models.contacts import ContactIdentity, IdentityKind
 from models.errors import Invalid
 from models.org import User
-from models.services import pagination
 from models.services.contacts import profiles
 from models.tickets import Contact, Message, Ticket, TicketStatus
 
@@ -73,11 +73,14 @@ def _decode(cursor: str) -> tuple[float, int]:
 
 def _ranked_page(query: Select[Any], rank: Any, id_col: Any, cursor: str | None, limit: int) -> Select[Any]:
     """Best first, ties newest first; the cursor holds the last (rank, id). Ranks are float8 so the value
-    round-trips exactly through JSON and compares equal on the next page."""
+    round-trips exactly through JSON and compares equal on the next page. A constant rank orders by id alone."""
+    constant = isinstance(rank, BindParameter)
     if cursor:
         last_rank, last_id = _decode(cursor)
-        query = query.where(or_(rank < last_rank, and_(rank == last_rank, id_col < last_id)))
-    return query.order_by(rank.desc(), id_col.desc()).limit(limit + 1)
+        query = query.where(id_col < last_id if constant else
+                            or_(rank < last_rank, and_(rank == last_rank, id_col < last_id)))
+    order = (id_col.desc(),) if constant else (rank.desc(), id_col.desc())
+    return query.order_by(*order).limit(limit + 1)
 
 
 def _words(text: str) -> list[str]:
@@ -102,28 +105,24 @@ def search_messages(session: Session, user: User, q: str, filters: Filters, sort
         query = query.where(Message.created_at < filters.until)
     if _postgresql(session):
         tsquery = documents.query(q)
-        query = query.where(documents.document(Message.body).op("@@")(tsquery))
-        rank: Any = (literal(0.0, Double) if sort == "recent"
-                     else cast(func.ts_rank(documents.document(Message.body), tsquery), Double))
+        query = query.where(documents.SEARCH_VECTOR.op("@@")(tsquery))
+        rank: Any = cast(func.ts_rank(documents.SEARCH_VECTOR, tsquery), Double)
     else:
         query = query.where(*[Message.body.ilike(_like(word), escape="\\") for word in q.split() if word.strip()])
         rank = literal(0.0, Double)
-    query = query.add_columns(rank.label("rank"))
     if sort == "recent":
-        rows = list(session.execute(pagination.page(query, Message, cursor, limit)))
-    else:
-        rows = list(session.execute(_ranked_page(query, rank, Message.id, cursor, limit)))
+        # Newest first by id (ids grow with arrival): the primary key scanned backwards stops after one page
+        # even for a word in every tenth message, where sorting by created_at would sort every match.
+        rank = literal(0.0, Double)
+    rows = list(session.execute(_ranked_page(query.add_columns(rank.label("rank")), rank, Message.id, cursor,
+                                             limit)))
     more, rows = len(rows) > limit, rows[:limit]
     words = _words(q)
     hits = [{"kind": "message", "rank": row.rank, "message_id": row.Message.id, "ticket_id": row.Ticket.id,
              "contact_id": row.Ticket.contact_id, "contact_name": row.name, "channel_id": row.Message.channel_id,
              "direction": row.Message.direction.value, "ticket_status": row.Ticket.status.value,
              "snippet": snippet(row.Message.body, words), "created_at": row.Message.created_at} for row in rows]
-    if not more:
-        return hits, None
-    last = rows[-1]
-    return hits, (pagination.encode(last.Message.created_at, last.Message.id) if sort == "recent"
-                  else _encode(last.rank, last.Message.id))
+    return hits, (_encode(rows[-1].rank, rows[-1].Message.id) if more else None)
 
 
 def search_contacts(session: Session, user: User, q: str, filters: Filters, cursor: str | None = None,
