@@ -1,19 +1,31 @@
-"""Contacts: list and search, profile, every ticket of a contact, edit, merge."""
+"""Contacts: list and search, profile, every ticket of a contact, edit, merge, export and erasure."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import Response, g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import login_required
 from api.db import commit, db
-from api.schemas import ContactPage, ContactPatch, ContactQuery, ContactSchema, MergeSchema, PageArgs, TicketPage
+from api.errors import ApiError
+from api.schemas import (
+    ContactJobSchema,
+    ContactPage,
+    ContactPatch,
+    ContactQuery,
+    ContactSchema,
+    EraseSchema,
+    MergeSchema,
+    PageArgs,
+    TicketPage,
+)
 from models.base import utcnow
+from models.contacts import ContactJob, JobKind, JobStatus
 from models.org import Role
-from models.services import contacts, merge
+from models.services import contacts, merge, privacy
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/contacts", description="Contacts")
 BEARER = [{"bearerAuth": []}]
@@ -82,3 +94,65 @@ class Merge(MethodView):
         target = merge.merge_contacts(db(), g.user, contact_id, body["from_contact_id"], utcnow())
         commit()
         return contacts.profiles(db(), [target])[0]
+
+
+SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
+
+
+def _request(contact_id: int, kind: JobKind) -> ContactJob:
+    job = privacy.request_job(db(), g.user, contact_id, kind, utcnow())
+    commit()
+    return job
+
+
+@blp.route("/<int:contact_id>/export")
+class Export(MethodView):
+    @login_required(*SUPERVISORS)
+    @blp.response(202, ContactJobSchema)
+    @blp.alt_response(404, description="no such contact in your tenant")
+    @blp.alt_response(409, description="the contact was merged into another")
+    @blp.doc(security=BEARER)
+    def post(self, contact_id: int) -> ContactJob:
+        """Export everything held about the contact (LGPD/GDPR access request), as a background job"""
+        return _request(contact_id, JobKind.EXPORT)
+
+
+@blp.route("/<int:contact_id>/erase")
+class Erase(MethodView):
+    @login_required(*SUPERVISORS)
+    @blp.arguments(EraseSchema)
+    @blp.response(202, ContactJobSchema)
+    @blp.alt_response(404, description="no such contact in your tenant")
+    @blp.alt_response(409, description="the contact was merged into another, or is already erased")
+    @blp.doc(security=BEARER)
+    def post(self, _body: dict[str, Any], contact_id: int) -> ContactJob:
+        """Erase the contact (message text anonymised, identities and profile removed; audited), in the background"""
+        return _request(contact_id, JobKind.ERASURE)
+
+
+@blp.route("/jobs/<int:job_id>")
+class Job(MethodView):
+    @login_required(*SUPERVISORS)
+    @blp.response(200, ContactJobSchema)
+    @blp.alt_response(404, description="no such job in your tenant")
+    @blp.doc(security=BEARER)
+    def get(self, job_id: int) -> ContactJob:
+        """An export or erasure job: status and progress"""
+        return privacy.get_job(db(), g.user, job_id)
+
+
+@blp.route("/jobs/<int:job_id>/result")
+class JobResult(MethodView):
+    @login_required(*SUPERVISORS)
+    @blp.response(200, description="the export document (JSON), or the erasure's counts, as a download")
+    @blp.alt_response(404, description="no such job in your tenant")
+    @blp.alt_response(409, description="the job has not finished")
+    @blp.doc(security=BEARER)
+    def get(self, job_id: int) -> Response:
+        """Download a finished job's result"""
+        job = privacy.get_job(db(), g.user, job_id)
+        if job.status != JobStatus.DONE:
+            raise ApiError(409, "not_finished", f"job is {job.status.value} ({job.progress}%)")
+        resp = jsonify(job.result)
+        resp.headers["Content-Disposition"] = f'attachment; filename="contact-{job.contact_id}-{job.kind.value}.json"'
+        return resp

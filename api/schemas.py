@@ -157,6 +157,7 @@ class ContactSchema(Schema):
     merged_into_id = fields.Integer(allow_none=True,
                                     metadata={"description": "set when this contact was merged into another"})
     merged_at = fields.DateTime(allow_none=True)
+    erased_at = fields.DateTime(allow_none=True, metadata={"description": "set once an erasure job finished"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime(allow_none=True)
 
@@ -222,3 +223,23 @@ class SearchHit(Schema):
 class SearchPage(Schema):
     items = fields.List(fields.Nested(SearchHit))
     next_cursor = fields.String(allow_none=True)
+
+
+class ContactJobSchema(Schema):
+    id = fields.Integer()
+    contact_id = fields.Integer()
+    kind = fields.Function(lambda j: j.kind.value, metadata={"enum": ["export", "erasure"]})
+    status = fields.Function(lambda j: j.status.value, metadata={"enum": ["queued", "running", "done", "failed"]})
+    progress = fields.Integer(metadata={"description": "percent of the contact's tickets handled"})
+    total = fields.Integer(metadata={"description": "tickets to handle"})
+    done = fields.Integer()
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    result_url = fields.Function(lambda j: f"/api/contacts/jobs/{j.id}/result" if j.status.value == "done" else None,
+                                 allow_none=True)
+
+
+class EraseSchema(Schema):
+    confirm = fields.Boolean(required=True, validate=validate.Equal(True), metadata={
+        "description": "must be true: message text, phones, emails and the profile are gone for good"})

@@ -58,6 +58,8 @@ class Contact(TenantOwned, Base):
     # its old identities that raced the merge still lands on the right ticket.
     merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="SET NULL"))
     merged_at: Mapped[datetime | None] = mapped_column()
+    # Set by an erasure (LGPD/GDPR): the row stays so tickets and audit keep their references, emptied.
+    erased_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column()
 

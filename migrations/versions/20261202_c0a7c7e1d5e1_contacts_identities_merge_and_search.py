@@ -1,4 +1,4 @@
-"""contacts: identities, profile fields, merge tombstones; full-text search indexes
+"""contacts: identities, profile fields, merge tombstones, export/erasure jobs; full-text search
 
 Revision ID: c0a7c7e1d5e1
 Revises: 580518a6acd2
@@ -55,6 +55,7 @@ def upgrade() -> None:
                                    nullable=True))
         batch.add_column(sa.Column('merged_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True))
         batch.create_foreign_key(op.f('fk_contacts_merged_into_id_contacts'), 'contacts', ['merged_into_id'], ['id'],
                                  ondelete='SET NULL')
     with op.batch_alter_table('contacts') as batch:
@@ -63,6 +64,33 @@ def upgrade() -> None:
     for kind in ('phone', 'email'):
         op.execute(f"INSERT INTO contact_identities (tenant_id, contact_id, kind, value, created_at) "
                    f"SELECT tenant_id, id, '{kind}', {kind}, created_at FROM contacts WHERE {kind} IS NOT NULL")
+    op.create_table('contact_jobs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.Enum('export', 'erasure', name='jobkind', native_enum=False, length=16,
+                              create_constraint=True), nullable=False),
+    sa.Column('status', sa.Enum('queued', 'running', 'done', 'failed', name='jobstatus', native_enum=False,
+                                length=16, create_constraint=True), nullable=False),
+    sa.Column('requested_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('progress', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('cursor', sa.BigInteger(), nullable=False),
+    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_contact_jobs_contact_id_contacts'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['requested_by'], ['users.id'], name=op.f('fk_contact_jobs_requested_by_users'),
+                            ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_contact_jobs_tenant_id_tenants'),
+                            ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_jobs'))
+    )
+    op.create_index(op.f('ix_contact_jobs_contact_id'), 'contact_jobs', ['contact_id'], unique=False)
+    op.create_index(op.f('ix_contact_jobs_tenant_id'), 'contact_jobs', ['tenant_id'], unique=False)
     if _postgresql():
         op.create_index('ix_contact_identities_value_trgm', 'contact_identities', ['value'], unique=False,
                         postgresql_using='gin', postgresql_ops={'value': 'gin_trgm_ops'})
@@ -81,8 +109,12 @@ def downgrade() -> None:
         op.drop_index('ix_messages_search_vector', table_name='messages')
         op.drop_column('messages', 'search_vector')
         op.drop_index('ix_contact_identities_value_trgm', table_name='contact_identities')
+    op.drop_index(op.f('ix_contact_jobs_tenant_id'), table_name='contact_jobs')
+    op.drop_index(op.f('ix_contact_jobs_contact_id'), table_name='contact_jobs')
+    op.drop_table('contact_jobs')
     with op.batch_alter_table('contacts') as batch:
         batch.drop_constraint(op.f('fk_contacts_merged_into_id_contacts'), type_='foreignkey')
+        batch.drop_column('erased_at')
         batch.drop_column('updated_at')
         batch.drop_column('merged_at')
         batch.drop_column('merged_into_id')

@@ -59,7 +59,10 @@ def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, val
     for _ in range(3):
         contact = session.scalars(by_identity).one_or_none()
         if contact is not None:
-            return live(session, contact)
+            contact = live(session, contact)
+            if contact.erased_at is None:
+                return contact
+            continue  # erased while we waited for its lock: its identities are gone, the sender is new again
         # Rows written before identities existed, or by hand, have only the column: adopt them.
         contact_id = session.scalar(select(Contact.id).where(Contact.tenant_id == tenant_id, column == value,
                                                              Contact.merged_into_id.is_(None)))
@@ -107,7 +110,8 @@ def profiles(session: Session, contacts: list[Contact]) -> list[dict[str, Any]]:
             "phones": _primary_first(ids["phone"], contact.phone),
             "emails": _primary_first(ids["email"], contact.email),
             "attributes": contact.attributes or {}, "notes": contact.notes, "merged_into_id": contact.merged_into_id,
-            "merged_at": contact.merged_at, "created_at": contact.created_at, "updated_at": contact.updated_at,
+            "merged_at": contact.merged_at, "erased_at": contact.erased_at, "created_at": contact.created_at,
+            "updated_at": contact.updated_at,
         })
     return out
 
@@ -159,6 +163,8 @@ def update_contact(session: Session, user: User, contact_id: int, changes: dict[
     contact = get_contact(session, user, contact_id, lock=True)
     if contact.merged_into_id is not None:
         raise Conflict("contact was merged into another; edit that one", contact_id=contact.merged_into_id)
+    if contact.erased_at is not None:
+        raise Conflict("contact was erased")
     before = profiles(session, [contact])[0]
     if "attributes" in changes:
         contact.attributes = _checked("attributes", rules.patched_attributes, contact.attributes or {},

@@ -8,7 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import AuditEntry, Contact, ContactIdentity, Ticket
+from models import AuditEntry, Contact, ContactIdentity, OutboxTask, Ticket
+from models.base import utcnow
 from models.tickets import TicketStatus
 from tests.api.conftest import login
 from tests.services.contacts_helpers import EMAIL, WHATSAPP, received
@@ -152,3 +153,48 @@ def test_other_tenants_see_no_contact(client: FlaskClient, sessions: sessionmake
     assert client.get("/api/contacts", headers=gina).json["items"] == []
     assert client.get("/api/contacts", query_string={"q": "maria"}, headers=gina).json["items"] == []
     assert client.get(f"/api/contacts/{phone_id}", headers=gina).status_code == 404
+
+
+def test_export_and_erasure_jobs_over_http(client: FlaskClient, sessions: sessionmaker[Session], bus: Any,
+                                           tenants: dict[str, Any]) -> None:
+    from models.services import privacy
+    from tests.services.helpers import drain
+
+    phone_id, _email_id = two_marias(sessions)
+    carla = login(client, "acme", "carla@acme.example", "pw-carla")
+    ana = login(client, "acme", "ana@acme.example", "pw-ana")
+    assert client.post(f"/api/contacts/{phone_id}/export", headers=ana).status_code == 403
+    resp = client.post(f"/api/contacts/{phone_id}/export", headers=carla)
+    assert resp.status_code == 202, resp.json
+    job = resp.json
+    assert (job["kind"], job["status"], job["progress"], job["result_url"]) == ("export", "queued", 0, None)
+    assert client.get(f"/api/contacts/jobs/{job['id']}/result", headers=carla).status_code == 409
+
+    def run_job(_s: Session, job_id: int) -> None:  # what the worker's task does: one transaction per step
+        status = "running"
+        while status == "running":
+            with sessions() as step, step.begin():
+                status = privacy.run_step(step, job_id, utcnow())
+
+    with sessions() as s:  # the task the API queued, as a worker would receive it
+        bus.tasks = [(row.task, row.args) for row in s.scalars(select(OutboxTask).where(
+            OutboxTask.task == "contacts.run_job"))]
+    assert drain(sessions, bus, {"contacts.run_job": run_job}) == ["contacts.run_job"]
+    done = client.get(f"/api/contacts/jobs/{job['id']}", headers=carla).json
+    assert (done["status"], done["progress"]) == ("done", 100)
+    download = client.get(done["result_url"], headers=carla)
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    assert download.json["contact"]["name"] == "Maria Silva"
+    assert [m["body"] for t in download.json["tickets"] for m in t["messages"]] == ["Oi, meu pedido atrasou"]
+    resp = client.post(f"/api/contacts/{phone_id}/erase", headers=carla, json={})
+    assert resp.status_code == 422 and "confirm" in resp.json["error"]["details"]["json"]
+    resp = client.post(f"/api/contacts/{phone_id}/erase", headers=carla, json={"confirm": True})
+    assert resp.status_code == 202, resp.json
+    with sessions() as s:
+        bus.tasks = [(row.task, row.args) for row in s.scalars(select(OutboxTask).where(
+            OutboxTask.task == "contacts.run_job").order_by(OutboxTask.id.desc()).limit(1))]
+    drain(sessions, bus, {"contacts.run_job": run_job})
+    profile = client.get(f"/api/contacts/{phone_id}", headers=carla).json
+    assert profile["erased_at"] and profile["name"] is None and profile["phones"] == []
+    assert client.post(f"/api/contacts/{phone_id}/erase", headers=carla, json={"confirm": True}).status_code == 409
+    assert client.get("/api/search", query_string={"q": "pedido atrasou"}, headers=carla).json["items"] == []

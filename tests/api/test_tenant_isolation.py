@@ -11,7 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Channel, Message, OutboxTask, Queue, SlaPolicy, Ticket, User
+from models import Channel, ContactJob, Message, OutboxTask, Queue, SlaPolicy, Ticket, User
+from models.contacts import JobKind, JobStatus
 from models.org import Role
 from models.services.agents import rooms_of
 from tests.api.conftest import login
@@ -23,7 +24,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
     "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
-    "merge": {"from_contact_id": 0},
+    "merge": {"from_contact_id": 0}, "erase": {"confirm": True},
 }
 
 
@@ -46,8 +47,11 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
     with sessions() as s, s.begin():
         policy = SlaPolicy(tenant_id=acme.tenant_id, name="Acme default", first_response_seconds=600)
         s.add(policy)
+        job = ContactJob(tenant_id=acme.tenant_id, contact_id=ids["contact_id"], kind=JobKind.EXPORT,
+                         status=JobStatus.DONE, result={"contact": {"name": "Maria"}})
+        s.add(job)
         s.flush()
-        ids["policy_id"] = policy.id
+        ids["policy_id"], ids["job_id"] = policy.id, job.id
     assert all(ids.values()), ids
     # gina is promoted to supervisor of globex: the strongest role outside acme
     with sessions() as s, s.begin():
