@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, select, text  # noqa: E402
 
 from models import Channel, User  # noqa: E402
 from models.base import utcnow  # noqa: E402
@@ -122,6 +122,22 @@ def measure(fn: Callable[[], Any], runs: int) -> tuple[float, float, int]:
     return statistics.median(times), p99, len(result[0]) if result else 0
 
 
+def explain(engine: Any, session: Any, fn: Callable[[], Any]) -> str:
+    """EXPLAIN ANALYZE of the longest statement `fn` runs (the search itself, not the identity lookups)."""
+    seen: list[str] = []
+
+    def grab(_conn: Any, cursor: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        seen.append(cursor.mogrify(statement, params).decode())
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+    sql = max(seen, key=len)
+    return "\n".join(row[0] for row in session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql)))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1_000_000)
@@ -129,6 +145,7 @@ def main() -> int:
     ap.add_argument("--contacts", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=200_000, help="messages per INSERT ... SELECT")
     ap.add_argument("--runs", type=int, default=30, help="timed runs of each search")
+    ap.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each search's main query")
     args = ap.parse_args()
     pg = f"{os.environ.get('PGUSER', 'postgres')}@{os.environ.get('PGHOST', '127.0.0.1')}:" \
          f"{os.environ.get('PGPORT', '5432')}"
@@ -198,6 +215,10 @@ def main() -> int:
                 print(f"{label:42s} p50 {p50:8.2f}  p99 {p99:8.2f}  = {p50 / base:7.1f} x baseline p50"
                       f"  ({hits} hits on the page)", flush=True)
                 s.rollback()
+            if args.explain:
+                for label, fn in cases:
+                    print(f"\n--- {label}\n" + explain(engine, s, lambda fn=fn: fn(s)))
+                    s.rollback()
         print(f"\nend: {uptime()}")
     finally:
         if engine is not None:

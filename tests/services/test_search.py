@@ -105,6 +105,21 @@ def test_pages_of_ranked_and_recent_results_repeat_and_skip_nothing(sessions: se
             search_messages(s, ana, "pedido", Filters(), "rank", "not-a-cursor")
 
 
+def test_ranking_covers_the_newest_matches_and_its_window_holds_still_across_pages(
+        sessions: sessionmaker[Session], tenants: dict[str, Any]) -> None:
+    older = [received(sessions, WHATSAPP, "5511900000001", "pedido " * 5)[0] for _ in range(3)]
+    newer = [received(sessions, WHATSAPP, "5511900000002", "pedido")[0] for _ in range(3)]
+    ana = acme(sessions)
+    with sessions() as s:
+        page, cursor = search_messages(s, ana, "pedido", Filters(), limit=2, rank_window=3)
+    assert set(found(page)) < set(newer) and cursor  # the older, better matches are outside the window
+    received(sessions, WHATSAPP, "5511900000003", "pedido pedido pedido")  # arrives between two pages
+    with sessions() as s:
+        rest, end = search_messages(s, ana, "pedido", Filters(), cursor=cursor, limit=2, rank_window=3)
+        assert sorted(found(page + rest)) == sorted(newer) and end is None
+        assert set(found(search_messages(s, ana, "pedido", Filters(), limit=10)[0])) >= set(older)
+
+
 def test_contacts_by_name_prefix_phone_digits_and_email(sessions: sessionmaker[Session],
                                                        tenants: dict[str, Any]) -> None:
     corpus(sessions)
