@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Double, Select, and_, case, cast, exists, func, literal, or_, select, union
+from sqlalchemy import Double, Select, and_, case, cast, exists, func, literal, or_, select, text, union
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -105,6 +105,7 @@ def search_messages(session: Session, user: User, q: str, filters: Filters, sort
         conds.append(Message.created_at < filters.until)
     pg = _postgresql(session)
     if pg:
+        _serial(session)
         tsquery = documents.query(q)
         conds.append(documents.SEARCH_VECTOR.op("@@")(tsquery))
         rank: Any = cast(func.ts_rank(documents.SEARCH_VECTOR, tsquery), Double)
@@ -122,9 +123,17 @@ def search_messages(session: Session, user: User, q: str, filters: Filters, sort
         # The window's upper id rides in the cursor, so new messages cannot shift it between pages.
         bound = _decode(cursor)[2] if cursor else session.scalar(
             select(func.max(Message.id)).where(Message.tenant_id == user.tenant_id))
-        window = (select(Message.id).join(Ticket, Ticket.id == Message.ticket_id)
-                  .where(*conds, Message.id <= (bound or 0)).order_by(Message.id.desc()).limit(rank_window))
-        conds = [Message.id.in_(window.scalar_subquery())]
+        matches = (select(Message.id).join(Ticket, Ticket.id == Message.ticket_id)
+                   .where(*conds, Message.id <= (bound or 0)))
+        if _estimated_rows(session, matches) > 4 * rank_window:
+            # Many matches: walk the primary key backwards, the window fills long before the end.
+            window = matches.order_by(Message.id.desc()).limit(rank_window).scalar_subquery()
+        else:
+            # Few: the GIN index finds them all at once. Materialised, or the planner may still walk the
+            # primary key (it underestimates how rare two words together or a phrase are) and read the table.
+            found = matches.cte("matches").prefix_with("MATERIALIZED")
+            window = select(found.c.id).order_by(found.c.id.desc()).limit(rank_window).scalar_subquery()
+        conds = [Message.id.in_(window)]
     query = (select(Message, Ticket, Contact.name, rank.label("rank"))
              .join(Ticket, Ticket.id == Message.ticket_id).join(Contact, Contact.id == Ticket.contact_id)
              .where(*conds))
@@ -136,6 +145,19 @@ def search_messages(session: Session, user: User, q: str, filters: Filters, sort
              "direction": row.Message.direction.value, "ticket_status": row.Ticket.status.value,
              "snippet": snippet(row.Message.body, words), "created_at": row.Message.created_at} for row in rows]
     return hits, (_encode(rows[-1].rank, rows[-1].Message.id, bound) if more else None)
+
+
+def _estimated_rows(session: Session, query: Select[Any]) -> float:
+    """The planner's estimate of how many rows `query` returns (one planning round trip, no execution)."""
+    compiled = query.compile(dialect=session.get_bind().dialect)
+    plan = session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _serial(session: Session) -> None:
+    """No parallel workers for this transaction's searches: starting them cost ~130 ms on a busy 2-core box,
+    more than the scans they split; an API answers many small queries, not one big one."""
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def search_contacts(session: Session, user: User, q: str, filters: Filters, cursor: str | None = None,
