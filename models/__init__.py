@@ -1,9 +1,11 @@
 """The domain core: tables, pure rules, use-cases and provider adapters. Imports neither Flask nor Celery."""
 
+from models import search as _search  # noqa: F401 - the search indexes join the metadata
 from models.attachments import Attachment, AttachmentStatus
 from models.auth import AuthSession
 from models.base import Base
 from models.canned import CannedResponse
+from models.contacts import ContactIdentity, ContactJob, IdentityKind
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.labels import ContactLabel, Label, TicketLabel
 from models.notices import TicketNotice
@@ -28,11 +30,14 @@ __all__ = [
     "Channel",
     "ChannelKind",
     "Contact",
+    "ContactIdentity",
+    "ContactJob",
     "ContactLabel",
     "DeliveryState",
     "DeliveryStatus",
     "Department",
     "Direction",
+    "IdentityKind",
     "InboxEvent",
     "Label",
     "Message",
