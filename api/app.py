@@ -17,6 +17,7 @@ from api import (
     auto_resolve,
     canned,
     console,
+    contacts,
     csat,
     db,
     errors,
@@ -25,6 +26,7 @@ from api import (
     observability,
     outgoing,
     reports,
+    search,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     templates,
     tickets,
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                 admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp,
                 api_keys.blp, csat.blp):
         api.register_blueprint(blp)
+    api.register_blueprint(contacts.blp)
+    api.register_blueprint(search.blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     # After the limiter: a flood is refused before its bodies are parsed.
     errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])

@@ -1,10 +1,12 @@
 """The domain core: tables, pure rules, use-cases and provider adapters. Imports neither Flask nor Celery."""
 
+from models import search as _search  # noqa: F401 - the search indexes join the metadata
 from models.api_keys import ApiKey, KeyPrincipal
 from models.attachments import Attachment, AttachmentStatus
 from models.auth import AuthSession
 from models.base import Base
 from models.canned import CannedResponse
+from models.contacts import ContactIdentity, ContactJob, IdentityKind
 from models.csat import CsatSurvey
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.labels import ContactLabel, Label, TicketLabel
@@ -31,12 +33,15 @@ __all__ = [
     "Channel",
     "ChannelKind",
     "Contact",
+    "ContactIdentity",
+    "ContactJob",
     "ContactLabel",
     "CsatSurvey",
     "DeliveryState",
     "DeliveryStatus",
     "Department",
     "Direction",
+    "IdentityKind",
     "InboxEvent",
     "KeyPrincipal",
     "Label",
