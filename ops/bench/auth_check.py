@@ -5,7 +5,7 @@ Each call runs in its own request context with its own database session, as a re
 `GET /api/tickets`. Calls alternate between the two kinds so both see the same machine load. The key's
 last-used time is recorded once a minute, so a run of a few seconds includes that UPDATE about once.
 
-    .venv/bin/python ops/bench/auth_check.py --calls 3000
+    .venv/bin/python -m ops.bench.auth_check --calls 3000
 
 PostgreSQL is the machine's (PGUSER / PGHOST / PGPORT, defaults postgres@127.0.0.1:5432, as for the tests).
 """
@@ -18,21 +18,17 @@ import statistics
 import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import create_engine, select, text
 
-from sqlalchemy import create_engine, select, text  # noqa: E402
-
-from api import create_app  # noqa: E402
-from api.auth import login_required  # noqa: E402
-from models.base import utcnow  # noqa: E402
-from models.infra.config import Settings  # noqa: E402
-from models.org import User  # noqa: E402
-from models.services import api_keys  # noqa: E402
-from models.services.accounts import provision, start_session  # noqa: E402
-from tests.conftest import TENANTS, migrate  # noqa: E402
+from api import create_app
+from api.auth import issue_token, login_required
+from models.base import utcnow
+from models.infra.config import Settings
+from models.org import User
+from models.services import api_keys
+from models.services.accounts import provision, start_session
+from tests.conftest import TENANTS, migrate
 
 
 def main() -> int:
@@ -57,8 +53,6 @@ def main() -> int:
             user = s.scalars(select(User).where(User.email == "carla@acme.example")).one()
             family = start_session(s, user, user.password_hash, utcnow(), 3600)
             _key, key_token = api_keys.create_key(s, user, "bench", ["tickets:read"], utcnow())
-        from api.auth import issue_token
-
         user_token = issue_token(app.extensions["atendimento.settings"], user, "access", family)
         check = login_required()(lambda: None)
         timings: dict[str, list[float]] = {"user token": [], "api key": []}
@@ -77,7 +71,7 @@ def main() -> int:
         return 0
     finally:
         if app is not None:
-            app.extensions["atendimento.engine"].dispose()
+            app.extensions["atendimento.system"].close()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
