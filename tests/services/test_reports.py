@@ -28,9 +28,9 @@ MENU = {"menu": {"prompt": "1 Support, 2 Sales", "options": {"1": "Support", "2"
         "reopen_window_seconds": 86400}
 
 
-def ny(*args: int) -> datetime:
+def ny(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     """A New York wall time in March 2026 (EST, UTC-5) as UTC."""
-    return datetime(*args, tzinfo=UTC) + timedelta(hours=5)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, tzinfo=UTC) + timedelta(hours=5)
 
 
 class Desk:
