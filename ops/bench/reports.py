@@ -45,7 +45,7 @@ GENERATE = [
               CASE g % 5 WHEN 0 THEN NULL WHEN 1 THEN :bruno ELSE :ana END, 'resolved', 0, '[]', '{}',
               :t0 + g * :span * interval '1 second', :t0 + g * :span * interval '1 second',
               :t0 + (g * :span + 3600 + (g * 104729) % 86400) * interval '1 second'
-       FROM generate_series(1, :n) g""",
+       FROM generate_series(1::bigint, :n) g""",
     """INSERT INTO response_facts (tenant_id, ticket_id, cycle, kind, started_at, ended_at, wall_seconds,
                                   business_seconds, channel_id, queue_id, agent_id)
        SELECT t.tenant_id, t.id, 1, k.kind, s.started, s.started + s.wall * interval '1 second', s.wall,

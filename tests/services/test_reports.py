@@ -7,19 +7,23 @@ Its WhatsApp channel has a menu (bot time) and reopens a ticket the customer wri
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Channel, Message, ResponseFact, Tenant, Ticket, User
 from models.errors import Invalid
 from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
 from models.rules.report_stats import figures
-from models.services import conversation, reports, tickets, triage
+from models.services import conversation, facts, reports, tickets, triage
 from models.services.reports import Filters
 from models.tickets import Direction, TicketStatus
+from tests.conftest import migrate, provision_tenants
 from tests.fakes.whatsapp import PHONE_NUMBER_ID, text_delivery
 from tests.services.helpers import store
 
@@ -256,3 +260,65 @@ def test_bad_filters_are_refused(sessions: sessionmaker[Session], tenants: dict[
             reports.response_tickets(s, Filters(tenant_id, MON, WED), "happiness")
         with pytest.raises(Invalid):
             reports.response_tickets(s, Filters(tenant_id, MON, WED, group="agent"), "resolution", "ana")
+
+
+def every_report(desk: Desk, start: datetime, end: datetime) -> list[Any]:
+    """Each report under every grouping, bucket and clock, the group ids left out (the names stay)."""
+    out: list[Any] = []
+    with desk.sessions() as s:
+        for group in reports.GROUPS:
+            for bucket in ("none", "day", "hour"):
+                for clock in reports.CLOCKS:
+                    f = Filters(desk.tenant_id, start, end, group, bucket, clock)
+                    for r in [*reports.responses(s, f), *reports.volume(s, f)]:
+                        out.append({k: v for k, v in r.items() if k != "group_value"})
+    return out
+
+
+def test_the_embedded_sqlite_mode_gives_the_same_figures(sessions: sessionmaker[Session], bus: RecordingBus,
+                                                         tenants: dict[str, Any], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    migrate(url)
+    engine = make_engine(Settings.from_env({"DATABASE_URL": url, "DATA_DIR": str(tmp_path)}))
+    try:
+        lite_bus = RecordingBus()
+        lite = make_session_factory(engine, lite_bus)
+        with lite() as s, s.begin():
+            provision_tenants(s)
+        with lite() as s:
+            lite_tenants = {"users": {u.email.split("@")[0]: u for u in s.scalars(select(User))}}
+        results = []
+        for factory, recorder, known in ((sessions, bus, tenants), (lite, lite_bus, lite_tenants)):
+            desk = Desk(factory, recorder, known)
+            a_week_of_ana(desk)
+            night = desk.writes(NIGHT_SENDER, datetime(2026, 11, 1, 5, 0, tzinfo=UTC))
+            desk.writes(NIGHT_SENDER, datetime(2026, 11, 1, 5, 10, tzinfo=UTC), body="1")
+            desk.assign(night, "ana", datetime(2026, 11, 1, 5, 15, tzinfo=UTC))
+            desk.reply(night, "ana", datetime(2026, 11, 1, 5, 30, tzinfo=UTC))
+            desk.writes(NIGHT_SENDER, datetime(2026, 11, 1, 6, 0, tzinfo=UTC))
+            desk.reply(night, "ana", datetime(2026, 11, 1, 6, 30, tzinfo=UTC))
+            results.append(every_report(desk, MON, datetime(2026, 11, 2, tzinfo=UTC)))
+        assert results[0] and results[0] == results[1]
+    finally:
+        engine.dispose()
+
+
+def test_a_continuing_customer_message_costs_one_statement(sessions: sessionmaker[Session], bus: RecordingBus,
+                                                           tenants: dict[str, Any]) -> None:
+    desk = Desk(sessions, bus, tenants)
+    t = desk.writes(ANA_SENDER, ny(2026, 3, 2, 9, 0), body="1")
+    statements: list[str] = []
+    with sessions() as s, s.begin():
+        ticket = s.get_one(Ticket, t)
+        s.flush()
+        listen = s.connection().engine
+
+        def record(_c: Any, _cur: Any, stmt: str, *_args: Any) -> None:
+            statements.append(stmt)
+
+        event.listen(listen, "before_cursor_execute", record)
+        try:
+            facts.customer_wrote(s, ticket, ny(2026, 3, 2, 9, 5))
+        finally:
+            event.remove(listen, "before_cursor_execute", record)
+    assert len(statements) == 1 and statements[0].lstrip().startswith("INSERT INTO response_facts")
