@@ -1,7 +1,7 @@
 """report facts: response waits and resolutions as they happen; messages by tenant and time (volume)
 
 Revision ID: b5eff5a6fa52
-Revises: b9b1cb0b67c6
+Revises: c0a7c7e1d5e1
 Create Date: 2026-12-02 07:26:15.577717
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'b5eff5a6fa52'
-down_revision: str | None = 'b9b1cb0b67c6'
+down_revision: str | None = 'c0a7c7e1d5e1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
