@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,7 +72,7 @@ def _zone(session: Session, tenant_id: int) -> ZoneInfo:
 def _bucket_sql(column: str, bucket: str) -> str:
     """PostgreSQL's spelling of models.rules.report_stats.bucket_of (the same day and hour, DST included)."""
     if bucket == "day":
-        return f"to_char({column} AT TIME ZONE :tz, 'YYYY-MM-DD')"
+        return f"({column} AT TIME ZONE :tz)::date"
     if bucket == "hour":
         return f"({column} - (({column} AT TIME ZONE :tz) - date_trunc('hour', {column} AT TIME ZONE :tz)))"
     return "NULL"
@@ -81,7 +81,7 @@ def _bucket_sql(column: str, bucket: str) -> str:
 def _bucket_name(value: Any, zone: ZoneInfo, bucket: str) -> str | None:
     if value is None or bucket == "none":
         return None
-    return value if bucket == "day" else bucket_of(value, zone, "hour")
+    return str(value.isoformat()) if bucket == "day" else bucket_of(value, zone, "hour")
 
 
 def _label_join(group: str, alias: str) -> str:
@@ -166,7 +166,7 @@ def response_tickets(session: Session, f: Filters, metric: str, group_value: str
     if f.bucket != "none" and bucket is not None:
         if _is_pg(session):
             where.append(f"{_bucket_sql('f.ended_at', f.bucket)} = :bucket")
-            params["bucket"] = bucket if f.bucket == "day" else _instant(bucket)
+            params["bucket"] = _day(bucket) if f.bucket == "day" else _instant(bucket)
             if f.bucket == "hour":
                 times.append("bucket")
         else:
@@ -193,6 +193,13 @@ def _int(value: str, field: str) -> int:
         return int(value)
     except ValueError:
         raise Invalid(f"{field} must be an id or {NONE!r}", field=field) from None
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid("bucket must be a date (YYYY-MM-DD), as the report gives it", field="bucket") from None
 
 
 def _instant(value: str) -> datetime:

@@ -37,8 +37,8 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 # One statement per table; :n tickets, :span seconds between openings. Times are spread by primes so the
 # durations look like a distribution rather than a ramp.
 GENERATE = [
-    """INSERT INTO contacts (tenant_id, phone, created_at)
-       SELECT :tenant, '5511' || lpad(g::text, 9, '0'), :t0 FROM generate_series(1, 10000) g""",
+    """INSERT INTO contacts (tenant_id, phone, attributes, created_at)
+       SELECT :tenant, '5511' || lpad(g::text, 9, '0'), '{}', :t0 FROM generate_series(1, 10000) g""",
     """INSERT INTO tickets (tenant_id, contact_id, channel_id, queue_id, agent_id, status, priority, required_skills,
                            triage_state, created_at, updated_at, resolved_at)
        SELECT :tenant, :contact0 + g % 10000, :channel, CASE WHEN g % 3 = 0 THEN :sales ELSE :support END,
@@ -78,6 +78,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=15, help="timed runs of each query (after one warm-up)")
     ap.add_argument("--group", default="agent", choices=("none", "agent", "queue", "channel", "label"))
     ap.add_argument("--bucket", default="day", choices=("none", "day", "hour"))
+    ap.add_argument("--keep", action="store_true", help="leave the database for EXPLAIN (its name is printed)")
     args = ap.parse_args()
     pg = f"{os.environ.get('PGUSER', 'postgres')}@{os.environ.get('PGHOST', '127.0.0.1')}:" \
          f"{os.environ.get('PGPORT', '5432')}"
@@ -154,8 +155,11 @@ def main() -> int:
     finally:
         if engine is not None:
             engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if args.keep:
+            print(f"kept database {name}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     return 0
 

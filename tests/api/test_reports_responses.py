@@ -109,7 +109,8 @@ def test_bad_filters_are_422(client: FlaskClient, tenants: dict[str, Any], query
         assert set(resp.json["error"]) >= {"code", "message"}
     for extra in ({}, {"metric": "happiness"}, {"metric": "resolution", "limit": 5000},
                   {"metric": "resolution", "group": "agent", "group_value": "ana"},
-                  {"metric": "resolution", "bucket": "hour", "bucket_value": "yesterday"}):
+                  {"metric": "resolution", "bucket": "hour", "bucket_value": "yesterday"},
+                  {"metric": "resolution", "bucket": "day", "bucket_value": "yesterday"}):
         resp = client.get("/api/reports/responses/tickets", query_string={**WINDOW, **extra}, headers=carla)
         assert resp.status_code == 422, (extra, resp.json)
 
