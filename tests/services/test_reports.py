@@ -322,3 +322,22 @@ def test_a_continuing_customer_message_costs_one_statement(sessions: sessionmake
         finally:
             event.remove(listen, "before_cursor_execute", record)
     assert len(statements) == 1 and statements[0].lstrip().startswith("INSERT INTO response_facts")
+
+
+def test_an_agent_reopening_starts_a_cycle_and_a_resolve_at_the_bot_records_nothing(
+        sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any]) -> None:
+    desk = Desk(sessions, bus, tenants)
+    t = desk.writes(ANA_SENDER, ny(2026, 3, 2, 9, 0), body="1")  # routed at once
+    desk.assign(t, "ana", ny(2026, 3, 2, 9, 1))
+    desk.reply(t, "ana", ny(2026, 3, 2, 9, 10))
+    desk.resolve(t, ny(2026, 3, 2, 9, 30))
+    desk.act(tickets.reopen, "carla", t, ny(2026, 3, 2, 13, 0))
+    desk.assign(t, "ana", ny(2026, 3, 2, 13, 1))
+    desk.reply(t, "ana", ny(2026, 3, 2, 13, 15))
+    desk.resolve(t, ny(2026, 3, 2, 14, 0))
+    bot_only = desk.writes(BRUNO_SENDER, ny(2026, 3, 2, 10, 0))  # still at the menu
+    desk.resolve(bot_only, ny(2026, 3, 2, 10, 5))
+    spans = {(s["ticket_id"], s["cycle"], m, s["seconds"]) for m in reports.METRICS
+             for s in desk.drill(MON, WED, m, bucket="none")}
+    assert spans == {(t, 1, "first_response", 600), (t, 1, "resolution", 1800),
+                     (t, 2, "first_response", 900), (t, 2, "resolution", 3600)}
