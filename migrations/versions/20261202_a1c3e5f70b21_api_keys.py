@@ -1,7 +1,7 @@
 """api keys: scoped, hashed credentials of a tenant; audit entries name the key that acted
 
 Revision ID: a1c3e5f70b21
-Revises: c0a7c7e1d5e1
+Revises: b5eff5a6fa52
 Create Date: 2026-12-02 07:40:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'a1c3e5f70b21'
-down_revision: str | None = 'c0a7c7e1d5e1'
+down_revision: str | None = 'b5eff5a6fa52'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
