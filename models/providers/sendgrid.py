@@ -40,32 +40,51 @@ from models.rules.reply_address import reply_address, ticket_of
 from models.tickets import DeliveryStatus
 
 PROVIDER = "sendgrid"
-__all__ = ["ADAPTER", "PROVIDER", "parse_events", "parse_inbound", "parse_message", "send_mail", "ticket_token",
-           "verify_event_signature"]
+__all__ = ["ADAPTER", "PROVIDER", "event_public_key", "parse_events", "parse_inbound", "parse_message", "send_mail",
+           "ticket_token", "verify_event_signature"]
 _EPOCH = re.compile(r"\s*([0-9]{1,12})\s*")  # ASCII digits only: str.isdigit() also accepts "²"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+# How old a signed Event Webhook timestamp may be. SendGrid retries a failed post for up to 24 hours and its
+# documentation does not say a retry is signed afresh, so a 300-s window could refuse a genuine retry (and lose the
+# event for good). A replay of a genuinely signed post inside this window stores nothing: every event is deduplicated
+# on `sg_event_id` (the inbox's unique key), which is what actually stops a replay.
+EVENT_MAX_AGE = 25 * 3600
+
+
+def event_public_key(public_key_b64: str) -> ec.EllipticCurvePublicKey | None:
+    """The Event Webhook verification key (base64 DER SubjectPublicKeyInfo, P-256), or None when it is not one.
+
+    Checked when a channel's `event_public_key` is saved, so a typo is a 422 then rather than every event refused.
+    """
+    try:
+        key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
+    except (ValueError, binascii.Error, TypeError):
+        return None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        return None
+    return key
 
 
 def verify_event_signature(public_key_b64: str, signature_b64: str | None, timestamp: str | None, raw_body: bytes,
-                           now: float, max_age: float = 300) -> bool:
+                           now: float, max_age: float = 300, max_skew: float = 300) -> bool:
     """Check an Event Webhook post: ECDSA P-256/SHA-256 over `timestamp + raw body`.
 
     `public_key_b64` is the verification key from the SendGrid settings (base64 DER SubjectPublicKeyInfo) and the
-    signature is base64 DER. A timestamp further than `max_age` seconds from `now`, either way, is refused so a
-    captured post cannot be replayed later. Any malformed input (including a bad key) gives False.
+    signature is base64 DER. A timestamp more than `max_age` seconds before `now`, or `max_skew` after it, is
+    refused. Any malformed input (including a bad key) gives False.
     """
     epoch = _EPOCH.fullmatch(timestamp or "")
     if not signature_b64 or not timestamp or not epoch:
         return False
-    if abs(now - int(epoch.group(1))) > max_age:
+    if not -max_skew <= now - int(epoch.group(1)) <= max_age:
         return False
+    key = event_public_key(public_key_b64)
     try:
-        key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
         signature = base64.b64decode(signature_b64, validate=True)
     except (ValueError, binascii.Error, TypeError):
         return False
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+    if key is None:
         return False
     try:
         key.verify(signature, timestamp.encode() + raw_body, ec.ECDSA(hashes.SHA256()))
@@ -166,7 +185,8 @@ class SendGridAdapter:
     `inbound_secret` (the Inbound Parse URL's secret, also the key signing reply addresses), `event_public_key`
     (Event Webhook verification key).
 
-    Routes: "inbound" (Inbound Parse, `path_token` = the secret) and "events" (the signed Event Webhook).
+    Routes: "inbound" (Inbound Parse, `path_token` = the secret) and "events" (the signed Event Webhook, at
+    `/webhooks/sendgrid/events/<inbound_secret>`: the secret names the channel, its key verifies the signature).
     Replies thread under the customer's latest email (In-Reply-To, References) and carry a signed reply address
     naming the ticket, which `ticket_named` reads back from the customer's answer.
     """
@@ -198,15 +218,23 @@ class SendGridAdapter:
         return Verified({channel.external_id: channel}, delivery.events)
 
     def _verify_events(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
-        signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
-        now = time.time()
-        # The post names no channel: the channel is the one whose key verifies it.
-        channel = next((c for c in directory.active() if credentials(c, "event_public_key") and verify_event_signature(
-            credentials(c, "event_public_key"), signature, timestamp, request.raw_body, now)), None)
+        # The post names no channel, so its URL does: `/webhooks/sendgrid/events/<inbound_secret>`. Only that
+        # channel's key may verify it: a key found by trying every channel's would let a tenant who saved another
+        # tenant's (public) key capture that tenant's events.
+        token = request.path_token or ""
+        channel = next((c for c in directory.active() if (secret := credentials(c, "inbound_secret"))
+                        and hmac.compare_digest(secret.encode(), token.encode())), None)
         if channel is None:
-            raise SignatureInvalid("signature does not verify, or the timestamp is too old")
+            raise Refused("no channel has this events URL secret", status=403, code="forbidden")
+        signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
+        if not verify_event_signature(credentials(channel, "event_public_key"), signature, timestamp,
+                                      request.raw_body, time.time(), max_age=EVENT_MAX_AGE):
+            raise SignatureInvalid("signature does not verify with this channel's event_public_key, or the "
+                                   "timestamp is out of range")
+        # Deduplicated per channel: a post replayed at another channel's URL cannot hide the event from its owner.
         return Verified({channel.external_id: channel},
-                        [replace(e, channel_ref=channel.external_id) for e in delivery.events])
+                        [replace(e, channel_ref=channel.external_id, event_id=f"{channel.id}:{e.event_id}")
+                         for e in delivery.events])
 
     def acknowledge(self, request: WebhookRequest) -> Ack | None:
         return None

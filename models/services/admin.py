@@ -18,6 +18,7 @@ from models.infra import tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind, Queue, QueueMember, Role, Strategy, Tenant, User
+from models.providers import sendgrid
 from models.rules.routing import TriageConfig
 from models.rules.sla import Calendar
 from models.services.accounts import end_all_sessions
@@ -141,11 +142,21 @@ def save_channel(session: Session, actor: User, fields: dict[str, Any], now: dat
         if key in fields:
             setattr(channel, key, fields[key])
     if fields.get("credentials"):
+        _check_credentials(channel.kind, fields["credentials"])
         channel.credentials = {**channel.credentials, **fields["credentials"]}
     session.flush()
     _audit(session, actor, "channel.saved", "channel", channel.id, now,
            **{k: v for k, v in fields.items() if k != "credentials"})
     return channel
+
+
+def _check_credentials(kind: ChannelKind, creds: dict[str, Any]) -> None:
+    """Refuse credentials that cannot work before they are stored (a SendGrid key that is no P-256 key)."""
+    key = creds.get("event_public_key")
+    if kind == ChannelKind.EMAIL and key is not None and (
+            not isinstance(key, str) or sendgrid.event_public_key(key) is None):
+        raise Invalid("credentials.event_public_key: not a P-256 public key (base64 DER, as SendGrid shows it)",
+                      field="credentials.event_public_key")
 
 
 def set_business_hours(session: Session, actor: User, doc: dict[str, Any], now: datetime) -> dict[str, Any]:
