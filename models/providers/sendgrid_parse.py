@@ -203,6 +203,8 @@ def parse_events(doc: Any) -> list[InboundEvent]:
         if not isinstance(item, dict) or not item.get("sg_event_id") or not item.get("event"):
             raise MalformedDelivery(f"events[{i}]: sg_event_id and event are required")
         status = _STATUSES.get(str(item["event"]))
+        if item["event"] == "open" and item.get("sg_machine_open") in (True, "true"):
+            status = None  # a mail privacy proxy fetched the pixel: nobody read it
         message_id = str(item.get("sg_message_id") or "").split(".", 1)[0]
         if status is None or not message_id:
             continue
