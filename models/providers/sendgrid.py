@@ -195,11 +195,12 @@ class SendGridAdapter:
     provider = PROVIDER
     address: Literal["phone", "email"] = "email"
 
+    def authenticate(self, request: WebhookRequest, directory: ChannelDirectory) -> None:
+        if request.route == "events":  # Inbound Parse signs nothing: its channel is checked once the body is read
+            self._events_channel(request, directory)
+
     def parse_delivery(self, request: WebhookRequest) -> Delivery:
         if request.route == "events":
-            # Signed posts only: an unsigned one is refused before its body is even read.
-            if not request.header(SIGNATURE_HEADER) or not request.header(TIMESTAMP_HEADER):
-                raise SignatureMissing(f"{SIGNATURE_HEADER} and -Timestamp required")
             return Delivery(parse_events(json_body(request)))
         if request.mimetype != "multipart/form-data":
             raise UnsupportedMediaType("expected multipart/form-data")
@@ -217,20 +218,29 @@ class SendGridAdapter:
             raise Refused("unknown recipient or wrong inbound secret", status=403, code="forbidden")
         return Verified({channel.external_id: channel}, delivery.events)
 
-    def _verify_events(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
-        # The post names no channel, so its URL does: `/webhooks/sendgrid/events/<inbound_secret>`. Only that
-        # channel's key may verify it: a key found by trying every channel's would let a tenant who saved another
-        # tenant's (public) key capture that tenant's events.
+    def _events_channel(self, request: WebhookRequest, directory: ChannelDirectory) -> Channel:
+        """The channel an Event Webhook post is for, once its signature verified with that channel's key.
+
+        The post names no channel, so its URL does: `/webhooks/sendgrid/events/<inbound_secret>`. Only that
+        channel's key may verify it: a key found by trying every channel's would let a tenant who saved another
+        tenant's (public) key capture that tenant's events.
+        """
         token = request.path_token or ""
         channel = next((c for c in directory.active() if (secret := credentials(c, "inbound_secret"))
                         and hmac.compare_digest(secret.encode(), token.encode())), None)
         if channel is None:
             raise Refused("no channel has this events URL secret", status=403, code="forbidden")
         signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
+        if not signature or not timestamp:
+            raise SignatureMissing(f"{SIGNATURE_HEADER} and -Timestamp required")
         if not verify_event_signature(credentials(channel, "event_public_key"), signature, timestamp,
                                       request.raw_body, time.time(), max_age=EVENT_MAX_AGE):
             raise SignatureInvalid("signature does not verify with this channel's event_public_key, or the "
                                    "timestamp is out of range")
+        return channel
+
+    def _verify_events(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
+        channel = self._events_channel(request, directory)  # checked again: verify_delivery stands on its own
         # Deduplicated per channel: a post replayed at another channel's URL cannot hide the event from its owner.
         return Verified({channel.external_id: channel},
                         [replace(e, channel_ref=channel.external_id, event_id=f"{channel.id}:{e.event_id}")

@@ -289,6 +289,16 @@ class WhatsAppAdapter:
     provider = PROVIDER
     address: Literal["phone", "email"] = "phone"
 
+    def authenticate(self, request: WebhookRequest, directory: ChannelDirectory) -> None:
+        # The raw-body HMAC first: a body no app secret of ours signed is never parsed. Which channel each
+        # number belongs to (and that its own secret signed it) is verify_delivery's, once the body is read.
+        signature = request.header("X-Hub-Signature-256")
+        if not signature:
+            raise SignatureMissing("X-Hub-Signature-256 header is required")
+        secrets = {credentials(c, "app_secret") for c in directory.active()} - {""}
+        if not any([verify_signature(request.raw_body, signature, secret) for secret in secrets]):
+            raise SignatureInvalid("X-Hub-Signature-256 does not match the body")
+
     def parse_delivery(self, request: WebhookRequest) -> Delivery:
         delivery = parse_delivery(json_body(request))
         return Delivery(delivery.events, tuple(sorted(delivery.refs)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from models.infra.metrics import WEBHOOK_EVENTS, count
 from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind
 from models.providers.adapter import ChannelAdapter
-from models.providers.base import InboundEvent, WebhookRequest
+from models.providers.base import InboundEvent, MalformedDelivery, WebhookRequest
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,41 @@ def receive(session: Session, adapter: ChannelAdapter, request: WebhookRequest) 
     """Take in one webhook delivery: parse, authenticate against the channel's secret, store each event once.
 
     Raises the adapter's `Refused` (malformed, unsigned, bad signature, unknown channel) before writing anything.
+    The signature is checked before anything that depends on the body's content, where the scheme allows it.
     """
+    directory = Directory(session, adapter.kind)
+    adapter.authenticate(request, directory)
     delivery = adapter.parse_delivery(request)
-    verified = adapter.verify_delivery(request, delivery, Directory(session, adapter.kind))
+    verified = adapter.verify_delivery(request, delivery, directory)
+    for event in verified.events:
+        refuse_unstorable(event)
     return store_events(session, adapter.provider, verified.channels, verified.events)
+
+
+def refuse_unstorable(event: InboundEvent) -> None:
+    """400 for an event carrying text PostgreSQL cannot store (a NUL character, an unpaired surrogate from a
+    `\\ud800` escape), wherever it is: signed by the provider or not, it would fail the insert with a 500."""
+    stack: list[tuple[str, Any]] = [("event_id", event.event_id), ("payload", event.payload)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{key}", key) for key in value)
+            stack.extend((f"{where}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str) and not _storable(value):
+            raise MalformedDelivery(f"{where[:200]}: contains a character that cannot be stored (NUL or an unpaired "
+                                    "surrogate)", code="unstorable_text")
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def store_events(session: Session, provider: str, channels: dict[str, Channel],
