@@ -11,11 +11,15 @@ from api import (
     admin,
     agents,
     attachments,
+    audit,
     auth,
+    auto_resolve,
+    canned,
     console,
     db,
     errors,
     health,
+    labels,
     observability,
     outgoing,
     reports,
@@ -72,9 +76,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, outgoing.blp, reports.blp):
+                admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
+    # After the limiter: a flood is refused before its bodies are parsed.
+    errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])
     observability.init_metrics(app)
     app.cli.add_command(provision_command)
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.links import signed_url
 from models.rules import templates as template_rules
 from models.services.conversation import MAX_BODY
 from models.services.payloads import is_unread
 from models.tickets import TicketStatus
+
+
+class LabelSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(1, 64), metadata={"example": "vip"})
+    color = fields.String(load_default="#6b7280", validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$"),
+                          metadata={"example": "#e11d48"})
 
 
 class TicketSchema(Schema):
@@ -26,13 +33,21 @@ class TicketSchema(Schema):
     in_bot = fields.Function(lambda t: t.queue_id is None and t.status == TicketStatus.QUEUED,
                              metadata={"description": "still at the bot's menu"})
     created_at = fields.DateTime()
-    unread = fields.Function(lambda t: is_unread(t), metadata={"description": "customer wrote after read_at"})
+    unread = fields.Function(is_unread, metadata={"description": "customer wrote after read_at"})
     read_at = fields.DateTime(allow_none=True)
     assigned_at = fields.DateTime(allow_none=True)
     first_response_at = fields.DateTime(allow_none=True)
     resolved_at = fields.DateTime(allow_none=True)
     first_response_due_at = fields.DateTime(allow_none=True)
     resolution_due_at = fields.DateTime(allow_none=True)
+    labels = fields.List(fields.Nested(LabelSchema))
+    snoozed = fields.Function(lambda t: t.snoozed_at is not None,
+                              metadata={"description": "put aside (status pending) until snoozed_until or a reply"})
+    snoozed_until = fields.DateTime(allow_none=True)
+
+
+def _attachment_url(attachment: Any) -> str | None:
+    return signed_url(attachment) if attachment.status.value == "stored" else None
 
 
 class AttachmentSchema(Schema):
@@ -44,12 +59,8 @@ class AttachmentSchema(Schema):
     status = fields.Function(lambda a: a.status.value,
                              metadata={"enum": ["pending", "stored", "failed", "expired", "erased"]})
     error = fields.String(allow_none=True, metadata={"description": "why the file is not stored (failed, expired)"})
-    url = fields.Function(lambda a: _attachment_url(a), allow_none=True,
+    url = fields.Function(_attachment_url, allow_none=True,
                           metadata={"description": "short-lived download link; null until the file is stored"})
-
-
-def _attachment_url(attachment: Any) -> str | None:
-    return signed_url(attachment) if attachment.status.value == "stored" else None
 
 
 class ReactionSchema(Schema):
@@ -84,6 +95,7 @@ class TicketQuery(PageArgs):
     mine = fields.Boolean(load_default=False, metadata={"description": "only tickets assigned to me"})
     q = fields.String(validate=validate.Length(1, 100),
                       metadata={"description": "contact phone (partial digits) or name"})
+    label = fields.Integer(metadata={"description": "only tickets with this label (id)"})
 
 
 class TicketPage(Schema):
@@ -96,7 +108,7 @@ class MessagePage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-class LanguageField(fields.Field):
+class LanguageField(fields.Field[str]):
     """A template language: `"pt_BR"`, or the Graph API's `{"code": "pt_BR"}`."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -139,6 +151,23 @@ class ReplySchema(Schema):
                          metadata={"example": "Olá! Como posso ajudar?"})
     template = fields.Nested(TemplateSchema, load_default=None,
                              metadata={"description": "WhatsApp template, required outside the 24-hour window"})
+    canned_response_id = fields.Integer(metadata={"description": "send this canned response, filled for the "
+                                                                 "ticket, instead of `body`"})
+    canned_code = fields.String(validate=validate.Length(1, 32),
+                                metadata={"description": "or name it by code (your own first, then the tenant's)"})
+
+    @validates_schema
+    def _one_source(self, data: dict[str, Any], **_kw: Any) -> None:
+        canned = [key for key in ("canned_response_id", "canned_code") if key in data]
+        if len(canned) > 1 or (canned and data.get("body", "").strip()):
+            raise ValidationError("give one of body, canned_response_id, canned_code", field_name="body")
+
+
+class SnoozeSchema(Schema):
+    until = fields.AwareDateTime(metadata={"description": "wake at this time (with its UTC offset)",
+                                           "example": "2026-12-03T09:00:00-03:00"})
+    until_customer_replies = fields.Boolean(load_default=False,
+                                            metadata={"description": "instead of `until`: wake on the next reply"})
 
 
 class NoteSchema(Schema):

@@ -14,7 +14,7 @@ from api.schemas import TemplateInfoSchema, TemplateQuery
 from models.services import templates
 
 blp = Blueprint("templates", __name__, url_prefix="/api/templates", description="WhatsApp message templates")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.route("")

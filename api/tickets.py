@@ -17,17 +17,18 @@ from api.schemas import (
     NoteSchema,
     PageArgs,
     ReplySchema,
+    SnoozeSchema,
     TicketPage,
     TicketQuery,
     TicketSchema,
     TransferSchema,
 )
 from models.base import utcnow
-from models.services import conversation, tickets
+from models.services import canned, conversation, labels, tickets, workflow
 from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.route("")
@@ -40,7 +41,8 @@ class Tickets(MethodView):
         """Tickets newest first: an agent's own and those waiting in their queues; the tenant's for supervisors"""
         items, cursor = conversation.list_tickets(
             db(), g.user, status=query.get("status"), queue_id=query.get("queue_id"), mine=query["mine"],
-            search=query.get("q"), cursor=query.get("cursor"), limit=query["limit"])
+            search=query.get("q"), cursor=query.get("cursor"), limit=query["limit"], label_id=query.get("label"))
+        labels.preload(db(), items)
         return {"items": items, "next_cursor": cursor}
 
 
@@ -75,8 +77,12 @@ class TicketMessages(MethodView):
     @blp.alt_response(422, description="empty body, or a WhatsApp text outside the 24-hour window")
     @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any], ticket_id: int) -> Message:
-        """Reply to the customer; the message is queued and sent by a worker"""
-        message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"])
+        """Reply to the customer (text or a canned response); the message is queued and sent by a worker"""
+        if "canned_response_id" in body or "canned_code" in body:
+            message = canned.reply_with(db(), g.user, ticket_id, utcnow(), canned_id=body.get("canned_response_id"),
+                                        code=body.get("canned_code"), template=body["template"])
+        else:
+            message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"])
         commit()
         return message
 
@@ -159,3 +165,38 @@ class Reopen(MethodView):
     def post(self, ticket_id: int) -> Ticket:
         """Reopen a resolved ticket: it goes back to its queue"""
         return _act(tickets.reopen, ticket_id, utcnow())
+
+
+@blp.route("/<int:ticket_id>/pending")
+class Pending(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(409, description="the ticket is resolved")
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Waiting on the customer: SLA clocks pause until they reply"""
+        return _act(workflow.mark_pending, ticket_id, utcnow())
+
+
+@blp.route("/<int:ticket_id>/snooze")
+class Snooze(MethodView):
+    @login_required()
+    @blp.arguments(SnoozeSchema)
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(400, description="`until` is not in the future")
+    @blp.alt_response(409, description="the ticket is resolved")
+    @blp.doc(security=BEARER)
+    def post(self, body: dict[str, Any], ticket_id: int) -> Ticket:
+        """Put the ticket aside (pending) until a time or until the customer replies"""
+        return _act(workflow.snooze, ticket_id, utcnow(), body.get("until"), body["until_customer_replies"])
+
+
+@blp.route("/<int:ticket_id>/resume")
+class Resume(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(409, description="the ticket is neither pending nor snoozed")
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Take a pending or snoozed ticket back now (to its agent, or its queue)"""
+        return _act(workflow.resume, ticket_id, utcnow())

@@ -3,7 +3,9 @@
 from models.attachments import Attachment, AttachmentStatus
 from models.auth import AuthSession
 from models.base import Base
+from models.canned import CannedResponse
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
+from models.labels import ContactLabel, Label, TicketLabel
 from models.notices import TicketNotice
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
 from models.reactions import Reaction
@@ -20,14 +22,17 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Base",
+    "CannedResponse",
     "Channel",
     "ChannelKind",
     "Contact",
+    "ContactLabel",
     "DeliveryState",
     "DeliveryStatus",
     "Department",
     "Direction",
     "InboxEvent",
+    "Label",
     "Message",
     "MessageTemplate",
     "NoticeKind",
@@ -44,6 +49,7 @@ __all__ = [
     "Strategy",
     "Tenant",
     "Ticket",
+    "TicketLabel",
     "TicketNotice",
     "TicketSla",
     "TicketStatus",

@@ -12,6 +12,7 @@ from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
 
 if TYPE_CHECKING:
     from models.attachments import Attachment
+    from models.labels import Label
     from models.reactions import Reaction
 
 
@@ -71,6 +72,9 @@ class Ticket(TenantOwned, Base):
         # Open conversations by their customer's last message: the 24-hour window check reads a range of it.
         Index("ix_tickets_open_last_customer", "last_customer_message_at",
               postgresql_where=text("status <> 'resolved'"), sqlite_where=text("status <> 'resolved'")),
+        # Beat's wake-up scan reads only snoozed tickets.
+        Index("ix_tickets_snoozed_until", "snoozed_until", postgresql_where=text("snoozed_until IS NOT NULL"),
+              sqlite_where=text("snoozed_until IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -87,6 +91,9 @@ class Ticket(TenantOwned, Base):
     reopened_at: Mapped[datetime | None] = mapped_column()
     # When the assigned agent last marked the conversation read; unread = the customer wrote after it.
     read_at: Mapped[datetime | None] = mapped_column()
+    # Snoozed (status pending, put aside): since when, and until when (None: until the customer replies).
+    snoozed_at: Mapped[datetime | None] = mapped_column()
+    snoozed_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()
@@ -98,6 +105,9 @@ class Ticket(TenantOwned, Base):
     resolution_due_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(lazy="select", viewonly=True)
+    # Loaded on access; lists preload them in one query (models.services.labels.preload).
+    labels: Mapped[list[Label]] = relationship(secondary="ticket_labels", lazy="select", viewonly=True,
+                                               order_by="Label.name")
 
 
 class Message(TenantOwned, Base):

@@ -296,7 +296,7 @@ class WhatsAppAdapter:
         if not signature:
             raise SignatureMissing("X-Hub-Signature-256 header is required")
         secrets = {credentials(c, "app_secret") for c in directory.active()} - {""}
-        if not any([verify_signature(request.raw_body, signature, secret) for secret in secrets]):
+        if not any(verify_signature(request.raw_body, signature, secret) for secret in secrets):
             raise SignatureInvalid("X-Hub-Signature-256 does not match the body")
 
     def parse_delivery(self, request: WebhookRequest) -> Delivery:

@@ -19,6 +19,7 @@ from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind
 from models.providers.adapter import ChannelAdapter
 from models.providers.base import InboundEvent, MalformedDelivery, WebhookRequest
+from models.rules import documents
 
 
 @dataclass(frozen=True)
@@ -62,35 +63,29 @@ def receive(session: Session, adapter: ChannelAdapter, request: WebhookRequest) 
     adapter.authenticate(request, directory)
     delivery = adapter.parse_delivery(request)
     verified = adapter.verify_delivery(request, delivery, directory)
-    for event in verified.events:
-        refuse_unstorable(event)
+    for event in verified.events:  # signed, yet not storable: a 400 the provider sees, never a 500
+        reason = documents.refusal([event.event_id, event.channel_ref, event.payload]) or _unencodable(event)
+        if reason:
+            raise MalformedDelivery(f"the delivery cannot be stored: {reason}")
     return store_events(session, adapter.provider, verified.channels, verified.events)
 
 
-def refuse_unstorable(event: InboundEvent) -> None:
-    """400 for an event carrying text PostgreSQL cannot store (a NUL character, an unpaired surrogate from a
-    `\\ud800` escape), wherever it is: signed by the provider or not, it would fail the insert with a 500."""
-    stack: list[tuple[str, Any]] = [("event_id", event.event_id), ("payload", event.payload)]
+def _unencodable(event: InboundEvent) -> str | None:
+    """An unpaired surrogate (JSON `\\ud800`) parses into text no UTF-8 database can hold: the driver would raise."""
+    stack: list[Any] = [event.event_id, event.payload]
     while stack:
-        where, value = stack.pop()
+        value = stack.pop()
         if isinstance(value, dict):
-            stack.extend((f"{where}.{key}", key) for key in value)
-            stack.extend((f"{where}.{key}", item) for key, item in value.items())
+            stack.extend(value.keys())
+            stack.extend(value.values())
         elif isinstance(value, list):
-            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
-        elif isinstance(value, str) and not _storable(value):
-            raise MalformedDelivery(f"{where[:200]}: contains a character that cannot be stored (NUL or an unpaired "
-                                    "surrogate)", code="unstorable_text")
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "an unpaired surrogate is not accepted in text"
+    return None
 
 
 def store_events(session: Session, provider: str, channels: dict[str, Channel],
@@ -118,16 +113,51 @@ def store_events(session: Session, provider: str, channels: dict[str, Channel],
     return StoreResult(stored, duplicates)
 
 
-def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, max_attempts: int = 50,
-                  limit: int = 500) -> int:
-    """Ask again for inbox events still unprocessed after `min_age_seconds` (a task that exhausted its retries,
-    e.g. a status that arrived long before its message was recorded). Processing is idempotent."""
+def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, limit: int = 500) -> list[int]:
+    """Ask again for live inbox events still unprocessed after `min_age_seconds` (a task that failed or was lost
+    with the broker, e.g. a status that arrived long before its message was recorded). Returns the ids asked for.
+
+    The least-tried rows go first, so events that keep failing (each failure is counted) cannot crowd fresh ones
+    out of the `limit`; dead-lettered rows are not asked again.
+    """
     rows = session.execute(
         select(InboxEvent.id, InboxEvent.tenant_id)
-        .where(InboxEvent.processed_at.is_(None), InboxEvent.attempts < max_attempts,
+        .where(InboxEvent.processed_at.is_(None), InboxEvent.dead_at.is_(None),
                InboxEvent.received_at < now - timedelta(seconds=min_age_seconds))
+        .order_by(InboxEvent.attempts, InboxEvent.id).limit(limit)
+    ).all()
+    for inbox_id, tenant_id in rows:
+        enqueue(session, tenant_id, tasks.PROCESS_EVENT, inbox_id)
+    return [inbox_id for inbox_id, _ in rows]
+
+
+def requeue_after(session: Session, after_id: int, limit: int) -> list[int]:
+    """Ask again for every live unprocessed inbox event with an id above `after_id`, at most `limit`, in id
+    order (page with the last id returned): after the broker lost its queues, whatever their age."""
+    rows = session.execute(
+        select(InboxEvent.id, InboxEvent.tenant_id)
+        .where(InboxEvent.processed_at.is_(None), InboxEvent.dead_at.is_(None), InboxEvent.id > after_id)
         .order_by(InboxEvent.id).limit(limit)
     ).all()
     for inbox_id, tenant_id in rows:
         enqueue(session, tenant_id, tasks.PROCESS_EVENT, inbox_id)
-    return len(rows)
+    return [inbox_id for inbox_id, _ in rows]
+
+
+def record_failure(session: Session, inbox_id: int, error: str, now: datetime, max_attempts: int) -> bool:
+    """Count one failed run of an event and keep its error; at `max_attempts` it is dead-lettered.
+
+    Called in its own transaction: the run's own one rolled back. Returns whether the event is now dead.
+    """
+    event = session.get(InboxEvent, inbox_id, with_for_update=True)
+    if event is None or event.processed_at is not None or event.dead_at is not None:
+        return False
+    event.attempts += 1
+    event.error = error[:MAX_ERROR_CHARS]
+    if event.attempts >= max_attempts:
+        event.dead_at = now
+        event.error = f"dead-lettered after {event.attempts} failed attempts: {event.error}"[:MAX_ERROR_CHARS]
+    return event.dead_at is not None
+
+
+MAX_ERROR_CHARS = 2000

@@ -17,9 +17,9 @@ from models.org import Channel, Queue, Tenant
 from models.providers.base import ParsedMessage, StatusUpdate
 from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
-from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
+from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import sla
+from models.services import labels, sla, workflow
 from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -106,8 +106,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     ticket.last_customer_message_at = now
     ticket.updated_at = now
     resumed = ticket.status == TicketStatus.PENDING
-    if resumed:
-        ticket.status = TicketStatus.ASSIGNED
+    if resumed:  # pending or snoozed: back to its agent or queue (models.services.workflow)
+        workflow.customer_replied(session, ticket, now)
     decision = None
     if how == "new":
         decision = route_new(config, parsed.body, _open_now(session, channel, now))
@@ -123,6 +123,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
                       ticket_summary(ticket, contact), ticket_audience(ticket))
     realtime.emit(session, channel.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
+    if names := keyword_labels(config, parsed.body):  # keyword rules may label the ticket (models.services.labels)
+        labels.add_by_triage(session, ticket, names, now)
     for text in decision.replies if decision else ():
         queue_text(session, ticket, text, None, now)
     return message

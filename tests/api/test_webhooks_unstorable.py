@@ -44,7 +44,7 @@ def test_a_signed_whatsapp_delivery_with_a_nul_character_is_refused(
             "name": {"wamid": "wamid.1", "name": "Ma\x00ria"}}[where]
     raw = encode(text_delivery(**args))  # JSON carries it as the escape \u0000, which Meta may send
     assert b"\\u0000" in raw
-    assert refused(whatsapp(client, raw), sessions)["code"] == "unstorable_text"
+    assert refused(whatsapp(client, raw), sessions)["code"] == "malformed_delivery"
 
 
 def test_an_unpaired_surrogate_escape_is_refused(client: FlaskClient, sessions: sessionmaker[Session],
