@@ -35,7 +35,7 @@ from models.providers.base import (
     WebhookRequest,
     unsupported,
 )
-from models.providers.sendgrid_parse import parse_events, parse_inbound, parse_message, ticket_token
+from models.providers.sendgrid_parse import REFERENCE_ARG, parse_events, parse_inbound, parse_message, ticket_token
 from models.rules.reply_address import reply_address, ticket_of
 from models.tickets import DeliveryStatus
 
@@ -100,7 +100,8 @@ def _angle(message_id: str) -> str:
 
 def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | None, to: str, subject: str,
               text: str, in_reply_to: str | None, references: list[str], timeout: tuple[float, float],
-              reply_to: str | None = None, session: requests.Session | None = None) -> str:
+              reply_to: str | None = None, session: requests.Session | None = None,
+              reference: str | None = None) -> str:
     """Send a plain-text email; returns the X-Message-Id (the prefix of later `sg_message_id`s). Raises ProviderError.
 
     Message ids may be given with or without angle brackets; the headers always carry them bracketed.
@@ -119,6 +120,8 @@ def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | 
         headers["References"] = " ".join(_angle(r) for r in references)
     if headers:
         doc["headers"] = headers
+    if reference:  # returned on every Event Webhook event of this mail
+        doc["custom_args"] = {REFERENCE_ARG: reference}
     http = session or requests
     try:
         resp = http.post(f"{base_url.rstrip('/')}/v3/mail/send", json=doc,
@@ -259,8 +262,10 @@ class SendGridAdapter:
         status = _OURS.get(str(payload.get("status")))
         if status is None:
             return None
+        reference = payload.get("reference")
         return StatusUpdate(provider_message_id=str(payload["id"]), status=status,
-                            error_reason=None if payload.get("reason") is None else str(payload["reason"]))
+                            error_reason=None if payload.get("reason") is None else str(payload["reason"]),
+                            reference=None if reference is None else str(reference))
 
     def ticket_named(self, channel: Channel, message: ParsedMessage) -> int | None:
         recipient = message.thread.recipient if message.thread else None
@@ -277,7 +282,7 @@ class SendGridAdapter:
             from_email=channel.external_id, from_name=channel.name, to=message.to,
             subject=f"Re: {message.subject}" if message.subject else "Re: your message", text=message.body,
             in_reply_to=last_in, references=[last_in] if last_in else [], timeout=transport.timeout,
-            session=transport.http,
+            session=transport.http, reference=message.reference,
             reply_to=reply_address(channel.external_id, message.ticket_id, credentials(channel, "inbound_secret"))))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal, NoReturn
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -294,6 +294,12 @@ def check_account(*, base_url: str, account_sid: str, auth_token: str, timeout: 
 _OURS = {s.value: s for s in DeliveryStatus}
 
 
+def status_callback_url(public_base_url: str, reference: str | None) -> str:
+    """Our status callback for one send: the query names our message, and Twilio signs the URL with it."""
+    url = f"{public_base_url}/webhooks/twilio/status"
+    return f"{url}?{urlencode({'ref': reference})}" if reference else url
+
+
 def _same_account(channel: Channel, form: Mapping[str, str]) -> bool:
     account = credentials(channel, "account_sid")
     return not account or hmac.compare_digest(account, form.get("AccountSid", ""))
@@ -320,6 +326,8 @@ class TwilioAdapter:
         form = request.form_dict()
         status = request.route == "status"
         event = parse_status(form) if status else parse_inbound(form)
+        if status and request.query.get("ref"):  # our StatusCallback URL names our message (see send)
+            event.payload["reference"] = request.query["ref"]
         # A status we do not track (e.g. "receiving") is verified and answered, but stores nothing.
         events = [] if status and event.payload.get("status") is None else [event]
         return Delivery(events, tuple(channel_refs(form, status=status)))
@@ -363,8 +371,10 @@ class TwilioAdapter:
         if status is None:
             return None
         code = payload.get("error_code")
+        reference = payload.get("reference")
         return StatusUpdate(provider_message_id=str(payload["id"]), status=status,
-                            error_code=None if code is None else str(code))
+                            error_code=None if code is None else str(code),
+                            reference=None if reference is None else str(reference))
 
     def ticket_named(self, channel: Channel, message: ParsedMessage) -> int | None:
         return None
@@ -379,7 +389,7 @@ class TwilioAdapter:
             base_url=settings.twilio_api_base_url, account_sid=credentials(channel, "account_sid"),
             auth_token=credentials(channel, "auth_token"), from_=None if service else channel.external_id,
             messaging_service_sid=service, to=f"+{message.to}" if message.to else "", body=message.body,
-            status_callback=f"{settings.public_base_url}/webhooks/twilio/status", timeout=transport.timeout,
+            status_callback=status_callback_url(settings.public_base_url, message.reference), timeout=transport.timeout,
             session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:

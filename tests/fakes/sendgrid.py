@@ -153,3 +153,10 @@ class EventSigner:
         signature = self._key.sign(timestamp.encode() + raw_body, ec.ECDSA(hashes.SHA256()))
         return {SIGNATURE_HEADER: base64.b64encode(signature).decode(), TIMESTAMP_HEADER: timestamp,
                 "Content-Type": "application/json"}
+
+
+def events_for(record: dict[str, Any], event: str = "processed") -> list[dict[str, Any]]:
+    """The Event Webhook items SendGrid posts about the send in `record`: each carries the send's `custom_args`
+    as top-level fields, as SendGrid documents."""
+    custom = (record["body"] or {}).get("custom_args") or {}
+    return [event_item(record["message_id"], event, **custom)]

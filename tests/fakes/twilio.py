@@ -152,3 +152,11 @@ def signed_headers(url: str, form: Mapping[str, str] | Sequence[tuple[str, str]]
     key_sid, secret = shared_key
     return {"X-Twilio-Signature": signature(url, form, secret, hashlib.sha256),
             "X-Twilio-Webhooks-Signature-Settings": f"key={key_sid},algorithm=HMAC_SHA256", **headers}
+
+
+def status_callback_for(record: dict[str, Any], sid: str, status: str = "sent") -> tuple[str, dict[str, str]]:
+    """The status callback Twilio posts about the send in `record` (accepted as `sid`): to the `StatusCallback`
+    URL the send named (query included, so our reference comes back), form fields as Twilio sends them."""
+    form = record["form"]
+    return form["StatusCallback"], status_form(sid, status, to=form["To"], from_=form.get("From", OUR_NUMBER),
+                                               messaging_service_sid=form.get("MessagingServiceSid"))
