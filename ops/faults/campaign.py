@@ -58,6 +58,8 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
         db = st.db
         assert db is not None and st.pg is not None and st.redis is not None
         base = st.start_api("api", threads=args.api_threads)
+        # The Graph server reports each accepted send to the API, echoing our reference as Meta does.
+        graph.callback_url, graph.app_secret = base, tenant.app_secret
         workers = [st.start_worker(f"worker{k}", 1) for k in range(2)]
         st.start_beat()
         st.wait_http(base)
