@@ -23,6 +23,7 @@ from api import (
     observability,
     outgoing,
     reports,
+    simulate,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     templates,
     tickets,
@@ -76,7 +77,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp):
+                admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp,
+                simulate.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     # After the limiter: a flood is refused before its bodies are parsed.
