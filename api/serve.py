@@ -183,7 +183,7 @@ def _simulated_kind(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         return "reaction", {"emoji": args.reaction}
     if args.status:
         return "status", {"status": args.status, "reason": args.reason}
-    return "text", {"text": args.text}
+    return "text", {"text": args.text or "Olá! Preciso de ajuda."}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--reaction", metavar="EMOJI", help="react to our newest reply (or --message)")
     what.add_argument("--status", choices=["delivered", "read", "failed"],
                       help="report a status of our newest reply (or --message)")
-    sim.add_argument("--text", default="Olá! Preciso de ajuda.", help="the message's text")
+    sim.add_argument("--text", default=None, help="the message's text (default: a greeting); an image's caption")
     sim.add_argument("--message", default=None, metavar="SBX_ID", help="the reply a reaction or status names")
     sim.add_argument("--reason", default=None, help="with --status failed: the provider's reason")
     sim.add_argument("--channel", default=None, help="the sandbox channel's external_id (default: the first)")
