@@ -289,6 +289,7 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     } catch (err) {
       if (err instanceof ApiError && err.code === "template_required") {
         state.templateNeeded = true; // the 24-hour window is closed: the composer offers a template instead
+        patch(id, { window_closes_at: new Date().toISOString() }); // and the warning says it is closed
         const listed = (err.details as { templates?: TemplateInfo[] } | undefined)?.templates;
         state.templateChoices = Array.isArray(listed) ? listed : [];
         if (!state.templateChoices.length) void loadTemplates();
