@@ -16,6 +16,7 @@ from api import (
     auto_resolve,
     canned,
     console,
+    contacts,
     db,
     errors,
     health,
@@ -23,6 +24,7 @@ from api import (
     observability,
     outgoing,
     reports,
+    search,
     simulate,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     templates,
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                 admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp,
                 simulate.blp):
         api.register_blueprint(blp)
+    api.register_blueprint(contacts.blp)
+    api.register_blueprint(search.blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     # After the limiter: a flood is refused before its bodies are parsed.
     errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])

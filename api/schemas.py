@@ -233,3 +233,103 @@ class UserSchema(Schema):
     max_tickets = fields.Integer()
     skills = fields.List(fields.String())
     active = fields.Boolean()
+
+
+class ContactSchema(Schema):
+    id = fields.Integer()
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"description": "primary phone, E.164 digits without +"})
+    email = fields.String(allow_none=True, metadata={"description": "primary email"})
+    phones = fields.List(fields.String(), metadata={"description": "every phone, the primary first"})
+    emails = fields.List(fields.String(), metadata={"description": "every email, the primary first"})
+    attributes = fields.Dict(keys=fields.String(), metadata={"example": {"plan": "gold", "customer_since": 2019}})
+    notes = fields.String(allow_none=True)
+    merged_into_id = fields.Integer(allow_none=True,
+                                    metadata={"description": "set when this contact was merged into another"})
+    merged_at = fields.DateTime(allow_none=True)
+    erased_at = fields.DateTime(allow_none=True, metadata={"description": "set once an erasure job finished"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class ContactPage(Schema):
+    items = fields.List(fields.Nested(ContactSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ContactQuery(PageArgs):
+    q = fields.String(validate=validate.Length(1, 100),
+                      metadata={"description": "name word prefix, phone digits (partial) or email prefix"})
+
+
+class ContactPatch(Schema):
+    name = fields.String(allow_none=True, validate=validate.Length(0, 200))
+    phones = fields.List(fields.String(validate=validate.Length(1, 32)),
+                         metadata={"description": "replaces every phone; the first is the primary",
+                                   "example": ["+55 11 98765-4321"]})
+    emails = fields.List(fields.String(validate=validate.Length(1, 254)),
+                         metadata={"description": "replaces every email; the first is the primary"})
+    attributes = fields.Dict(keys=fields.String(), metadata={
+        "description": "JSON merge patch: a key set to null is removed; keys [a-z][a-z0-9_]*, scalar values"})
+    notes = fields.String(allow_none=True, validate=validate.Length(0, 10000))
+
+
+class MergeSchema(Schema):
+    from_contact_id = fields.Integer(required=True, metadata={
+        "description": "the contact merged into this one; it becomes a tombstone pointing here"})
+
+
+class SearchQuery(Schema):
+    q = fields.String(required=True, validate=validate.Length(1, 200), metadata={
+        "description": "words (web-search syntax for messages: \"exact phrase\", or, -word)", "example": "pedido"})
+    scope = fields.String(load_default="messages", validate=validate.OneOf(["messages", "contacts"]))
+    sort = fields.String(load_default="rank", validate=validate.OneOf(["rank", "recent"]),
+                         metadata={"description": "messages only: best match first, or newest first"})
+    status = fields.String(validate=validate.OneOf([s.value for s in TicketStatus]))
+    queue_id = fields.Integer()
+    agent_id = fields.Integer()
+    channel_id = fields.Integer()
+    since = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive, ISO 8601 with offset"})
+    until = fields.AwareDateTime(data_key="to", metadata={"description": "exclusive, ISO 8601 with offset"})
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class SearchHit(Schema):
+    kind = fields.String(metadata={"enum": ["message", "contact"]})
+    rank = fields.Float(metadata={"description": "higher is better (0 on SQLite)"})
+    message_id = fields.Integer()
+    ticket_id = fields.Integer()
+    ticket_status = fields.String()
+    contact_id = fields.Integer()
+    contact_name = fields.String(allow_none=True)
+    channel_id = fields.Integer()
+    direction = fields.String(metadata={"enum": ["in", "out", "note"]})
+    snippet = fields.String(metadata={"description": "the body around the first matching word"})
+    contact = fields.Nested(ContactSchema, metadata={"description": "contact hits: the profile"})
+    created_at = fields.DateTime()
+
+
+class SearchPage(Schema):
+    items = fields.List(fields.Nested(SearchHit))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ContactJobSchema(Schema):
+    id = fields.Integer()
+    contact_id = fields.Integer()
+    kind = fields.Function(lambda j: j.kind.value, metadata={"enum": ["export", "erasure"]})
+    status = fields.Function(lambda j: j.status.value, metadata={"enum": ["queued", "running", "done", "failed"]})
+    progress = fields.Integer(metadata={"description": "percent of the contact's tickets handled"})
+    total = fields.Integer(metadata={"description": "tickets to handle"})
+    done = fields.Integer()
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    result_url = fields.Function(lambda j: f"/api/contacts/jobs/{j.id}/result" if j.status.value == "done" else None,
+                                 allow_none=True)
+
+
+class EraseSchema(Schema):
+    confirm = fields.Boolean(required=True, validate=validate.Equal(True), metadata={
+        "description": "must be true: message text, phones, emails and the profile are gone for good"})

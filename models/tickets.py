@@ -53,9 +53,20 @@ class Contact(TenantOwned, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    # The primary phone and email, shown on tickets; every phone and email is a row of contact_identities
+    # (models.contacts), which is what triage looks a sender up by.
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notes: Mapped[str | None] = mapped_column(Text)
+    # A merged contact stays as a tombstone pointing at the contact it went into, so a message for one of
+    # its old identities that raced the merge still lands on the right ticket.
+    merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="SET NULL"))
+    merged_at: Mapped[datetime | None] = mapped_column()
+    # Set by an erasure (LGPD/GDPR): the row stays so tickets and audit keep their references, emptied.
+    erased_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column()
 
 
 class Ticket(TenantOwned, Base):

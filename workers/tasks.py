@@ -13,7 +13,7 @@ from models.base import utcnow
 from models.infra import tasks
 from models.infra.outbox import relay_pending
 from models.providers import breaker
-from models.services import assignment, inbound, outbound, tickets, triage
+from models.services import assignment, inbound, outbound, privacy, tickets, triage
 from workers.app import app
 from workers.runtime import runtime, unit_of_work
 
@@ -106,6 +106,16 @@ def send_message(self: Task[Any, Any], message_id: int) -> str:
     if step.result in ("retry", "deferred"):
         raise self.retry(countdown=step.countdown, exc=step.error)
     return step.result
+
+
+@app.task(name=tasks.RUN_CONTACT_JOB, base=DomainTask)
+def run_contact_job(job_id: int) -> str:
+    """An export or erasure, step by step: each step commits, so progress shows and a retry resumes."""
+    while True:
+        with unit_of_work() as session:
+            status = privacy.run_step(session, job_id, utcnow())
+        if status != "running":
+            return status.value
 
 
 @app.task(name=tasks.EXPIRE_MENUS, base=DomainTask)

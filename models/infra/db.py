@@ -162,3 +162,8 @@ def _insert_ignoring(table: Table, conflict: tuple[str, ...], dialect: str) -> A
 
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
     raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover - only the two supported backends
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (a CursorResult's rowcount; the Result type does not declare it)."""
+    return int(result.rowcount)

@@ -16,6 +16,7 @@ from models import (
     AttachmentStatus,
     CannedResponse,
     Channel,
+    ContactJob,
     DeliveryState,
     Label,
     Message,
@@ -27,6 +28,7 @@ from models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from models.contacts import JobKind, JobStatus
 from models.events import InboxEvent
 from models.org import Role
 from models.services.agents import rooms_of
@@ -42,6 +44,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "webhooks": {"description": "Hijack"},
     "preview": {"ticket_id": 0}, "labels": {"label_ids": []}, "snooze": {"until_customer_replies": True},
     "auto-resolve": {"idle_hours": 8},
+    "merge": {"from_contact_id": 0}, "erase": {"confirm": True},
 }
 
 
@@ -60,6 +63,7 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
             "user_id": s.scalars(select(User.id).where(User.tenant_id == acme.tenant_id)).first(),
             "channel_id": acme.id,
             "inbox_id": s.scalars(select(InboxEvent.id)).first(),
+            "contact_id": s.scalars(select(Ticket.contact_id)).first(),
         }
     with sessions() as s, s.begin():
         policy = SlaPolicy(tenant_id=acme.tenant_id, name="Acme default", first_response_seconds=600)
@@ -87,6 +91,11 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
         s.flush()
         ids["label_id"] = label.id
         ids["contact_id"] = s.scalars(select(Ticket.contact_id)).first()
+        job = ContactJob(tenant_id=acme.tenant_id, contact_id=ids["contact_id"], kind=JobKind.EXPORT,
+                         status=JobStatus.DONE, result={"contact": {"name": "Maria"}})
+        s.add(job)
+        s.flush()
+        ids["policy_id"], ids["job_id"] = policy.id, job.id
     assert all(ids.values()), ids
     # gina is promoted to supervisor of globex: the strongest role outside acme
     with sessions() as s, s.begin():

@@ -20,6 +20,8 @@ from tests.fakes.whatsapp import text_delivery
 from tests.services.helpers import store
 from workers import recovery, runtime
 
+pytestmark = pytest.mark.commits  # the watcher reads through the worker runtime's own connections
+
 
 @pytest.fixture
 def broker(settings: Settings) -> Iterator[Any]:
