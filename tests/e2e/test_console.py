@@ -554,6 +554,11 @@ def test_a_newcomer_simulates_a_customer_and_the_agent_works_the_ticket(
 
     page.get_by_test_id("label-add").select_option(label="billing")
     expect(page.get_by_test_id("label-billing")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_test_id("contact-button").click()
+    expect(page.get_by_test_id("contact-phones")).to_have_text("5511999990000", timeout=WAIT_MS)
+    expect(page.get_by_test_id("contact-tickets").locator("li")).to_have_count(1)
+    agent.shot("pt-BR-360-contact")
+    page.get_by_test_id("contact-button").click()
 
     box = page.get_by_test_id("reply-input")
     box.fill("/ol")
@@ -701,7 +706,9 @@ def test_the_supervisor_admin_screens(workday_stack: str, tabs: Callable[..., Ta
         page.locator('[data-testid^="ticket-item-"]').first.click()
         page.get_by_test_id("label-add").select_option(label=label["name"])
         expect(page.get_by_test_id(f"label-{label['name']}")).to_be_visible(timeout=WAIT_MS)
-        check_axe(page, f"thread with labels {lang} {name}")
+        page.get_by_test_id("contact-button").click()
+        expect(page.get_by_test_id("contact-tickets").locator("li")).to_have_count(1, timeout=WAIT_MS)
+        check_axe(page, f"thread with labels and the contact {lang} {name}")
         tab.shot(f"{lang}-{name}-thread-labels")
         page.get_by_test_id(f"label-remove-{label['name']}").click()
         expect(page.get_by_test_id(f"label-{label['name']}")).to_have_count(0, timeout=WAIT_MS)

@@ -81,6 +81,10 @@ export default {
     email: "Email", role: "Role", status: "Status", capacity: "Capacity", active: "Active", save: "Save",
     newQueue: "New queue", create: "Create",
   },
+  contact: {
+    button: "Contact", heading: "Contact", name: "Name", phones: "Phones", emails: "Emails", notes: "Notes",
+    tickets: "Tickets on every channel", this: "this one",
+  },
   snooze: {
     heading: "Snooze ticket", untilTime: "Until a time", untilReply: "Until the customer replies", when: "Wake at",
     confirm: "Snooze", badgeUntil: "Snoozed until {when}", badgeReply: "Snoozed until the customer replies",

@@ -83,6 +83,10 @@ const ptBR: typeof en = {
     email: "E-mail", role: "Papel", status: "Status", capacity: "Capacidade", active: "Ativo", save: "Salvar",
     newQueue: "Nova fila", create: "Criar",
   },
+  contact: {
+    button: "Contato", heading: "Contato", name: "Nome", phones: "Telefones", emails: "E-mails", notes: "Observações",
+    tickets: "Atendimentos em todos os canais", this: "este",
+  },
   snooze: {
     heading: "Adiar atendimento", untilTime: "Até um horário", untilReply: "Até o cliente responder", when: "Voltar em",
     confirm: "Adiar", badgeUntil: "Adiado até {when}", badgeReply: "Adiado até o cliente responder",
