@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 from models.errors import Forbidden, Invalid, NotFound
 from models.labels import TicketLabel
 from models.org import Channel, ChannelKind, QueueMember, Role, User
-from models.services import pagination, sla, templates
+from models.services import facts, pagination, sla, templates
 from models.services.outbound import queue_text
 from models.tickets import Contact, Message, Ticket, TicketStatus
 
@@ -71,6 +71,7 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
         template, text = templates.compose(session, channel, template)
         body = body or text
     sla.agent_replied(session, ticket, now)
+    facts.agent_replied(session, ticket, user.id, now)  # reports: the open wait ends
     return queue_text(session, ticket, body, user.id, now, template=template)
 
 
