@@ -25,6 +25,7 @@ from api import (
     outgoing,
     reports,
     search,
+    simulate,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     templates,
     tickets,
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp):
+                admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp,
+                simulate.blp):
         api.register_blueprint(blp)
     api.register_blueprint(contacts.blp)
     api.register_blueprint(search.blp)
