@@ -27,6 +27,7 @@ from api import (
     outgoing,
     reports,
     search,
+    simulate,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     templates,
     tickets,
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(csat.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
                 admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp,
-                api_keys.blp, csat.blp):
+                simulate.blp, api_keys.blp, csat.blp):
         api.register_blueprint(blp)
     api.register_blueprint(contacts.blp)
     api.register_blueprint(search.blp)

@@ -190,13 +190,16 @@ def normalise_status(payload: dict[str, Any]) -> StatusUpdate | None:
         return None
     error = (item.get("errors") or [{}])[0] or {}
     code = error.get("code")
+    reference = item.get("biz_opaque_callback_data")
     return StatusUpdate(provider_message_id=str(item["id"]), status=status,
                         error_code=None if code is None else str(code),
-                        error_reason=error.get("title") or error.get("message"))
+                        error_reason=error.get("title") or error.get("message"),
+                        reference=None if reference is None else str(reference))
 
 
 def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, media: MediaRef | None = None,
-                buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None) -> dict[str, Any]:
+                buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None,
+                reference: str | None = None) -> dict[str, Any]:
     """The Graph API request body for one outbound message (text, template, media by id or link, reply buttons)."""
     doc: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
     if template:
@@ -218,16 +221,19 @@ def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, m
         doc.update(type="text", text={"body": body})
     if reply_to:
         doc["context"] = {"message_id": reply_to}
+    if reference:  # echoed in this message's status webhooks
+        doc["biz_opaque_callback_data"] = reference
     return doc
 
 
 def send(*, base_url: str, version: str, phone_number_id: str, token: str, to: str, body: str,
          timeout: tuple[float, float], template: dict[str, Any] | None = None,
          session: requests.Session | None = None, media: MediaRef | None = None,
-         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None) -> str:
+         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None, reference: str | None = None) -> str:
     """Send a text, or a template (`{"name", "language": {"code"}, "components"}`) outside the 24 h window."""
     url = f"{base_url}/{version}/{phone_number_id}/messages"
-    doc = message_doc(to, body, template=template, media=media, buttons=buttons, reply_to=reply_to)
+    doc = message_doc(to, body, template=template, media=media, buttons=buttons, reply_to=reply_to,
+                      reference=reference)
     resp = _call("post", url, token, timeout, session, json=doc)
     if resp.status_code == 200:
         try:
@@ -289,6 +295,16 @@ class WhatsAppAdapter:
     provider = PROVIDER
     address: Literal["phone", "email"] = "phone"
 
+    def authenticate(self, request: WebhookRequest, directory: ChannelDirectory) -> None:
+        # The raw-body HMAC first: a body no app secret of ours signed is never parsed. Which channel each
+        # number belongs to (and that its own secret signed it) is verify_delivery's, once the body is read.
+        signature = request.header("X-Hub-Signature-256")
+        if not signature:
+            raise SignatureMissing("X-Hub-Signature-256 header is required")
+        secrets = {credentials(c, "app_secret") for c in directory.active()} - {""}
+        if not any(verify_signature(request.raw_body, signature, secret) for secret in secrets):
+            raise SignatureInvalid("X-Hub-Signature-256 does not match the body")
+
     def parse_delivery(self, request: WebhookRequest) -> Delivery:
         delivery = parse_delivery(json_body(request))
         return Delivery(delivery.events, tuple(sorted(delivery.refs)))
@@ -335,7 +351,8 @@ class WhatsAppAdapter:
             base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
             phone_number_id=channel.external_id, token=credentials(channel, "access_token"), to=message.to,
             body=message.body, template=message.template, media=message.media, buttons=message.buttons,
-            reply_to=message.reply_to, timeout=transport.timeout, session=transport.http))
+            reply_to=message.reply_to, reference=message.reference, timeout=transport.timeout,
+            session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
         raise unsupported("fetching media (a later issue)", PROVIDER)
