@@ -10,6 +10,7 @@ from flask import Flask
 from api import (
     admin,
     agents,
+    api_keys,
     attachments,
     audit,
     auth,
@@ -17,6 +18,7 @@ from api import (
     canned,
     console,
     contacts,
+    csat,
     db,
     errors,
     health,
@@ -57,7 +59,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Served from this app (built from npm's swagger-ui-dist by the console build), never from a CDN.
         OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or atd_ API key"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}}},
     )
 
     def emit(name: str, data: dict[str, Any], rooms: list[str]) -> None:
@@ -78,9 +81,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)  # after the Api, so our JSON error shape replaces flask-smorest's
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
+    app.register_blueprint(csat.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
                 admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp,
-                simulate.blp):
+                simulate.blp, api_keys.blp, csat.blp):
         api.register_blueprint(blp)
     api.register_blueprint(contacts.blp)
     api.register_blueprint(search.blp)

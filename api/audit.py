@@ -32,6 +32,7 @@ class AuditEntrySchema(Schema):
     id = fields.Integer()
     at = fields.DateTime(attribute="created_at")
     actor_id = fields.Integer(allow_none=True, metadata={"description": "null: the system (triage, beat)"})
+    api_key_id = fields.Integer(allow_none=True, metadata={"description": "the API key that acted (actor_id null)"})
     action = fields.String(metadata={"example": "ticket.labels_changed"})
     entity = fields.String(metadata={"example": "ticket"})
     entity_id = fields.Integer()

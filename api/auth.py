@@ -1,4 +1,5 @@
-"""Login, token refresh (rotating, with reuse detection), logout, and the `login_required` guard.
+"""Login, token refresh (rotating, with reuse detection), logout, and the `login_required` guard (user tokens and
+API keys).
 
 Every token belongs to a session family (`fam`, a row of auth_sessions). The tenant always comes from the token.
 """
@@ -21,10 +22,13 @@ from sqlalchemy import select
 
 from api.db import commit, db
 from api.errors import ApiError
+from models.api_keys import ACTING_KEY, KeyPrincipal
 from models.auth import AuthSession
 from models.base import utcnow
 from models.infra.config import Settings
 from models.org import Role, User
+from models.rules import api_keys as key_rules
+from models.services import api_keys
 from models.services.accounts import SessionRefused, authenticate, end_session, rotate_session, start_session
 
 log = logging.getLogger(__name__)
@@ -89,17 +93,71 @@ def disconnect_sockets(user_id: int, families: set[str] | None = None) -> None:
     disconnect_sessions(user_id, families)
 
 
+def _credential() -> tuple[str, str]:
+    """("key", token) for an API key (`Authorization: Bearer atd_...` or `X-Api-Key`), else ("user", token)."""
+    from flask import request
+
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        token = header.removeprefix("Bearer ").strip()
+        return ("key" if key_rules.looks_like_key(token) else "user"), token
+    key = request.headers.get("X-Api-Key", "").strip()
+    if key:
+        return "key", key
+    raise ApiError(401, "unauthorized", "missing bearer token or API key")
+
+
+def api_key_prefix() -> str | None:
+    """The prefix of the API key the request carries (no database: the rate limit's key function), or None."""
+    try:
+        kind, token = _credential()
+    except ApiError:
+        return None
+    parts = key_rules.split_token(token) if kind == "key" else None
+    return parts[0] if parts else None
+
+
+def principal_from_key(token: str, roles: tuple[Role, ...] = ()) -> KeyPrincipal:
+    """The principal an API key acts as on this request; raises ApiError(401) for a bad or revoked key and
+    ApiError(403) where a key may not go (an endpoint for a person, or one its scopes do not cover)."""
+    from flask import request
+
+    try:
+        key = api_keys.authenticate(db(), token)
+    except api_keys.KeyRefused as exc:
+        raise ApiError(401, exc.code, exc.message) from exc
+    rule = request.url_rule.rule if request.url_rule is not None else request.path
+    if key_rules.person_only(rule):
+        raise ApiError(403, "user_required", "an API key cannot do this: it needs a signed-in user")
+    needed = key_rules.required_scope(request.method, rule, bool(roles) and Role.AGENT not in roles)
+    if not key_rules.allows(key.scopes, needed):
+        raise ApiError(403, "insufficient_scope", f"this API key lacks the {needed} scope",
+                       {"required": needed, "scopes": list(key.scopes)})
+    now = utcnow()
+    if api_keys.due_for_touch(key, now):
+        # Its own commit, before the view: a GET never commits, and its use must still be recorded.
+        api_keys.touch(db(), key.id, now)
+        commit()
+    db().info[ACTING_KEY] = key.id  # audit entries of this request name the key
+    return api_keys.principal(key)
+
+
 def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Require a bearer access token (and one of `roles`, when given); sets `g.user`."""
+    """Require a bearer access token or an API key (and one of `roles`, when given); sets `g.user`.
+
+    With a key, `g.user` is a KeyPrincipal of the key's tenant (its role follows its scopes) and `g.api_key_id`
+    names the key; a user's token leaves `g.api_key_id` None.
+    """
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from flask import request
-
-            header = request.headers.get("Authorization", "")
-            if not header.startswith("Bearer "):
-                raise ApiError(401, "unauthorized", "missing bearer token")
-            g.user, g.token_claims = user_from_token(_settings(), header.removeprefix("Bearer ").strip())
+            kind, token = _credential()
+            if kind == "key":
+                g.user, g.token_claims = principal_from_key(token, roles), {}
+                g.api_key_id = g.user.api_key_id
+            else:
+                g.user, g.token_claims = user_from_token(_settings(), token)
+                g.api_key_id = None
             if roles and g.user.role not in roles:
                 raise ApiError(403, "forbidden", "your role may not do this")
             return view(*args, **kwargs)

@@ -24,10 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def rate_key() -> str:
-    """Limits count per tenant and client IP: the tenant from a valid bearer token, else "anon"."""
-    from api.auth import decode_token
+    """Limits count per API key (whatever the address), else per tenant and client IP: the tenant from a valid
+    bearer token, else "anon"."""
+    from api.auth import api_key_prefix, decode_token
     from api.errors import ApiError
 
+    prefix = api_key_prefix()
+    if prefix is not None:
+        return f"key:{prefix}"
     tenant = "anon"
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):

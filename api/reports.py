@@ -16,11 +16,13 @@ from api.auth import login_required
 from api.db import db
 from models.org import Role
 from models.rules.report_stats import BUCKETS
+from models.services.csat_reports import GROUPS as CSAT_GROUPS
+from models.services.csat_reports import csat_report
 from models.services.reports import CLOCKS, MAX_PAGE, METRICS, Filters, response_tickets, responses, volume
 from models.services.reports import GROUPS as GROUPS_OF_FACTS
 from models.services.sla_reports import GROUPS, sla_report
 
-blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="SLA and volume reports")
+blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="SLA, volume and CSAT reports")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 MAX_RANGE = timedelta(days=366)
 
@@ -257,3 +259,49 @@ class VolumeView(MethodView):
         if _wants_csv(query):
             return _csv(rows, VOLUME_COLUMNS, "volume")
         return {**query, "rows": rows}
+
+
+# --- CSAT (models/services/csat_reports.py) ------------------------------------------------------------------
+
+
+class CsatReportQuery(Schema):
+    start = fields.AwareDateTime(required=True, default_timezone=UTC, validate=_storable,
+                                 metadata={"description": "answers from, inclusive (ISO 8601; UTC when no offset)"})
+    end = fields.AwareDateTime(required=True, default_timezone=UTC, validate=_storable,
+                               metadata={"description": "answers until, exclusive"})
+    group = fields.String(load_default="tenant", validate=validate.OneOf(CSAT_GROUPS))
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if "start" in data and "end" in data:
+            if data["start"] >= data["end"]:
+                raise ValidationError("must be after start", field_name="end")
+            if data["end"] - data["start"] > MAX_RANGE:
+                raise ValidationError(f"the range may span at most {MAX_RANGE.days} days", field_name="end")
+
+
+class CsatReportRow(Schema):
+    key = fields.Integer(allow_none=True, metadata={"description": "tenant, agent or queue id; null: none"})
+    name = fields.String(allow_none=True)
+    count = fields.Integer(metadata={"description": "ratings received in the range"})
+    average = fields.Float(metadata={"description": "mean score, 1 to 5"})
+    distribution = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                               metadata={"description": "ratings per score", "example": {"1": 0, "5": 3}})
+
+
+class CsatReport(Schema):
+    start = fields.DateTime()
+    end = fields.DateTime()
+    group = fields.String()
+    rows = fields.List(fields.Nested(CsatReportRow))
+
+
+@blp.route("/csat")
+class CsatReportView(MethodView):
+    @login_required(Role.SUPERVISOR, Role.ADMIN)
+    @blp.arguments(CsatReportQuery, location="query")
+    @blp.response(200, CsatReport)
+    @blp.doc(security=BEARER)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """CSAT over [start, end) by answer time: count, average and distribution per tenant, agent or queue"""
+        return {**query, "rows": csat_report(db(), g.user.tenant_id, query["start"], query["end"], query["group"])}

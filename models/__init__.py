@@ -1,11 +1,13 @@
 """The domain core: tables, pure rules, use-cases and provider adapters. Imports neither Flask nor Celery."""
 
 from models import search as _search  # noqa: F401 - the search indexes join the metadata
+from models.api_keys import ApiKey, KeyPrincipal
 from models.attachments import Attachment, AttachmentStatus
 from models.auth import AuthSession
 from models.base import Base
 from models.canned import CannedResponse
 from models.contacts import ContactIdentity, ContactJob, IdentityKind
+from models.csat import CsatSurvey
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.labels import ContactLabel, Label, TicketLabel
 from models.notices import TicketNotice
@@ -21,6 +23,7 @@ from models.workflow import AutoResolveSetting
 __all__ = [
     "OPEN_STATUSES",
     "AgentStatus",
+    "ApiKey",
     "Attachment",
     "AttachmentStatus",
     "AuditEntry",
@@ -34,6 +37,7 @@ __all__ = [
     "ContactIdentity",
     "ContactJob",
     "ContactLabel",
+    "CsatSurvey",
     "DeliveryState",
     "DeliveryStatus",
     "Department",
@@ -41,6 +45,7 @@ __all__ = [
     "FactKind",
     "IdentityKind",
     "InboxEvent",
+    "KeyPrincipal",
     "Label",
     "Message",
     "MessageTemplate",

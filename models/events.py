@@ -85,6 +85,8 @@ class AuditEntry(TenantOwned, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    # The API key that acted (models.api_keys), when a key did: actor_id stays a user's, a key is nobody.
+    api_key_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("api_keys.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int] = mapped_column(BigId)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
@@ -86,6 +86,8 @@ class Queue(TenantOwned, Base):
     # When an agent goes offline, their unanswered tickets return here after this grace period.
     return_on_offline: Mapped[bool] = mapped_column(Boolean, default=True)
     offline_grace_seconds: Mapped[int] = mapped_column(Integer, default=120)
+    # Per-queue options; "csat": the satisfaction question on resolve (models.rules.csat.CsatConfig).
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -87,12 +87,13 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
 
 
 def make_session_factory(engine: Engine, bus: Bus, availability: Any = None,
-                         webhooks: Any = None) -> sessionmaker[Session]:
+                         webhooks: Any = None, settings: Settings | None = None) -> sessionmaker[Session]:
     """Sessions that publish tasks and emit events through `bus` after they commit (and invalidate the
     assignment availability cache, when one is given: models.infra.availability). `webhooks`, when given, is
-    called with every real-time event inside its transaction (the outgoing webhooks' fan-out)."""
+    called with every real-time event inside its transaction (the outgoing webhooks' fan-out). `settings`, when
+    given, lets a service build our own signed public links (CSAT email links: secret key and public URL)."""
     return sessionmaker(bind=engine, expire_on_commit=False,
-                        info={"bus": bus, "availability": availability, "webhooks": webhooks})
+                        info={"bus": bus, "availability": availability, "webhooks": webhooks, "settings": settings})
 
 
 @contextmanager

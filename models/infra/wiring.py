@@ -65,7 +65,7 @@ def build(settings: Settings, *, publish: Publish, emit: Emit, pool_size: int = 
     bus = Bus(publish=publish, emit=emit)
     webhooks = Subscriptions(settings.webhook_cache_seconds)
     availability = Availability(client)
-    sessions = make_session_factory(engine, bus, availability, webhooks)
+    sessions = make_session_factory(engine, bus, availability, webhooks, settings)
     marker = Marker(engine)
     attach_marker(sessions, marker)
     return System(settings=settings, engine=engine, redis=client, bus=bus, availability=availability,

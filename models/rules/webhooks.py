@@ -17,9 +17,10 @@ from typing import Any
 
 # What a tenant can subscribe to, and how our internal real-time events map onto it.
 EVENTS = ("ticket.created", "ticket.assigned", "ticket.updated", "ticket.resolved", "message.created",
-          "message.status", "message.reaction", "sla.warning", "sla.breached", "window.closing", "ping")
+          "message.status", "message.reaction", "sla.warning", "sla.breached", "window.closing", "csat.received",
+          "ping")
 _INTERNAL = {"ticket.created", "ticket.assigned", "ticket.updated", "message.created", "message.status",
-             "message.reaction", "sla.warning", "sla.breached", "window.closing"}
+             "message.reaction", "sla.warning", "sla.breached", "window.closing", "csat.received"}
 
 RETRY_BASE = 15.0  # seconds before the second attempt; doubles each time
 RETRY_CAP = 3600.0  # never more than an hour between attempts

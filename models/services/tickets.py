@@ -19,7 +19,7 @@ from models.infra import realtime, tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import AgentStatus, Queue, QueueMember, Role, User
-from models.services import facts, sla
+from models.services import csat, facts, sla
 from models.services.conversation import get_ticket
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -137,6 +137,7 @@ def resolve(session: Session, actor: User, ticket_id: int, now: datetime) -> Tic
     facts.resolved(session, ticket, now)  # reports: the cycle's resolution
     _audit(session, ticket, actor, "ticket.resolved", now)
     _emit(session, ticket, "ticket.updated")
+    csat.ask_on_resolve(session, ticket, now)  # when the queue opted in: the rating question goes out
     capacity_freed(session, ticket.tenant_id, agent_id)
     return ticket
 

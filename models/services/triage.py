@@ -20,7 +20,7 @@ from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import contacts, facts, labels, sla, workflow
+from models.services import contacts, csat, facts, labels, sla, workflow
 from models.services.outbound import queue_text, settle_by_reference
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -80,6 +80,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if parsed.sender_name and not contact.name:
         contact.name = parsed.sender_name
     threaded = _threaded_ticket(session, channel, parsed)
+    if threaded is None and (answer := csat.take_answer(session, channel, contact, parsed, now)) is not None:
+        return answer  # a rating of a resolved ticket (models.services.csat): recorded there, nothing reopens
     ticket, how = (threaded, "open") if threaded else _ticket_for(session, channel, contact, config, now)
     message_id = insert_or_ignore(session, Message, {
         "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
