@@ -24,7 +24,7 @@ from models.infra import realtime
 from models.org import Channel, ChannelKind, Queue, User
 from models.rules.auto_resolve import closing_kind, idle_enough
 from models.rules.sla import Calendar
-from models.services import facts, sla
+from models.services import csat, facts, sla
 from models.services.outbound import queue_text
 from models.services.payloads import ticket_audience
 from models.services.tickets import capacity_freed
@@ -132,6 +132,7 @@ def _resolve_if_idle(session: Session, ticket: Ticket, setting: AutoResolveSetti
     ticket.status, ticket.resolved_at, ticket.updated_at = TicketStatus.RESOLVED, now, now
     sla.resolved(session, ticket, now)
     facts.resolved(session, ticket, now)  # reports: the cycle's resolution
+    csat.ask_on_resolve(session, ticket, now)  # a resolve is a resolve: the queue's rating question goes out too
     session.add(AuditEntry(tenant_id=ticket.tenant_id, actor_id=None, action="ticket.auto_resolved",
                            entity="ticket", entity_id=ticket.id,
                            data={"idle_seconds": setting.idle_seconds, "closing": kind}, created_at=now))
