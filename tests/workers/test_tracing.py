@@ -46,6 +46,9 @@ def embedded(tmp_path: Path, graph: GraphServer) -> Iterator[tuple[Any, InMemory
     configure_tracing(settings, "test", extra_processor=SimpleSpanProcessor(exporter))
     app = create_app(settings)
     runtime.use(settings=settings)
+    # The in-process memory broker is shared by the whole test process: drop what earlier tests published
+    # (a watcher's requeue, say) so this worker runs only this test's tasks.
+    celery_app.control.purge()
     worker = WorkController(app=celery_app, pool_cls="solo", concurrency=1, without_heartbeat=True,
                             without_mingle=True, without_gossip=True, hostname="tracing@test")
     thread = threading.Thread(target=worker.start, daemon=True)
