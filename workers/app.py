@@ -16,7 +16,7 @@ from models.infra.config import Settings, get_settings
 from workers import observability
 
 TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.window",
-                "workers.webhooks"]
+                "workers.webhooks", "workers.media"]
 
 
 class WorkerApp(Celery):

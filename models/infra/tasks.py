@@ -13,6 +13,7 @@ from typing import Final
 PROCESS_EVENT: Final = "triage.process_event"
 ASSIGN_QUEUE: Final = "assignment.assign_queue"
 SEND_MESSAGE: Final = "outbound.send_message"
+FETCH_MEDIA: Final = "media.fetch"
 
 # Periodic jobs, run by beat; each is idempotent, so two beats or overlapping runs do no harm.
 OUTBOX_RELAY: Final = "outbox.relay"

@@ -278,9 +278,12 @@ class SendReceipt:
 
 @dataclass(frozen=True)
 class MediaContent:
+    """Fetched media bytes; `sha256` is the provider's own checksum of them when it reports one."""
+
     content: bytes
     mime_type: str
     filename: str | None = None
+    sha256: str | None = None
 
 
 @dataclass

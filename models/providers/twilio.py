@@ -14,6 +14,7 @@ from typing import Any, Literal, NoReturn
 import requests
 
 from models.org import Channel, ChannelKind
+from models.providers import twilio_media
 from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials
 from models.providers.base import (
     Ack,
@@ -333,7 +334,12 @@ class TwilioAdapter:
             session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
-        raise unsupported("fetching media (a later issue)", PROVIDER)
+        if not media.url:
+            raise unsupported("media without a MediaUrl", PROVIDER)
+        return twilio_media.fetch(base_url=transport.settings.twilio_api_base_url,
+                                  account_sid=credentials(channel, "account_sid"),
+                                  auth_token=credentials(channel, "auth_token"), url=media.url,
+                                  timeout=transport.timeout, session=transport.http)
 
     def validate_credentials(self, channel: Channel, transport: Transport) -> None:
         check_account(base_url=transport.settings.twilio_api_base_url, account_sid=credentials(channel, "account_sid"),

@@ -12,6 +12,7 @@ from typing import Any, Literal, NoReturn
 import requests
 
 from models.org import Channel, ChannelKind
+from models.providers import whatsapp_media
 from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials, json_body
 from models.providers.base import (
     Ack,
@@ -338,7 +339,13 @@ class WhatsAppAdapter:
             reply_to=message.reply_to, timeout=transport.timeout, session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
-        raise unsupported("fetching media (a later issue)", PROVIDER)
+        if not media.id:
+            raise unsupported("media without a media id", PROVIDER)
+        settings = transport.settings
+        return whatsapp_media.fetch(
+            base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
+            phone_number_id=channel.external_id, token=credentials(channel, "access_token"), media_id=media.id,
+            timeout=transport.timeout, session=transport.http)
 
     def validate_credentials(self, channel: Channel, transport: Transport) -> None:
         settings = transport.settings

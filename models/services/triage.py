@@ -19,7 +19,7 @@ from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import sla
+from models.services import media, sla
 from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -98,6 +98,7 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if message_id is None:
         return None  # already stored by an earlier run: nothing else to do
     message = session.get_one(Message, message_id)
+    media.attach_inbound(session, channel, message, parsed, now)
     count(session, MESSAGES_RECEIVED, tenant=channel.tenant_id, channel=channel.kind.value)
     if how == "new":
         count(session, TICKETS_CREATED, tenant=channel.tenant_id, channel=channel.kind.value)
