@@ -44,6 +44,8 @@ class AttachmentSchema(Schema):
     status = fields.Function(lambda a: a.status.value,
                              metadata={"enum": ["pending", "stored", "failed", "expired", "erased"]})
     error = fields.String(allow_none=True, metadata={"description": "why the file is not stored (failed, expired)"})
+    inline_id = fields.String(allow_none=True, metadata={
+        "description": "an email's inline image: the Content-ID its HTML shows as cid:<inline_id>"})
     url = fields.Function(lambda a: _attachment_url(a), allow_none=True,
                           metadata={"description": "short-lived download link; null until the file is stored"})
 

@@ -133,6 +133,9 @@ class MediaRef:
     sha256: str | None = None
     filename: str | None = None
     caption: str | None = None
+    inline_id: str | None = None  # an email's Content-ID: the HTML shows it in place as cid:<inline_id>
+    stored: Mapping[str, Any] | None = None  # came inside the webhook, already in our store: {key, size, sha256}
+    error: str | None = None  # came inside the webhook and was refused (size, type): why
 
 
 @dataclass(frozen=True)

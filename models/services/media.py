@@ -27,9 +27,10 @@ import logging
 import mimetypes
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 from sqlalchemy import select
@@ -37,16 +38,18 @@ from sqlalchemy.orm import Session
 
 from models.attachments import Attachment, AttachmentStatus
 from models.errors import TooLarge, UnsupportedType
+from models.events import InboxEvent
 from models.infra import realtime, tasks
 from models.infra.config import Settings
 from models.infra.outbox import enqueue
 from models.infra.storage import Store, StoreUnavailable
 from models.org import Channel
-from models.providers.adapter import Transport
-from models.providers.base import MediaContent, MediaRef, ParsedMessage, ProviderError
+from models.providers.adapter import ChannelAdapter, Transport
+from models.providers.base import MediaContent, MediaRef, ParsedMessage, ProviderError, WebhookRequest
 from models.providers.registry import adapter_for
 from models.rules import media as rules
-from models.services.attachments import check_storable, storage_key
+from models.services.attachments import bounded, check_storable, storage_key
+from models.services.inbound import Directory, StoreResult, store_events
 from models.services.payloads import ticket_audience
 from models.tickets import Message, Ticket
 
@@ -69,24 +72,85 @@ class FetchOutcome:
 def attach_inbound(session: Session, channel: Channel, message: Message, parsed: ParsedMessage,
                    now: datetime) -> list[Attachment]:
     """Record the message's media references as pending attachments and ask a worker to fetch each one."""
-    rows = []
+    rows, pending = [], []
     for ref in parsed.media:
-        if not (ref.id or ref.url):
-            continue  # nothing to fetch it by (files that came inside the webhook are stored by their view)
         content_type = rules.content_type_of(ref.mime_type, ref.filename or "")
+        name = (ref.filename or _default_name(ref.kind, content_type))[:255]
+        if ref.stored is not None or ref.error is not None:  # came inside the webhook (email): stored or refused
+            row = Attachment(tenant_id=message.tenant_id, message_id=message.id, filename=name,
+                             content_type=content_type[:127], status=AttachmentStatus.STORED if ref.stored
+                             else AttachmentStatus.FAILED, error=ref.error, inline_id=ref.inline_id,
+                             source={"inline": True}, attempts=0, created_at=now)
+            if ref.stored:
+                row.storage_key, row.size, row.sha256 = (str(ref.stored["key"]), int(ref.stored["size"]),
+                                                         str(ref.stored["sha256"]))
+                row.stored_at = now
+            session.add(row)
+            rows.append(row)
+            continue
+        if not (ref.id or ref.url):
+            continue  # nothing to fetch it by
         source = {k: v for k, v in (("kind", ref.kind), ("media_id", ref.id), ("url", ref.url),
                                     ("mime_type", ref.mime_type), ("sha256", ref.sha256)) if v}
-        row = Attachment(tenant_id=message.tenant_id, message_id=message.id,
-                         filename=(ref.filename or _default_name(ref.kind, content_type))[:255],
+        row = Attachment(tenant_id=message.tenant_id, message_id=message.id, filename=name,
                          content_type=content_type[:127], status=AttachmentStatus.PENDING, source=source,
                          attempts=0, created_at=now)
         session.add(row)
         rows.append(row)
+        pending.append(row)
     if rows:
         session.flush()
-        for row in rows:
+        for row in pending:
             enqueue(session, message.tenant_id, tasks.FETCH_MEDIA, row.id)
     return rows
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file posted with a webhook (Inbound Parse's attachment1..N), as the view received it."""
+
+    field: str
+    filename: str
+    content_type: str
+    stream: BinaryIO
+
+
+def receive_with_files(session: Session, store: Store, settings: Settings, adapter: ChannelAdapter,
+                       request: WebhookRequest, files: Mapping[str, UploadedFile]) -> StoreResult:
+    """Take in a delivery that carries its files (an Inbound Parse email): authenticate it first, then put each
+    file in the store and note where in the event's payload, then store the events once each.
+
+    A file over the channel kind's limit or of a blocked type is recorded as refused (the email still arrives,
+    its attachment says why). The store being down raises StoreUnavailable: the view answers 503 and SendGrid
+    retries. A redelivered email stores no file again.
+    """
+    delivery = adapter.parse_delivery(request)
+    verified = adapter.verify_delivery(request, delivery, Directory(session, adapter.kind))
+    for event in verified.events:
+        channel = verified.channels[event.channel_ref]
+        if event.kind != "message" or _known(session, adapter.provider, event.event_id):
+            continue
+        limit = settings.attachment_limit(channel.kind.value)
+        for entry in event.payload.get("attachments") or []:
+            upload = files.get(str(entry.get("field")))
+            if upload is None:
+                entry["error"] = "the file was not in the post"
+                continue
+            entry["filename"] = entry.get("filename") or upload.filename or "file"
+            entry["type"] = rules.content_type_of(entry.get("type") or upload.content_type, entry["filename"])
+            try:
+                check_storable(entry["type"], None, limit)
+                stored = store.put(storage_key(channel.tenant_id), bounded(upload.stream, limit), entry["type"])
+            except (TooLarge, UnsupportedType) as exc:
+                entry["error"] = str(exc)
+                continue
+            entry["stored"] = {"key": stored.key, "size": stored.size, "sha256": stored.sha256}
+    return store_events(session, adapter.provider, verified.channels, verified.events)
+
+
+def _known(session: Session, provider: str, event_id: str) -> bool:
+    return session.scalar(select(InboxEvent.id).where(InboxEvent.provider == provider,
+                                                      InboxEvent.event_id == event_id)) is not None
 
 
 def fetch(session: Session, store: Store, settings: Settings, attachment_id: int, now: datetime,
