@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -23,7 +23,11 @@ from api.schemas import (
     TransferSchema,
 )
 from models.base import utcnow
+from models.infra.config import Settings
+from models.infra.storage import StoreUnavailable
 from models.services import conversation, tickets
+from models.services.conversation import MAX_BODY
+from models.services.media import UploadedFile
 from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
@@ -72,13 +76,37 @@ class TicketMessages(MethodView):
     @blp.response(202, MessageSchema)
     @blp.alt_response(404, description="no such ticket in your tenant")
     @blp.alt_response(403, description="the ticket is someone else's")
-    @blp.alt_response(422, description="empty body, or a WhatsApp text outside the 24-hour window")
+    @blp.alt_response(413, description="a file over the channel kind's ATTACHMENT_MAX_BYTES")
+    @blp.alt_response(415, description="a blocked file type")
+    @blp.alt_response(422, description="empty body, a WhatsApp text outside the 24-hour window, or a file the "
+                                       "provider cannot send (media_too_large, media_type_unsupported)")
     @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any], ticket_id: int) -> Message:
-        """Reply to the customer; the message is queued and sent by a worker"""
-        message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"])
+        """Reply to the customer (JSON, or multipart with `body` and one or more `file`); a worker sends it"""
+        system = current_app.extensions["atendimento.system"]
+        files = []
+        if request.mimetype == "multipart/form-data":
+            # Files make this route's body larger than the default cap; each file is still checked against its
+            # channel kind's limit as it streams into the store.
+            request.max_content_length = _reply_cap(system.settings)
+            body = {**body, "body": request.form.get("body", "")}
+            files = [UploadedFile("file", f.filename or "file", f.mimetype or "", f.stream)
+                     for f in request.files.getlist("file")]
+            if len(body["body"]) > MAX_BODY:
+                raise ApiError(422, "unprocessable_entity", "body is too long", {"form": {"body": ["too long"]}})
+        try:
+            message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"],
+                                         files=files, store=system.store, settings=system.settings)
+        except StoreUnavailable as exc:
+            raise ApiError(503, "store_unavailable", "the file store is unreachable; try again") from exc
         commit()
         return message
+
+
+def _reply_cap(settings: Settings) -> int:
+    """The largest reply body: the largest file any channel kind stores, and room for the form around it."""
+    largest = max([settings.attachment_max_bytes, *(v for _, v in settings.attachment_max_bytes_by_kind)])
+    return largest + 1024 * 1024
 
 
 @blp.route("/<int:ticket_id>/notes")

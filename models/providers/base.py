@@ -8,7 +8,7 @@ failures of a call to the provider are `ProviderError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -252,6 +252,20 @@ class InteractiveButton:
 
 
 @dataclass(frozen=True)
+class OutboundFile:
+    """A file going out with a reply: our signed, expiring link for providers that fetch it (WhatsApp by link,
+    Twilio MMS), `read()` for those that take the bytes inline (SendGrid). `kind` is the provider's media kind
+    (models.rules.media.outbound_kind), checked before the message was queued."""
+
+    filename: str
+    content_type: str
+    size: int
+    url: str
+    read: Callable[[], bytes]
+    kind: str = "file"
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """One reply to send, with what any adapter may need to address and thread it.
 
@@ -268,6 +282,7 @@ class OutboundMessage:
     subject: str | None = None
     last_inbound: Mapping[str, Any] | None = None
     reply_to: str | None = None  # provider id of the message to quote
+    files: tuple[OutboundFile, ...] = ()
 
 
 @dataclass(frozen=True)

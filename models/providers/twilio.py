@@ -168,8 +168,10 @@ def parse_status(form: Mapping[str, str]) -> InboundEvent:
 
 def send_sms(*, base_url: str, account_sid: str, auth_token: str, from_: str | None,
              messaging_service_sid: str | None, to: str, body: str, status_callback: str | None,
-             timeout: tuple[float, float], session: requests.Session | None = None) -> str:
-    """Send an SMS; returns the message sid (`SM...`). Raises ProviderError.
+             timeout: tuple[float, float], session: requests.Session | None = None,
+             media_urls: Sequence[str] = ()) -> str:
+    """Send an SMS (an MMS with `media_urls`: public URLs Twilio fetches); returns the message sid. Raises
+    ProviderError.
 
     A read timeout is reported as retryable although Twilio may have accepted the message: the REST API has no
     idempotency key, so a retry can, rarely, send the text twice. Callers that cannot accept that should treat
@@ -186,8 +188,9 @@ def send_sms(*, base_url: str, account_sid: str, auth_token: str, from_: str | N
         form["StatusCallback"] = status_callback
     url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
     http = session or requests
+    data: Any = list(form.items()) + [("MediaUrl", u) for u in media_urls]  # MediaUrl repeats, one per file
     try:
-        resp = http.post(url, data=form, auth=(account_sid, auth_token), timeout=timeout)
+        resp = http.post(url, data=data, auth=(account_sid, auth_token), timeout=timeout)
     except requests.Timeout as exc:
         raise ProviderError("timeout", str(exc), retryable=True) from exc
     except requests.ConnectionError as exc:
@@ -323,6 +326,8 @@ class TwilioAdapter:
     def send(self, channel: Channel, message: OutboundMessage, transport: Transport, now: datetime) -> SendReceipt:
         if message.media is not None or message.buttons:
             raise unsupported("media or interactive messages", PROVIDER)
+        if len(message.files) > 10:
+            raise ProviderError("unsupported", "Twilio MMS carries at most 10 files", retryable=False)
         service = credentials(channel, "messaging_service_sid") or None
         settings = transport.settings
         # Twilio has no templates: a template reply goes out as its text.
@@ -331,7 +336,7 @@ class TwilioAdapter:
             auth_token=credentials(channel, "auth_token"), from_=None if service else channel.external_id,
             messaging_service_sid=service, to=f"+{message.to}" if message.to else "", body=message.body,
             status_callback=f"{settings.public_base_url}/webhooks/twilio/status", timeout=transport.timeout,
-            session=transport.http))
+            session=transport.http, media_urls=[f.url for f in message.files]))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
         if not media.url:

@@ -332,10 +332,11 @@ class WhatsAppAdapter:
 
     def send(self, channel: Channel, message: OutboundMessage, transport: Transport, now: datetime) -> SendReceipt:
         settings = transport.settings
+        media = message.media or whatsapp_media.by_link(message.files, message.body)
         return SendReceipt(send(
             base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
             phone_number_id=channel.external_id, token=credentials(channel, "access_token"), to=message.to,
-            body=message.body, template=message.template, media=message.media, buttons=message.buttons,
+            body=message.body, template=message.template, media=media, buttons=message.buttons,
             reply_to=message.reply_to, timeout=transport.timeout, session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:

@@ -1,9 +1,10 @@
-"""WhatsApp Cloud API media: fetch an inbound media id, upload a file for a send.
+"""WhatsApp Cloud API media: fetch an inbound media id; send a file by our link.
 
 Kept apart from `whatsapp.py` (webhooks, message sends): media have their own two-step protocol. A media id is
 resolved with `GET /{media-id}` (Bearer token) to a URL valid for about five minutes, and that URL is itself
 fetched with the same token. An id Meta no longer knows answers Graph error 100 ("object does not exist"): that
-is an expired media item, never worth retrying.
+is an expired media item, never worth retrying. Outbound files go by `link` (our signed, expiring URL): Meta
+fetches it when it accepts the send, so the worker never holds the bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import requests
 
-from models.providers.base import MediaContent, ProviderError
+from models.providers.base import MediaContent, MediaRef, OutboundFile, ProviderError
 
 EXPIRED = "media_expired"  # the ProviderError code for a media id Meta no longer serves
 
@@ -39,27 +40,20 @@ def fetch(*, base_url: str, version: str, phone_number_id: str, token: str, medi
                         sha256=str(doc["sha256"]) if doc.get("sha256") else None)
 
 
-def upload(*, base_url: str, version: str, phone_number_id: str, token: str, data: bytes, mime_type: str,
-           filename: str, timeout: tuple[float, float], session: requests.Session | None = None) -> str:
-    """`POST /{phone-number-id}/media` (multipart `file`, `type`, `messaging_product`): the new media id."""
-    resp = _post(session, f"{base_url}/{version}/{phone_number_id}/media",
-                 headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
-                 data={"messaging_product": "whatsapp", "type": mime_type},
-                 files={"file": (filename, data, mime_type)})
-    if resp.status_code != 200:
-        _raise(resp)
-    try:
-        return str(resp.json()["id"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ProviderError("bad_response", resp.text[:200], retryable=True) from exc
+def by_link(files: tuple[OutboundFile, ...], body: str) -> MediaRef | None:
+    """The media of a send: WhatsApp carries one file per message, fetched by Meta from our signed link."""
+    if not files:
+        return None
+    if len(files) > 1:
+        raise ProviderError("unsupported", "WhatsApp sends one file per message", retryable=False)
+    f = files[0]
+    kind: Any = f.kind if f.kind in ("image", "audio", "video", "document", "sticker") else "document"
+    return MediaRef(kind=kind, url=f.url, mime_type=f.content_type, filename=f.filename,
+                    caption=body or None if kind in ("image", "video", "document") else None)
 
 
 def _get(session: requests.Session | None, url: str, **kwargs: Any) -> requests.Response:
     return _call("get", session, url, **kwargs)
-
-
-def _post(session: requests.Session | None, url: str, **kwargs: Any) -> requests.Response:
-    return _call("post", session, url, **kwargs)
 
 
 def _call(method: str, session: requests.Session | None, url: str, **kwargs: Any) -> requests.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,8 +10,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from models.errors import Forbidden, Invalid, NotFound
+from models.infra.config import Settings
+from models.infra.storage import Store
 from models.org import Channel, ChannelKind, QueueMember, Role, User
-from models.services import pagination, sla, templates
+from models.services import media_out, pagination, sla, templates
+from models.services.media import UploadedFile
 from models.services.outbound import queue_text
 from models.tickets import Contact, Message, Ticket, TicketStatus
 
@@ -39,15 +43,19 @@ def list_messages(session: Session, user: User, ticket_id: int, cursor: str | No
 
 
 def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime,
-          template: dict[str, Any] | None = None) -> Message:
+          template: dict[str, Any] | None = None, files: Sequence[UploadedFile] = (),
+          store: Store | None = None, settings: Settings | None = None) -> Message:
     """Queue a reply to the customer; a worker sends it once this transaction commits.
 
     WhatsApp allows free-form text only within 24 hours of the customer's last message; after that the
     reply must be an approved template, and a plain text is refused here rather than failing at Meta.
+    `files` go with it (stored in `store`, checked against the provider's limits first: see media_out).
     """
     body = body.strip()
-    if not body and not template:
+    if not body and not template and not files:
         raise Invalid("body must not be empty", field="body")
+    if files and template is not None:
+        raise Invalid("a template carries no files: send them in a reply of their own", field="file")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is longer than {MAX_BODY} characters", field="body")
     ticket = get_ticket(session, user, ticket_id)
@@ -70,6 +78,11 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
         template, text = templates.compose(session, channel, template)
         body = body or text
     sla.agent_replied(session, ticket, now)
+    if files:
+        if store is None or settings is None:
+            raise RuntimeError("a reply with files needs the object store and the settings")
+        return media_out.queue_files(session, store, settings.attachment_limit(channel.kind.value), ticket,
+                                     channel, body, user.id, now, files)
     return queue_text(session, ticket, body, user.id, now, template=template)
 
 

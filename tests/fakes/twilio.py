@@ -48,7 +48,8 @@ class TwilioServer(FakeProvider):
         parts = path.strip("/").split("/")
         return {"path": path, "account_sid": parts[2] if len(parts) == 4 else None,
                 "auth": _basic(headers.get("Authorization")), "content_type": headers.get("Content-Type"),
-                "form": dict(parse_qsl(raw.decode(), keep_blank_values=True))}
+                "form": dict(parse_qsl(raw.decode(), keep_blank_values=True)),
+                "pairs": parse_qsl(raw.decode(), keep_blank_values=True)}  # MediaUrl repeats
 
     # media path -> (bytes, MIME type): what customers sent by MMS (`add_media`)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
