@@ -143,6 +143,11 @@ class ReplySchema(Schema):
                              metadata={"description": "WhatsApp template, required outside the 24-hour window"})
 
 
+class ReactSchema(Schema):
+    emoji = fields.String(required=True, validate=validate.Length(0, 32),
+                          metadata={"example": "👍", "description": "an empty string removes your reaction"})
+
+
 class NoteSchema(Schema):
     body = fields.String(required=True, validate=validate.Length(1, MAX_BODY))
 

@@ -16,6 +16,7 @@ from api.schemas import (
     MessageSchema,
     NoteSchema,
     PageArgs,
+    ReactSchema,
     ReplySchema,
     TicketPage,
     TicketQuery,
@@ -25,7 +26,7 @@ from api.schemas import (
 from models.base import utcnow
 from models.infra.config import Settings
 from models.infra.storage import StoreUnavailable
-from models.services import conversation, tickets
+from models.services import conversation, reactions, tickets
 from models.services.conversation import MAX_BODY
 from models.services.media import UploadedFile
 from models.tickets import Message, Ticket
@@ -107,6 +108,24 @@ def _reply_cap(settings: Settings) -> int:
     """The largest reply body: the largest file any channel kind stores, and room for the form around it."""
     largest = max([settings.attachment_max_bytes, *(v for _, v in settings.attachment_max_bytes_by_kind)])
     return largest + 1024 * 1024
+
+
+@blp.route("/<int:ticket_id>/messages/<int:message_id>/reaction")
+class MessageReaction(MethodView):
+    @login_required()
+    @blp.arguments(ReactSchema)
+    @blp.response(200, MessageSchema)
+    @blp.alt_response(404, description="no such ticket or message in your tenant")
+    @blp.alt_response(403, description="the ticket is someone else's")
+    @blp.alt_response(422, description="a channel without reactions, a message not sent yet, or the WhatsApp "
+                                       "window closed")
+    @blp.doc(security=BEARER)
+    def put(self, body: dict[str, Any], ticket_id: int, message_id: int) -> Message:
+        """React to a message (an empty emoji removes your reaction); WhatsApp shows it to the customer"""
+        message = reactions.agent_react(db(), g.user, ticket_id, message_id, body["emoji"], utcnow())
+        commit()
+        db().refresh(message)
+        return message
 
 
 @blp.route("/<int:ticket_id>/notes")

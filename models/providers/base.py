@@ -283,6 +283,7 @@ class OutboundMessage:
     last_inbound: Mapping[str, Any] | None = None
     reply_to: str | None = None  # provider id of the message to quote
     files: tuple[OutboundFile, ...] = ()
+    reaction: Reaction | None = None  # an emoji on the customer's message `reaction.message_id` ("" removes it)
 
 
 @dataclass(frozen=True)

@@ -197,9 +197,13 @@ def normalise_status(payload: dict[str, Any]) -> StatusUpdate | None:
 
 
 def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, media: MediaRef | None = None,
-                buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None) -> dict[str, Any]:
-    """The Graph API request body for one outbound message (text, template, media by id or link, reply buttons)."""
+                buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None,
+                reaction: Reaction | None = None) -> dict[str, Any]:
+    """The Graph API request body for one outbound message (text, template, media by id or link, reply buttons,
+    a reaction)."""
     doc: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    if reaction is not None:
+        return {**doc, "type": "reaction", "reaction": {"message_id": reaction.message_id, "emoji": reaction.emoji}}
     if template:
         doc.update(type="template", template=template)
     elif media is not None:
@@ -225,10 +229,12 @@ def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, m
 def send(*, base_url: str, version: str, phone_number_id: str, token: str, to: str, body: str,
          timeout: tuple[float, float], template: dict[str, Any] | None = None,
          session: requests.Session | None = None, media: MediaRef | None = None,
-         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None) -> str:
+         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None,
+         reaction: Reaction | None = None) -> str:
     """Send a text, or a template (`{"name", "language": {"code"}, "components"}`) outside the 24 h window."""
     url = f"{base_url}/{version}/{phone_number_id}/messages"
-    doc = message_doc(to, body, template=template, media=media, buttons=buttons, reply_to=reply_to)
+    doc = message_doc(to, body, template=template, media=media, buttons=buttons, reply_to=reply_to,
+                      reaction=reaction)
     resp = _call("post", url, token, timeout, session, json=doc)
     if resp.status_code == 200:
         try:
@@ -337,7 +343,7 @@ class WhatsAppAdapter:
             base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
             phone_number_id=channel.external_id, token=credentials(channel, "access_token"), to=message.to,
             body=message.body, template=message.template, media=media, buttons=message.buttons,
-            reply_to=message.reply_to, timeout=transport.timeout, session=transport.http))
+            reply_to=message.reply_to, reaction=message.reaction, timeout=transport.timeout, session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
         if not media.id:

@@ -35,7 +35,8 @@ def list_messages(session: Session, user: User, ticket_id: int, cursor: str | No
                   limit: int = 50) -> tuple[list[Message], str | None]:
     """A page of the ticket's messages, newest page first, each page oldest first (as a chat shows it)."""
     ticket = get_ticket(session, user, ticket_id)
-    query = pagination.page(select(Message).where(Message.ticket_id == ticket.id)
+    # An agent's reaction send is a row for the outbound path, shown as the reaction it is, not as a message.
+    query = pagination.page(select(Message).where(Message.ticket_id == ticket.id, Message.kind != "reaction")
                             .options(selectinload(Message.attachments), selectinload(Message.reactions)),
                             Message, cursor, limit)
     rows, next_cursor = pagination.split(list(session.scalars(query)), limit)

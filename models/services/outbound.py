@@ -60,7 +60,7 @@ from models.infra.outbox import enqueue
 from models.infra.storage import ObjectMissing, Store, StoreUnavailable
 from models.org import Channel
 from models.providers.adapter import Transport
-from models.providers.base import OutboundFile, OutboundMessage, ProviderError, SendReceipt
+from models.providers.base import OutboundFile, OutboundMessage, ProviderError, Reaction, SendReceipt
 from models.providers.breaker import Breakers, Permit
 from models.providers.registry import adapter_for
 from models.services.inbound import store_events
@@ -284,8 +284,15 @@ def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, 
     to = (contact.email if adapter.address == "email" else contact.phone) or ""
     outgoing = OutboundMessage(ticket_id=ticket.id, to=to, body=message.body, template=message.payload.get("template"),
                                subject=ticket.subject, last_inbound=last_inbound,
-                               files=outbound_files(session, transport.settings, store, message, now))
+                               files=outbound_files(session, transport.settings, store, message, now),
+                               reaction=_reaction(message.payload.get("reaction")))
     return adapter.send(channel, outgoing, transport, now)
+
+
+def _reaction(doc: Any) -> Reaction | None:
+    if not isinstance(doc, dict):
+        return None
+    return Reaction(message_id=str(doc.get("message_id") or ""), emoji=str(doc.get("emoji") or ""))
 
 
 def outbound_files(session: Session, settings: Settings, store: Store | None, message: Message,

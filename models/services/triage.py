@@ -19,7 +19,7 @@ from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import media, sla
+from models.services import media, reactions, sla
 from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -48,7 +48,11 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     event, channel = row.InboxEvent, row.Channel
     adapter = adapter_for(channel.kind)
     if event.kind == "message":
-        receive_message(session, channel, adapter.parse_message(event.payload), now)
+        parsed = adapter.parse_message(event.payload)
+        if parsed.reaction is not None:  # an annotation of an earlier message, never a message of its own
+            reactions.customer_reacted(session, channel, parsed, now)
+        else:
+            receive_message(session, channel, parsed, now)
     else:
         update = adapter.normalise_status(event.payload)
         if update is None:

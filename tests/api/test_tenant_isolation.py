@@ -36,7 +36,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
     "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
-    "webhooks": {"description": "Hijack"},
+    "webhooks": {"description": "Hijack"}, "reaction": {"emoji": "👍"},
 }
 
 
