@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.links import signed_url
 from models.rules import templates as template_rules
@@ -73,6 +73,20 @@ class MessageSchema(Schema):
     created_at = fields.DateTime()
     attachments = fields.List(fields.Nested(AttachmentSchema), dump_default=list)
     reactions = fields.List(fields.Nested(ReactionSchema), dump_default=list)
+    reply_to = fields.Function(lambda m: (m.payload or {}).get("reply_to_id"), allow_none=True, metadata={
+        "description": "id of the message this one quotes (a customer's reply, or their choice of our buttons)"})
+    location = fields.Function(lambda m: _content(m).get("location"), allow_none=True, metadata={
+        "description": "a shared location: latitude, longitude, name?, address?"})
+    contacts = fields.Function(lambda m: _content(m).get("contacts"), allow_none=True, metadata={
+        "description": "shared contact cards: name, phones, emails"})
+    interactive = fields.Function(lambda m: _content(m).get("interactive") or (m.payload or {}).get("interactive"),
+                                  allow_none=True, metadata={
+        "description": "our buttons or list (outbound), or the customer's choice: id, title, description?"})
+
+
+def _content(message: Any) -> dict[str, Any]:
+    content = (message.payload or {}).get("content")
+    return content if isinstance(content, dict) else {}
 
 
 class PageArgs(Schema):
@@ -136,11 +150,60 @@ class TemplateQuery(Schema):
     status = fields.String(load_default="APPROVED", metadata={"description": "APPROVED (default), or ALL"})
 
 
+class ButtonSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(1, 256))
+    title = fields.String(required=True, validate=validate.Length(1, 20))
+
+
+class ListRowSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(1, 200))
+    title = fields.String(required=True, validate=validate.Length(1, 24))
+    description = fields.String(validate=validate.Length(0, 72))
+
+
+class ListSectionSchema(Schema):
+    title = fields.String(validate=validate.Length(0, 24))
+    rows = fields.List(fields.Nested(ListRowSchema), required=True, validate=validate.Length(1, 10))
+
+
+class ListSchema(Schema):
+    button = fields.String(required=True, validate=validate.Length(1, 20),
+                           metadata={"description": "the label of the button that opens the list"})
+    sections = fields.List(fields.Nested(ListSectionSchema), required=True, validate=validate.Length(1, 10))
+
+    @validates_schema
+    def _rows(self, data: dict[str, Any], **kwargs: Any) -> None:
+        rows = [r for section in data.get("sections", []) for r in section["rows"]]
+        if len(rows) > 10:
+            raise ValidationError("at most 10 rows in all sections together", "sections")
+        if len({r["id"] for r in rows}) != len(rows):
+            raise ValidationError("row ids must be unique", "sections")
+
+
+class InteractiveSchema(Schema):
+    """WhatsApp quick-reply buttons (up to 3) or a list (up to 10 rows); the customer's choice comes back as a
+    message whose `reply_to` is this one."""
+
+    buttons = fields.List(fields.Nested(ButtonSchema), validate=validate.Length(1, 3))
+    list = fields.Nested(ListSchema)
+
+    @validates_schema
+    def _one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("buttons" in data) == ("list" in data):
+            raise ValidationError("give exactly one of buttons or list", "buttons")
+        ids = [b["id"] for b in data.get("buttons", [])]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("button ids must be unique", "buttons")
+
+
 class ReplySchema(Schema):
     body = fields.String(load_default="", validate=validate.Length(0, MAX_BODY),
                          metadata={"example": "Olá! Como posso ajudar?"})
     template = fields.Nested(TemplateSchema, load_default=None,
                              metadata={"description": "WhatsApp template, required outside the 24-hour window"})
+    reply_to = fields.Integer(load_default=None, allow_none=True,
+                              metadata={"description": "id of a message of this ticket to quote"})
+    interactive = fields.Nested(InteractiveSchema, load_default=None, allow_none=True)
 
 
 class ReactSchema(Schema):

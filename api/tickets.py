@@ -90,14 +90,19 @@ class TicketMessages(MethodView):
             # Files make this route's body larger than the default cap; each file is still checked against its
             # channel kind's limit as it streams into the store.
             request.max_content_length = _reply_cap(system.settings)
-            body = {**body, "body": request.form.get("body", "")}
+            reply_to = request.form.get("reply_to", "")
+            if reply_to and not reply_to.isdigit():
+                raise ApiError(422, "unprocessable_entity", "reply_to is a message id",
+                               {"form": {"reply_to": ["not an integer"]}})
+            body = {**body, "body": request.form.get("body", ""), "reply_to": int(reply_to) if reply_to else None}
             files = [UploadedFile("file", f.filename or "file", f.mimetype or "", f.stream)
                      for f in request.files.getlist("file")]
             if len(body["body"]) > MAX_BODY:
                 raise ApiError(422, "unprocessable_entity", "body is too long", {"form": {"body": ["too long"]}})
         try:
             message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"],
-                                         files=files, store=system.store, settings=system.settings)
+                                         files=files, store=system.store, settings=system.settings,
+                                         reply_to=body["reply_to"], interactive=body["interactive"])
         except StoreUnavailable as exc:
             raise ApiError(503, "store_unavailable", "the file store is unreachable; try again") from exc
         commit()

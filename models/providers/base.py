@@ -284,6 +284,8 @@ class OutboundMessage:
     reply_to: str | None = None  # provider id of the message to quote
     files: tuple[OutboundFile, ...] = ()
     reaction: Reaction | None = None  # an emoji on the customer's message `reaction.message_id` ("" removes it)
+    # quick-reply buttons {"buttons": [{id, title}]} or a list {"list": {button, sections: [{title?, rows}]}}
+    interactive: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NoReturn
@@ -198,7 +198,7 @@ def normalise_status(payload: dict[str, Any]) -> StatusUpdate | None:
 
 def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, media: MediaRef | None = None,
                 buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None,
-                reaction: Reaction | None = None) -> dict[str, Any]:
+                reaction: Reaction | None = None, interactive: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The Graph API request body for one outbound message (text, template, media by id or link, reply buttons,
     a reaction)."""
     doc: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
@@ -214,6 +214,8 @@ def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, m
         if media.filename and kind == "document":
             item["filename"] = media.filename
         doc.update(type=kind, **{kind: item})
+    elif interactive:
+        doc.update(type="interactive", interactive=interactive_doc(body, interactive))
     elif buttons:
         if len(buttons) > 3:
             raise ProviderError("unsupported", "WhatsApp reply buttons: at most 3", retryable=False)
@@ -226,15 +228,28 @@ def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, m
     return doc
 
 
+def interactive_doc(body: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Graph's `interactive` object for our buttons or list (validated by the API: 3 buttons, 10 rows)."""
+    if spec.get("list"):
+        listing = spec["list"]
+        return {"type": "list", "body": {"text": body}, "action": {
+            "button": listing["button"],
+            "sections": [{**({"title": s["title"]} if s.get("title") else {}),
+                          "rows": [{k: r[k] for k in ("id", "title", "description") if r.get(k)} for r in s["rows"]]}
+                         for s in listing["sections"]]}}
+    return {"type": "button", "body": {"text": body}, "action": {
+        "buttons": [{"type": "reply", "reply": {"id": b["id"], "title": b["title"]}} for b in spec["buttons"]]}}
+
+
 def send(*, base_url: str, version: str, phone_number_id: str, token: str, to: str, body: str,
          timeout: tuple[float, float], template: dict[str, Any] | None = None,
          session: requests.Session | None = None, media: MediaRef | None = None,
          buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None,
-         reaction: Reaction | None = None) -> str:
+         reaction: Reaction | None = None, interactive: Mapping[str, Any] | None = None) -> str:
     """Send a text, or a template (`{"name", "language": {"code"}, "components"}`) outside the 24 h window."""
     url = f"{base_url}/{version}/{phone_number_id}/messages"
     doc = message_doc(to, body, template=template, media=media, buttons=buttons, reply_to=reply_to,
-                      reaction=reaction)
+                      reaction=reaction, interactive=interactive)
     resp = _call("post", url, token, timeout, session, json=doc)
     if resp.status_code == 200:
         try:
@@ -343,7 +358,8 @@ class WhatsAppAdapter:
             base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
             phone_number_id=channel.external_id, token=credentials(channel, "access_token"), to=message.to,
             body=message.body, template=message.template, media=media, buttons=message.buttons,
-            reply_to=message.reply_to, reaction=message.reaction, timeout=transport.timeout, session=transport.http))
+            reply_to=message.reply_to, reaction=message.reaction, interactive=message.interactive,
+            timeout=transport.timeout, session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
         if not media.id:

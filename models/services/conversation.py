@@ -45,7 +45,8 @@ def list_messages(session: Session, user: User, ticket_id: int, cursor: str | No
 
 def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime,
           template: dict[str, Any] | None = None, files: Sequence[UploadedFile] = (),
-          store: Store | None = None, settings: Settings | None = None) -> Message:
+          store: Store | None = None, settings: Settings | None = None, reply_to: int | None = None,
+          interactive: dict[str, Any] | None = None) -> Message:
     """Queue a reply to the customer; a worker sends it once this transaction commits.
 
     WhatsApp allows free-form text only within 24 hours of the customer's last message; after that the
@@ -57,6 +58,8 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
         raise Invalid("body must not be empty", field="body")
     if files and template is not None:
         raise Invalid("a template carries no files: send them in a reply of their own", field="file")
+    if interactive is not None and (files or template is not None or not body):
+        raise Invalid("buttons and lists go with a body text, without files or a template", field="interactive")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is longer than {MAX_BODY} characters", field="body")
     ticket = get_ticket(session, user, ticket_id)
@@ -78,13 +81,33 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
     if template is not None:
         template, text = templates.compose(session, channel, template)
         body = body or text
+    extra = _quoting(session, ticket, reply_to)
+    if interactive is not None:
+        if channel.kind not in (ChannelKind.WHATSAPP, ChannelKind.SANDBOX):
+            raise Invalid(f"{channel.kind.value} has no buttons or lists", field="interactive",
+                          code="interactive_unsupported")
+        extra["interactive"] = interactive
     sla.agent_replied(session, ticket, now)
     if files:
         if store is None or settings is None:
             raise RuntimeError("a reply with files needs the object store and the settings")
         return media_out.queue_files(session, store, settings.attachment_limit(channel.kind.value), ticket,
-                                     channel, body, user.id, now, files)
-    return queue_text(session, ticket, body, user.id, now, template=template)
+                                     channel, body, user.id, now, files, quoting=extra)
+    return queue_text(session, ticket, body, user.id, now, template=template,
+                      kind="interactive" if interactive is not None else None, payload=extra)
+
+
+def _quoting(session: Session, ticket: Ticket, reply_to: int | None) -> dict[str, Any]:
+    """What a reply quoting message `reply_to` of this ticket stores: our id, and the provider's to send."""
+    if reply_to is None:
+        return {}
+    quoted = session.scalars(select(Message).where(Message.id == reply_to, Message.ticket_id == ticket.id)
+                             ).one_or_none()
+    if quoted is None:
+        raise NotFound("the quoted message is not on this ticket")
+    if not quoted.provider_message_id:
+        raise Invalid("the quoted message has not reached the customer", field="reply_to", code="message_not_sent")
+    return {"reply_to_id": quoted.id, "reply_to_provider_id": quoted.provider_message_id}
 
 
 def list_tickets(session: Session, user: User, *, status: str | None = None, queue_id: int | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -41,9 +42,10 @@ class _Upload:
 
 
 def queue_files(session: Session, store: Store, max_bytes: int, ticket: Ticket, channel: Channel, body: str,
-                author_id: int, now: datetime, files: Sequence[UploadedFile]) -> Message:
+                author_id: int, now: datetime, files: Sequence[UploadedFile],
+                quoting: dict[str, Any] | None = None) -> Message:
     """Store the files, check them against the provider, and queue the reply that carries them (the last
-    message queued is returned: the one carrying the last file)."""
+    message queued is returned: the one carrying the last file). `quoting` goes on the first message."""
     if len(files) > MAX_FILES:
         raise Invalid(f"at most {MAX_FILES} files per reply", field="file", limit=MAX_FILES)
     uploads: list[_Upload] = []
@@ -58,7 +60,7 @@ def queue_files(session: Session, store: Store, max_bytes: int, ticket: Ticket, 
                 raise Invalid(kind.message, field="file", code=kind.code, limit=kind.limit, filename=f.filename)
             uploads[-1] = _Upload(uploads[-1].filename, content_type, stored, kind.name)
         _check_total(channel, uploads)
-        return _queue(session, ticket, channel, body, author_id, now, uploads)
+        return _queue(session, ticket, channel, body, author_id, now, uploads, quoting or {})
     except BaseException:
         for upload in uploads:
             try:
@@ -80,19 +82,19 @@ def _check_total(channel: Channel, uploads: list[_Upload]) -> None:
 
 
 def _queue(session: Session, ticket: Ticket, channel: Channel, body: str, author_id: int, now: datetime,
-           uploads: list[_Upload]) -> Message:
+           uploads: list[_Upload], quoting: dict[str, Any]) -> Message:
     if channel.kind != ChannelKind.WHATSAPP:
         message = queue_text(session, ticket, body, author_id, now, kind="media",
-                             payload={"media_kinds": [u.kind for u in uploads]})
+                             payload={**quoting, "media_kinds": [u.kind for u in uploads]})
         _attach(session, message, uploads, now)
         return message
     if body and uploads[0].kind in _NO_CAPTION:
-        queue_text(session, ticket, body, author_id, now)
-        body = ""
+        queue_text(session, ticket, body, author_id, now, payload=quoting)
+        body, quoting = "", {}
     message = None
     for i, upload in enumerate(uploads):
         message = queue_text(session, ticket, body if i == 0 else "", author_id, now, kind=upload.kind,
-                             payload={"media_kinds": [upload.kind]})
+                             payload={**(quoting if i == 0 else {}), "media_kinds": [upload.kind]})
         _attach(session, message, [upload], now)
     assert message is not None
     return message

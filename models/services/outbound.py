@@ -285,7 +285,9 @@ def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, 
     outgoing = OutboundMessage(ticket_id=ticket.id, to=to, body=message.body, template=message.payload.get("template"),
                                subject=ticket.subject, last_inbound=last_inbound,
                                files=outbound_files(session, transport.settings, store, message, now),
-                               reaction=_reaction(message.payload.get("reaction")))
+                               reaction=_reaction(message.payload.get("reaction")),
+                               reply_to=message.payload.get("reply_to_provider_id"),
+                               interactive=message.payload.get("interactive"))
     return adapter.send(channel, outgoing, transport, now)
 
 

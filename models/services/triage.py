@@ -102,6 +102,7 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if message_id is None:
         return None  # already stored by an earlier run: nothing else to do
     message = session.get_one(Message, message_id)
+    _link_reply(session, channel, message, parsed)
     media.attach_inbound(session, channel, message, parsed, now)
     count(session, MESSAGES_RECEIVED, tenant=channel.tenant_id, channel=channel.kind.value)
     if how == "new":
@@ -131,6 +132,18 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     for text in decision.replies if decision else ():
         queue_text(session, ticket, text, None, now)
     return message
+
+
+def _link_reply(session: Session, channel: Channel, message: Message, parsed: ParsedMessage) -> None:
+    """A reply quoting a message of the conversation (or choosing one of our buttons) names it by the provider's
+    id: keep our id of it, so the message JSON's `reply_to` points at it. One we do not know stays unlinked."""
+    if not parsed.reply_to:
+        return
+    quoted = session.scalar(select(Message.id).where(Message.channel_id == channel.id,
+                                                     Message.ticket_id == message.ticket_id,
+                                                     Message.provider_message_id == parsed.reply_to))
+    if quoted is not None:
+        message.payload = {**message.payload, "reply_to_id": quoted}
 
 
 def _payload(parsed: ParsedMessage) -> dict[str, object]:
