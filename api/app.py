@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, outgoing.blp, reports.blp):
+                templates.sync_blp, admin.blp, outgoing.blp, reports.blp):
         api.register_blueprint(blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
     observability.init_metrics(app)

@@ -145,6 +145,11 @@ class TemplateInfoSchema(Schema):
     synced_at = fields.DateTime()
 
 
+class SyncQueuedSchema(Schema):
+    channel_id = fields.Integer()
+    queued = fields.Boolean()
+
+
 class TemplateQuery(Schema):
     channel_id = fields.Integer()
     status = fields.String(load_default="APPROVED", metadata={"description": "APPROVED (default), or ALL"})

@@ -54,6 +54,7 @@ class Settings:
     sla_check_interval: float = 30.0
     window_warning_lead: float = 3600.0  # warn this long before WhatsApp's 24-hour window closes
     window_check_interval: float = 60.0
+    template_sync_interval: float = 3600.0  # beat syncs every WhatsApp channel's templates this often
     task_time_limit: int = 60
     celery_task_events: bool = False  # Celery task events, for Flower / celery-exporter
     celery_visibility_timeout: int = 3600  # Redis re-delivers a task unacknowledged this long (worker died)
@@ -155,6 +156,7 @@ class Settings:
             sla_check_interval=_float(env, "SLA_CHECK_INTERVAL", cls.sla_check_interval),
             window_warning_lead=_float(env, "WINDOW_WARNING_LEAD", cls.window_warning_lead),
             window_check_interval=_float(env, "WINDOW_CHECK_INTERVAL", cls.window_check_interval),
+            template_sync_interval=_float(env, "TEMPLATE_SYNC_INTERVAL", cls.template_sync_interval),
             task_time_limit=_int(env, "TASK_TIME_LIMIT", cls.task_time_limit),
             celery_task_events=(env.get("CELERY_TASK_EVENTS") or "").lower() in ("1", "true", "yes"),
             celery_visibility_timeout=_int(env, "CELERY_VISIBILITY_TIMEOUT", cls.celery_visibility_timeout),

@@ -14,6 +14,7 @@ PROCESS_EVENT: Final = "triage.process_event"
 ASSIGN_QUEUE: Final = "assignment.assign_queue"
 SEND_MESSAGE: Final = "outbound.send_message"
 FETCH_MEDIA: Final = "media.fetch"
+SYNC_TEMPLATES: Final = "templates.sync"
 
 # Periodic jobs, run by beat; each is idempotent, so two beats or overlapping runs do no harm.
 OUTBOX_RELAY: Final = "outbox.relay"
@@ -27,6 +28,7 @@ EXPIRE_PRESENCE: Final = "agents.expire_presence"
 REQUEUE_STALE_SENDS: Final = "outbound.requeue_stale"
 WARN_WINDOW_CLOSING: Final = "window.warn_closing"
 SWEEP_WEBHOOKS: Final = "webhooks.sweep"
+SYNC_ALL_TEMPLATES: Final = "templates.sync_all"
 
 # Outgoing webhooks run on their own queue, so a slow receiver never delays triage or sends.
 DELIVER_WEBHOOK: Final = "webhooks.deliver"
@@ -34,7 +36,8 @@ WEBHOOKS_QUEUE: Final = "webhooks"
 
 # Beat's routine: their runs are logged at DEBUG (models.infra.telemetry.RoutineFilter), not once a minute each.
 PERIODIC: Final = (OUTBOX_RELAY, ASSIGNMENT_SWEEP, SLA_CHECK, RETURN_UNANSWERED, EXPIRE_MENUS, REQUEUE_STALE_INBOX,
-                   REFRESH_GAUGES, EXPIRE_PRESENCE, REQUEUE_STALE_SENDS, WARN_WINDOW_CLOSING, SWEEP_WEBHOOKS)
+                   REFRESH_GAUGES, EXPIRE_PRESENCE, REQUEUE_STALE_SENDS, WARN_WINDOW_CLOSING, SWEEP_WEBHOOKS,
+                   SYNC_ALL_TEMPLATES)
 
 DEFAULT_QUEUE: Final = "celery"
 QUEUES: Final = (DEFAULT_QUEUE, WEBHOOKS_QUEUE)  # a worker started without -Q consumes both

@@ -54,7 +54,7 @@ def verify_signature(raw_body: bytes, header: str | None, app_secret: str) -> bo
     return hmac.compare_digest(expected, header.removeprefix("sha256="))
 
 
-def _values(doc: Any) -> Iterator[dict[str, Any]]:
+def _values(doc: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
     if not isinstance(doc, dict) or doc.get("object") != "whatsapp_business_account":
         raise MalformedDelivery("object: expected 'whatsapp_business_account'")
     entries = doc.get("entry")
@@ -73,7 +73,7 @@ def _values(doc: Any) -> Iterator[dict[str, Any]]:
             metadata = value.get("metadata")
             if not isinstance(metadata, dict) or not isinstance(metadata.get("phone_number_id"), str):
                 raise MalformedDelivery(f"entry[{i}].changes[{j}].value.metadata.phone_number_id: required")
-            yield value
+            yield entry.get("id"), value
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,15 @@ def parse_delivery(doc: Any) -> ParsedDelivery:
     """Every message and status of a delivery (several entries, changes and items may come at once)."""
     events: list[InboundEvent] = []
     refs: set[str] = set()
-    for value in _values(doc):
+    for waba_id, value in _values(doc):
         ref = value["metadata"]["phone_number_id"]
         refs.add(ref)
         contacts = {c.get("wa_id"): c for c in value.get("contacts") or [] if isinstance(c, dict)}
         for message in value.get("messages") or []:
             if not isinstance(message, dict) or not message.get("id") or not message.get("from"):
                 raise MalformedDelivery("messages[]: id and from are required")
-            payload = {"metadata": value["metadata"], "contact": contacts.get(message["from"]), "message": message}
+            payload = {"metadata": value["metadata"], "contact": contacts.get(message["from"]), "message": message,
+                       "waba_id": None if waba_id is None else str(waba_id)}  # entry.id: the business account
             events.append(InboundEvent(ref, str(message["id"]), "message", payload))
         for status in value.get("statuses") or []:
             if not isinstance(status, dict) or not status.get("id") or not status.get("status"):

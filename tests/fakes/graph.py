@@ -23,6 +23,25 @@ class GraphServer(FakeProvider):
     # media id -> (bytes, MIME type): what customers "sent"; `add_media` puts one there, as Meta holds it
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     get_responder: Responder | None = None  # answers a GET in the server's place (outages), when set
+    templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # WABA id -> its templates
+    templates_page: int = 2  # small pages, so every sync pages
+
+    def _templates(self, waba_id: str, query: dict[str, str]) -> Answer:
+        """`GET /{waba-id}/message_templates`: a page of `templates_page` items, `paging.cursors.after` and
+        `paging.next` while more follow (Meta's cursor paging)."""
+        if waba_id not in self.templates:
+            return 400, {"error": {"message": f"Unsupported get request. Object with ID '{waba_id}' does not exist",
+                                   "type": "GraphMethodException", "code": 100, "error_subcode": 33}}, {}
+        items = self.templates[waba_id]
+        start = int(base64.b64decode(query["after"]).decode()) if query.get("after") else 0
+        size = min(int(query.get("limit", 25)), self.templates_page)
+        page = items[start:start + size]
+        cursors = {"before": base64.b64encode(str(start).encode()).decode(),
+                   "after": base64.b64encode(str(start + len(page)).encode()).decode()}
+        paging: dict[str, Any] = {"cursors": cursors}
+        if start + len(page) < len(items):
+            paging["next"] = f"{self.url}/v21.0/{waba_id}/message_templates?after={cursors['after']}"
+        return 200, {"data": page, "paging": paging}, {}
 
     def add_media(self, data: bytes, mime_type: str) -> tuple[str, str]:
         """A media item a customer sent: its id and the base64 SHA-256 the webhook carries for it."""
@@ -46,6 +65,8 @@ class GraphServer(FakeProvider):
             if item is None:
                 return 404, None, {}
             return 200, item[0], {"Content-Type": item[1]}
+        if len(parts) == 3 and parts[2] == "message_templates":
+            return self._templates(parts[1], dict(parse_qsl(query)))
         if len(parts) == 2 and parts[1] in self.media:
             data, mime = self.media[parts[1]]
             return 200, {"messaging_product": "whatsapp", "url": f"{self.url}/whatsapp_business/attachments/?mid="
