@@ -14,13 +14,14 @@ from api.auth import disconnect_sockets, login_required
 from api.db import commit, db
 from api.schemas import MessageSchema, QueueSchema, TicketSchema, UserSchema
 from models.base import utcnow
+from models.events import InboxEvent
 from models.org import Channel, ChannelKind, Queue, Role, Strategy, User
 from models.services import admin, sla, tickets
 from models.sla import SlaPolicy
 from models.tickets import DeliveryStatus, Direction, Message, Ticket
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Tenant administration")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -231,6 +232,43 @@ class DeadLetters(MethodView):
         return list(db().scalars(select(Message).where(
             Message.tenant_id == g.user.tenant_id, Message.direction == Direction.OUTBOUND,
             Message.status == DeliveryStatus.FAILED).order_by(Message.id.desc()).limit(query["limit"])))
+
+
+class InboxDeadLetterSchema(Schema):
+    id = fields.Integer()
+    channel_id = fields.Integer()
+    provider = fields.String()
+    event_id = fields.String()
+    kind = fields.String(metadata={"description": "message | status"})
+    payload = fields.Dict(metadata={"description": "the event as the provider sent it"})
+    received_at = fields.DateTime()
+    attempts = fields.Integer(metadata={"description": "failed runs (reset by a retry)"})
+    error = fields.String(allow_none=True, metadata={"description": "why the last run failed"})
+    dead_at = fields.DateTime(allow_none=True)
+
+
+@blp.route("/inbox-dead-letters")
+class InboxDeadLetters(MethodView):
+    @_staff
+    @blp.arguments(DeadLetterQuery, location="query")
+    @blp.response(200, InboxDeadLetterSchema(many=True))
+    def get(self, query: dict[str, Any]) -> list[InboxEvent]:
+        """Provider events that failed processing INBOX_MAX_ATTEMPTS times, with the last error"""
+        return list(db().scalars(select(InboxEvent).where(
+            InboxEvent.tenant_id == g.user.tenant_id, InboxEvent.dead_at.is_not(None))
+            .order_by(InboxEvent.dead_at.desc(), InboxEvent.id.desc()).limit(query["limit"])))
+
+
+@blp.route("/inbox-dead-letters/<int:inbox_id>/retry")
+class InboxRetry(MethodView):
+    @_staff
+    @blp.response(202, InboxDeadLetterSchema)
+    @blp.alt_response(409, description="the event is not dead-lettered")
+    def post(self, inbox_id: int) -> InboxEvent:
+        """Process a dead-lettered provider event again"""
+        event = admin.retry_inbox_event(db(), g.user, inbox_id, utcnow())
+        commit()
+        return event
 
 
 @blp.route("/messages/<int:message_id>/resend")

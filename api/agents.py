@@ -21,7 +21,7 @@ from models.services.accounts import change_password, start_session
 from models.services.agents import missed_events, set_status
 
 blp = Blueprint("agents", __name__, url_prefix="/api", description="The signed-in user")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 class StatusSchema(Schema):

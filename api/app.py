@@ -11,14 +11,20 @@ from api import (
     admin,
     agents,
     attachments,
+    audit,
     auth,
+    auto_resolve,
+    canned,
     console,
+    contacts,
     db,
     errors,
     health,
+    labels,
     observability,
     outgoing,
     reports,
+    search,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     templates,
     tickets,
@@ -72,9 +78,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.blp)
     app.register_blueprint(attachments.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                templates.sync_blp, admin.blp, outgoing.blp, reports.blp):
+                templates.sync_blp, admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp,
+                auto_resolve.blp):
         api.register_blueprint(blp)
+    api.register_blueprint(contacts.blp)
+    api.register_blueprint(search.blp)
     observability.init_limiter(app, settings, webhooks.blp, exempt=[health.blp, console.blp])
+    # After the limiter: a flood is refused before its bodies are parsed.
+    errors.init_input_guard(app, skip_blueprints=[webhooks.blp.name])
     observability.init_metrics(app)
     app.cli.add_command(provision_command)
 

@@ -14,6 +14,7 @@ import time
 from flask import Response, current_app, g, redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from api.auth import login_required
 from api.db import db
@@ -28,7 +29,7 @@ from models.services import attachments
 
 blp = Blueprint("attachments", __name__, url_prefix="/api/attachments", description="Attachment downloads")
 links = Blueprint("media", __name__, url_prefix="/media")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 _STORE_URL_TTL = 60  # the object store's own link: only long enough for the redirect to be followed
 
 
@@ -40,7 +41,7 @@ def _store() -> Store:
     return current_app.extensions["atendimento.system"].store
 
 
-def serve(attachment: Attachment) -> Response:
+def serve(attachment: Attachment) -> WerkzeugResponse:
     """The file's bytes: a redirect to the store's presigned URL, or streamed from the store."""
     if attachment.status != AttachmentStatus.STORED or not attachment.storage_key:
         return error_response(409, "attachment_unavailable", f"the file is {attachment.status.value}",
@@ -50,7 +51,7 @@ def serve(attachment: Attachment) -> Response:
     url = _store().download_url(attachment.storage_key, filename=attachment.filename, content_type=content_type,
                                 attachment=not inline, expires_in=_STORE_URL_TTL)
     if url is not None:
-        resp = redirect(url, code=302)
+        resp: WerkzeugResponse = redirect(url, code=302)
     else:
         try:
             chunks = _store().open(attachment.storage_key)
@@ -83,13 +84,13 @@ class AttachmentContent(MethodView):
     @blp.doc(security=BEARER)
     @login_required()
     @blp.response(200, description="The file (or a redirect to the object store)")
-    def get(self, attachment_id: int) -> Response:
+    def get(self, attachment_id: int) -> WerkzeugResponse:
         """Download an attachment"""
         return serve(attachments.get_for_user(db(), g.user, attachment_id))
 
 
 @links.get("/<int:attachment_id>/<path:_name>")
-def by_link(attachment_id: int, _name: str) -> Response:
+def by_link(attachment_id: int, _name: str) -> WerkzeugResponse:
     """Download through a signed link; an expired or altered link is 403, whoever holds it."""
     try:
         expires = int(request.args.get("e", ""))

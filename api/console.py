@@ -1,14 +1,14 @@
-"""The agent console: a static front end (source in `api/console/`), served at `/console/` once it is built.
+"""The agent console: a Vue single-page app (source in `api/console/`), served at `/console/` once it is built.
 
-The build copies the sources and the vendored Socket.IO client into `api/static/console/`; that directory is a
-build product, not source. Until it exists, every console URL answers 503 with the command that builds it.
+Vite bundles it (with Socket.IO's client and vue-i18n, from npm) into `api/static/console/`; that directory is
+a build product, not source. Until it exists, every console URL answers 503 with the command that builds it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, send_from_directory
+from flask import Blueprint, Response, request, send_from_directory
 
 from api.errors import error_response
 
@@ -40,7 +40,7 @@ def index() -> Response:
 
 @blp.get("/<path:path>")
 def asset(path: str) -> Response:
-    """The console's scripts, styles and vendored files (a missing one is a JSON 404)."""
+    """The console's scripts and styles (a missing one is a JSON 404)."""
     if not _built():
         return _not_built()
     return send_from_directory(BUILD_DIR, path)
@@ -51,7 +51,8 @@ def _headers(resp: Response) -> Response:
     resp.headers["Content-Security-Policy"] = _CSP
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "no-referrer"
-    # File names carry no content hash: revalidate on every load (ETag makes that a cheap 304) so a new
-    # build is picked up at once.
-    resp.headers["Cache-Control"] = "no-cache"
+    # Vite names every asset by its content hash: those never change. The page itself is revalidated on every
+    # load (ETag makes that a cheap 304), so a new build is picked up at once.
+    hashed = request.path.startswith(f"{blp.url_prefix}/assets/") and resp.status_code == 200
+    resp.headers["Cache-Control"] = "public, max-age=31536000, immutable" if hashed else "no-cache"
     return resp

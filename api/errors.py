@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -35,6 +37,78 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+
+
+MAX_JSON_DEPTH = 32  # provider deliveries nest ~8 deep, our own bodies ~5; Python's parser gives up near 1000
+NUL = "\x00"
+
+
+def load_json(raw: bytes | str) -> Any:
+    """Parse a request body, refusing what must not go further: invalid JSON, nesting deeper than
+    MAX_JSON_DEPTH, and NUL characters in any string or key (PostgreSQL refuses them in text). Raises ApiError
+    400."""
+    try:
+        doc = json.loads(raw)
+    except RecursionError as exc:
+        raise ApiError(400, "malformed_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:  # JSONDecodeError, and undecodable bytes
+        raise ApiError(400, "malformed_json", f"body is not valid JSON: {exc}") from exc
+    check_document(doc)
+    return doc
+
+
+def check_document(doc: Any) -> None:
+    """Depth and NUL check of a parsed JSON document, iteratively (a recursive walk is the bug it prevents)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, "malformed_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key)
+                stack.append((item, depth + 1))
+        else:
+            stack.extend((item, depth + 1) for item in value)
+
+
+def check_texts(values: Iterable[str]) -> None:
+    for value in values:
+        _check_text(value)
+
+
+def _check_text(value: str) -> None:
+    if NUL in value:
+        raise ApiError(400, "invalid_text", "text may not contain NUL (U+0000) characters")
+
+
+def init_input_guard(app: Flask, skip_blueprints: Iterable[str] = ()) -> None:
+    """Check every request's path, query, form and JSON body before any view, schema or database sees them.
+
+    The blueprints skipped (the provider webhooks) check the signature first and parse with `load_json`
+    themselves: refusing an unsigned body for its content would tell an attacker more than 401 does.
+    """
+    skipped = frozenset(skip_blueprints)
+
+    @app.before_request
+    def _guard() -> None:
+        if request.blueprint in skipped:
+            return
+        _check_text(request.path)
+        for key, values in request.args.lists():
+            check_texts([key, *values])
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            for key, values in request.form.lists():
+                check_texts([key, *values])
+        elif request.is_json:
+            raw = request.get_data(cache=True)  # the same bytes webargs parses next
+            if raw:
+                load_json(raw)
 
 
 def init_app(app: Flask) -> None:

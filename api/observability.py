@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -126,10 +128,8 @@ class LoginFailures:
         with self._lock:
             self._local.pop(key, None)
         if self._redis is not None:
-            try:
+            with contextlib.suppress(RedisError):  # the counter expires by itself
                 self._redis.delete(key)
-            except RedisError:
-                pass  # the counter expires by itself
 
 
 def init_limiter(app: Flask, settings: Settings, webhooks_blp: Any, exempt: list[Any]) -> Limiter:
@@ -204,12 +204,24 @@ def init_tracing(app: Flask, settings: Settings) -> None:
     FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
 
 
+# What a caller's X-Request-ID may be to be kept: ids from proxies and tracers (UUIDs, hex, base64url-ish),
+# never control characters or markup that would land verbatim in logs and response headers.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_of(header: str | None) -> str:
+    """The caller's X-Request-ID when it is a plausible id, else a new one (a bad one is replaced, not echoed)."""
+    if header and _REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
 def init_request_context(app: Flask) -> None:
-    """A request id (the caller's X-Request-ID or a new one) on every log line and response."""
+    """A request id (the caller's X-Request-ID if well-formed, or a new one) on every log line and response."""
 
     @app.before_request
     def _bind() -> None:
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.request_id = request_id_of(request.headers.get("X-Request-ID"))
         g.log_ctx = log_context(request_id=g.request_id)
         g.log_ctx.__enter__()
 

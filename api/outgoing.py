@@ -20,7 +20,7 @@ from models.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 
 blp = Blueprint("outgoing_webhooks", __name__, url_prefix="/api/admin",
                 description="Outgoing webhooks: signed event deliveries to the tenant's own systems")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
 
 

@@ -16,7 +16,7 @@ from models.org import Role
 from models.services.sla_reports import GROUPS, sla_report
 
 blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="SLA and volume reports")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 MAX_RANGE = timedelta(days=366)
 
 
@@ -52,7 +52,7 @@ class Times(Schema):
     p90 = fields.Float(allow_none=True, metadata={"description": "business seconds"})
 
 
-def _per_clock(description: str, value: fields.Field) -> fields.Dict:
+def _per_clock(description: str, value: fields.Field[Any]) -> fields.Dict:
     return fields.Dict(keys=fields.String(), values=value, metadata={"description": description})
 
 

@@ -13,6 +13,13 @@ from models.services.payloads import is_unread
 from models.tickets import TicketStatus
 
 
+class LabelSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(1, 64), metadata={"example": "vip"})
+    color = fields.String(load_default="#6b7280", validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$"),
+                          metadata={"example": "#e11d48"})
+
+
 class TicketSchema(Schema):
     id = fields.Integer()
     status = fields.Function(lambda t: t.status.value, metadata={"enum": [s.value for s in TicketStatus]})
@@ -26,13 +33,21 @@ class TicketSchema(Schema):
     in_bot = fields.Function(lambda t: t.queue_id is None and t.status == TicketStatus.QUEUED,
                              metadata={"description": "still at the bot's menu"})
     created_at = fields.DateTime()
-    unread = fields.Function(lambda t: is_unread(t), metadata={"description": "customer wrote after read_at"})
+    unread = fields.Function(is_unread, metadata={"description": "customer wrote after read_at"})
     read_at = fields.DateTime(allow_none=True)
     assigned_at = fields.DateTime(allow_none=True)
     first_response_at = fields.DateTime(allow_none=True)
     resolved_at = fields.DateTime(allow_none=True)
     first_response_due_at = fields.DateTime(allow_none=True)
     resolution_due_at = fields.DateTime(allow_none=True)
+    labels = fields.List(fields.Nested(LabelSchema))
+    snoozed = fields.Function(lambda t: t.snoozed_at is not None,
+                              metadata={"description": "put aside (status pending) until snoozed_until or a reply"})
+    snoozed_until = fields.DateTime(allow_none=True)
+
+
+def _attachment_url(attachment: Any) -> str | None:
+    return signed_url(attachment) if attachment.status.value == "stored" else None
 
 
 class AttachmentSchema(Schema):
@@ -46,12 +61,8 @@ class AttachmentSchema(Schema):
     error = fields.String(allow_none=True, metadata={"description": "why the file is not stored (failed, expired)"})
     inline_id = fields.String(allow_none=True, metadata={
         "description": "an email's inline image: the Content-ID its HTML shows as cid:<inline_id>"})
-    url = fields.Function(lambda a: _attachment_url(a), allow_none=True,
+    url = fields.Function(_attachment_url, allow_none=True,
                           metadata={"description": "short-lived download link; null until the file is stored"})
-
-
-def _attachment_url(attachment: Any) -> str | None:
-    return signed_url(attachment) if attachment.status.value == "stored" else None
 
 
 class ReactionSchema(Schema):
@@ -100,6 +111,7 @@ class TicketQuery(PageArgs):
     mine = fields.Boolean(load_default=False, metadata={"description": "only tickets assigned to me"})
     q = fields.String(validate=validate.Length(1, 100),
                       metadata={"description": "contact phone (partial digits) or name"})
+    label = fields.Integer(metadata={"description": "only tickets with this label (id)"})
 
 
 class TicketPage(Schema):
@@ -112,7 +124,7 @@ class MessagePage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-class LanguageField(fields.Field):
+class LanguageField(fields.Field[str]):
     """A template language: `"pt_BR"`, or the Graph API's `{"code": "pt_BR"}`."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -209,6 +221,23 @@ class ReplySchema(Schema):
     reply_to = fields.Integer(load_default=None, allow_none=True,
                               metadata={"description": "id of a message of this ticket to quote"})
     interactive = fields.Nested(InteractiveSchema, load_default=None, allow_none=True)
+    canned_response_id = fields.Integer(metadata={"description": "send this canned response, filled for the "
+                                                                 "ticket, instead of `body`"})
+    canned_code = fields.String(validate=validate.Length(1, 32),
+                                metadata={"description": "or name it by code (your own first, then the tenant's)"})
+
+    @validates_schema
+    def _one_source(self, data: dict[str, Any], **_kw: Any) -> None:
+        canned = [key for key in ("canned_response_id", "canned_code") if key in data]
+        if len(canned) > 1 or (canned and data.get("body", "").strip()):
+            raise ValidationError("give one of body, canned_response_id, canned_code", field_name="body")
+
+
+class SnoozeSchema(Schema):
+    until = fields.AwareDateTime(metadata={"description": "wake at this time (with its UTC offset)",
+                                           "example": "2026-12-03T09:00:00-03:00"})
+    until_customer_replies = fields.Boolean(load_default=False,
+                                            metadata={"description": "instead of `until`: wake on the next reply"})
 
 
 class ReactSchema(Schema):
@@ -279,3 +308,103 @@ class UserSchema(Schema):
     max_tickets = fields.Integer()
     skills = fields.List(fields.String())
     active = fields.Boolean()
+
+
+class ContactSchema(Schema):
+    id = fields.Integer()
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"description": "primary phone, E.164 digits without +"})
+    email = fields.String(allow_none=True, metadata={"description": "primary email"})
+    phones = fields.List(fields.String(), metadata={"description": "every phone, the primary first"})
+    emails = fields.List(fields.String(), metadata={"description": "every email, the primary first"})
+    attributes = fields.Dict(keys=fields.String(), metadata={"example": {"plan": "gold", "customer_since": 2019}})
+    notes = fields.String(allow_none=True)
+    merged_into_id = fields.Integer(allow_none=True,
+                                    metadata={"description": "set when this contact was merged into another"})
+    merged_at = fields.DateTime(allow_none=True)
+    erased_at = fields.DateTime(allow_none=True, metadata={"description": "set once an erasure job finished"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class ContactPage(Schema):
+    items = fields.List(fields.Nested(ContactSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ContactQuery(PageArgs):
+    q = fields.String(validate=validate.Length(1, 100),
+                      metadata={"description": "name word prefix, phone digits (partial) or email prefix"})
+
+
+class ContactPatch(Schema):
+    name = fields.String(allow_none=True, validate=validate.Length(0, 200))
+    phones = fields.List(fields.String(validate=validate.Length(1, 32)),
+                         metadata={"description": "replaces every phone; the first is the primary",
+                                   "example": ["+55 11 98765-4321"]})
+    emails = fields.List(fields.String(validate=validate.Length(1, 254)),
+                         metadata={"description": "replaces every email; the first is the primary"})
+    attributes = fields.Dict(keys=fields.String(), metadata={
+        "description": "JSON merge patch: a key set to null is removed; keys [a-z][a-z0-9_]*, scalar values"})
+    notes = fields.String(allow_none=True, validate=validate.Length(0, 10000))
+
+
+class MergeSchema(Schema):
+    from_contact_id = fields.Integer(required=True, metadata={
+        "description": "the contact merged into this one; it becomes a tombstone pointing here"})
+
+
+class SearchQuery(Schema):
+    q = fields.String(required=True, validate=validate.Length(1, 200), metadata={
+        "description": "words (web-search syntax for messages: \"exact phrase\", or, -word)", "example": "pedido"})
+    scope = fields.String(load_default="messages", validate=validate.OneOf(["messages", "contacts"]))
+    sort = fields.String(load_default="rank", validate=validate.OneOf(["rank", "recent"]),
+                         metadata={"description": "messages only: best match first, or newest first"})
+    status = fields.String(validate=validate.OneOf([s.value for s in TicketStatus]))
+    queue_id = fields.Integer()
+    agent_id = fields.Integer()
+    channel_id = fields.Integer()
+    since = fields.AwareDateTime(data_key="from", metadata={"description": "inclusive, ISO 8601 with offset"})
+    until = fields.AwareDateTime(data_key="to", metadata={"description": "exclusive, ISO 8601 with offset"})
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class SearchHit(Schema):
+    kind = fields.String(metadata={"enum": ["message", "contact"]})
+    rank = fields.Float(metadata={"description": "higher is better (0 on SQLite)"})
+    message_id = fields.Integer()
+    ticket_id = fields.Integer()
+    ticket_status = fields.String()
+    contact_id = fields.Integer()
+    contact_name = fields.String(allow_none=True)
+    channel_id = fields.Integer()
+    direction = fields.String(metadata={"enum": ["in", "out", "note"]})
+    snippet = fields.String(metadata={"description": "the body around the first matching word"})
+    contact = fields.Nested(ContactSchema, metadata={"description": "contact hits: the profile"})
+    created_at = fields.DateTime()
+
+
+class SearchPage(Schema):
+    items = fields.List(fields.Nested(SearchHit))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ContactJobSchema(Schema):
+    id = fields.Integer()
+    contact_id = fields.Integer()
+    kind = fields.Function(lambda j: j.kind.value, metadata={"enum": ["export", "erasure"]})
+    status = fields.Function(lambda j: j.status.value, metadata={"enum": ["queued", "running", "done", "failed"]})
+    progress = fields.Integer(metadata={"description": "percent of the contact's tickets handled"})
+    total = fields.Integer(metadata={"description": "tickets to handle"})
+    done = fields.Integer()
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    result_url = fields.Function(lambda j: f"/api/contacts/jobs/{j.id}/result" if j.status.value == "done" else None,
+                                 allow_none=True)
+
+
+class EraseSchema(Schema):
+    confirm = fields.Boolean(required=True, validate=validate.Equal(True), metadata={
+        "description": "must be true: message text, phones, emails and the profile are gone for good"})

@@ -50,10 +50,10 @@ def _serve_embedded(host: str, port: int) -> int:
     runtime.use(emit=emit, presence=flask_app.extensions["atendimento.presence"])
     worker = WorkController(app=celery_app, pool_cls="solo", concurrency=1, without_heartbeat=True,
                             without_mingle=True, without_gossip=True, hostname="embedded@localhost")
-    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+    threading.Thread(target=_run_worker, args=(celery_app, worker), name="celery-worker", daemon=True).start()
     beat = EmbeddedService(celery_app, thread=True,
                            schedule_filename=str(settings.data_dir / "celerybeat-schedule"))
-    beat.start()
+    beat.start()  # type: ignore[union-attr]  # thread=True gives _Threaded; celery-types' _Process also lacks start
     log.info("embedded worker and beat started; serving on http://%s:%d", host, port)
     # Werkzeug's development server, for the embedded mode only (one process, one user): its banner and its
     # warnings are dropped to DEBUG by the logging setup; production is the real mode under gunicorn.
@@ -64,6 +64,18 @@ def _serve_embedded(host: str, port: int) -> int:
              "production")
     socketio.run(flask_app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
     return 0
+
+
+def _run_worker(celery_app: Any, worker: Any) -> None:
+    """Run the in-process worker with our app as this thread's current Celery app.
+
+    A task's `retry` publishes its next attempt through the current app. Celery's `current_app` is per thread
+    and falls back to a default app on amqp://localhost, so in a thread started by hand every countdown retry
+    (a send's backoff, a status that raced its message, a database blip) went there and never ran; the
+    `celery worker` command sets the current app in the thread it runs tasks in, and so must we.
+    """
+    celery_app.set_current()
+    worker.start()
 
 
 def _serve_real(host: str, port: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -32,7 +33,8 @@ class SessionSockets:
     _TTL = 24 * 3600  # a sid left behind by a crashed instance is forgotten after a day
 
     def __init__(self, redis_client: Any | None) -> None:
-        self._redis, self._local = redis_client, {}
+        self._redis = redis_client
+        self._local: dict[int, dict[str, str]] = {}
 
     @staticmethod
     def _key(user_id: int) -> str:
@@ -121,10 +123,8 @@ def disconnect(*_args: Any) -> None:
     user_id = session.get("user_id")
     if user_id is None:
         return
-    try:
+    with contextlib.suppress(RedisError):  # forgotten after its TTL; closing a sid that is gone does nothing
         _sockets().remove(user_id, request.sid)  # type: ignore[attr-defined]
-    except RedisError:
-        pass  # forgotten after its TTL; closing a sid that is gone does nothing
     left = current_app.extensions["atendimento.presence"].disconnect(user_id, request.sid)  # type: ignore[attr-defined]
     if left == 0:
         user = db().get(User, user_id)

@@ -18,7 +18,7 @@ blp = Blueprint("templates", __name__, url_prefix="/api/templates", description=
 # "Sync now" lives with the channel it syncs, under the administration paths.
 sync_blp = Blueprint("template-sync", __name__, url_prefix="/api/admin/channels",
                      description="WhatsApp template sync (supervisors)")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.route("")

@@ -18,6 +18,7 @@ from api.schemas import (
     PageArgs,
     ReactSchema,
     ReplySchema,
+    SnoozeSchema,
     TicketPage,
     TicketQuery,
     TicketSchema,
@@ -26,13 +27,13 @@ from api.schemas import (
 from models.base import utcnow
 from models.infra.config import Settings
 from models.infra.storage import StoreUnavailable
-from models.services import conversation, reactions, tickets
+from models.services import canned, conversation, labels, reactions, tickets, workflow
 from models.services.conversation import MAX_BODY
 from models.services.media import UploadedFile
 from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.route("")
@@ -45,7 +46,8 @@ class Tickets(MethodView):
         """Tickets newest first: an agent's own and those waiting in their queues; the tenant's for supervisors"""
         items, cursor = conversation.list_tickets(
             db(), g.user, status=query.get("status"), queue_id=query.get("queue_id"), mine=query["mine"],
-            search=query.get("q"), cursor=query.get("cursor"), limit=query["limit"])
+            search=query.get("q"), cursor=query.get("cursor"), limit=query["limit"], label_id=query.get("label"))
+        labels.preload(db(), items)
         return {"items": items, "next_cursor": cursor}
 
 
@@ -83,7 +85,8 @@ class TicketMessages(MethodView):
                                        "provider cannot send (media_too_large, media_type_unsupported)")
     @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any], ticket_id: int) -> Message:
-        """Reply to the customer (JSON, or multipart with `body` and one or more `file`); a worker sends it"""
+        """Reply to the customer (text, a canned response, or multipart with `body` and one or more `file`); a
+        worker sends it"""
         system = current_app.extensions["atendimento.system"]
         files = []
         if request.mimetype == "multipart/form-data":
@@ -99,12 +102,17 @@ class TicketMessages(MethodView):
                      for f in request.files.getlist("file")]
             if len(body["body"]) > MAX_BODY:
                 raise ApiError(422, "unprocessable_entity", "body is too long", {"form": {"body": ["too long"]}})
-        try:
-            message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"],
-                                         files=files, store=system.store, settings=system.settings,
-                                         reply_to=body["reply_to"], interactive=body["interactive"])
-        except StoreUnavailable as exc:
-            raise ApiError(503, "store_unavailable", "the file store is unreachable; try again") from exc
+        if "canned_response_id" in body or "canned_code" in body:
+            message = canned.reply_with(db(), g.user, ticket_id, utcnow(), canned_id=body.get("canned_response_id"),
+                                        code=body.get("canned_code"), template=body["template"])
+        else:
+            try:
+                message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(),
+                                             template=body["template"], files=files, store=system.store,
+                                             settings=system.settings, reply_to=body["reply_to"],
+                                             interactive=body["interactive"])
+            except StoreUnavailable as exc:
+                raise ApiError(503, "store_unavailable", "the file store is unreachable; try again") from exc
         commit()
         return message
 
@@ -211,3 +219,38 @@ class Reopen(MethodView):
     def post(self, ticket_id: int) -> Ticket:
         """Reopen a resolved ticket: it goes back to its queue"""
         return _act(tickets.reopen, ticket_id, utcnow())
+
+
+@blp.route("/<int:ticket_id>/pending")
+class Pending(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(409, description="the ticket is resolved")
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Waiting on the customer: SLA clocks pause until they reply"""
+        return _act(workflow.mark_pending, ticket_id, utcnow())
+
+
+@blp.route("/<int:ticket_id>/snooze")
+class Snooze(MethodView):
+    @login_required()
+    @blp.arguments(SnoozeSchema)
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(400, description="`until` is not in the future")
+    @blp.alt_response(409, description="the ticket is resolved")
+    @blp.doc(security=BEARER)
+    def post(self, body: dict[str, Any], ticket_id: int) -> Ticket:
+        """Put the ticket aside (pending) until a time or until the customer replies"""
+        return _act(workflow.snooze, ticket_id, utcnow(), body.get("until"), body["until_customer_replies"])
+
+
+@blp.route("/<int:ticket_id>/resume")
+class Resume(MethodView):
+    @login_required()
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(409, description="the ticket is neither pending nor snoozed")
+    @blp.doc(security=BEARER)
+    def post(self, ticket_id: int) -> Ticket:
+        """Take a pending or snoozed ticket back now (to its agent, or its queue)"""
+        return _act(workflow.resume, ticket_id, utcnow())

@@ -1,9 +1,13 @@
 """The domain core: tables, pure rules, use-cases and provider adapters. Imports neither Flask nor Celery."""
 
+from models import search as _search  # noqa: F401 - the search indexes join the metadata
 from models.attachments import Attachment, AttachmentStatus
 from models.auth import AuthSession
 from models.base import Base
+from models.canned import CannedResponse
+from models.contacts import ContactIdentity, ContactJob, IdentityKind
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
+from models.labels import ContactLabel, Label, TicketLabel
 from models.notices import TicketNotice
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
 from models.reactions import Reaction
@@ -11,6 +15,7 @@ from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, Tic
 from models.templates import MessageTemplate
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 from models.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
+from models.workflow import AutoResolveSetting
 
 __all__ = [
     "OPEN_STATUSES",
@@ -19,15 +24,22 @@ __all__ = [
     "AttachmentStatus",
     "AuditEntry",
     "AuthSession",
+    "AutoResolveSetting",
     "Base",
+    "CannedResponse",
     "Channel",
     "ChannelKind",
     "Contact",
+    "ContactIdentity",
+    "ContactJob",
+    "ContactLabel",
     "DeliveryState",
     "DeliveryStatus",
     "Department",
     "Direction",
+    "IdentityKind",
     "InboxEvent",
+    "Label",
     "Message",
     "MessageTemplate",
     "NoticeKind",
@@ -44,6 +56,7 @@ __all__ = [
     "Strategy",
     "Tenant",
     "Ticket",
+    "TicketLabel",
     "TicketNotice",
     "TicketSla",
     "TicketStatus",

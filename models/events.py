@@ -19,6 +19,12 @@ class InboxEvent(TenantOwned, Base):
         UniqueConstraint("provider", "event_id"),
         Index("ix_inbox_events_unprocessed", "received_at",
               postgresql_where=text("processed_at IS NULL"), sqlite_where=text("processed_at IS NULL")),
+        # The requeue takes the least-tried live rows first, so poison rows cannot crowd out fresh ones.
+        Index("ix_inbox_events_requeue", "attempts", "id",
+              postgresql_where=text("processed_at IS NULL AND dead_at IS NULL"),
+              sqlite_where=text("processed_at IS NULL AND dead_at IS NULL")),
+        Index("ix_inbox_events_dead", "tenant_id", "dead_at",
+              postgresql_where=text("dead_at IS NOT NULL"), sqlite_where=text("dead_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -29,8 +35,9 @@ class InboxEvent(TenantOwned, Base):
     payload: Mapped[dict[str, Any]] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs that ended, processed or failed
+    error: Mapped[str | None] = mapped_column(Text)  # the last failure
+    dead_at: Mapped[datetime | None] = mapped_column()  # dead-lettered: no longer re-asked until retried
 
 
 class OutboxTask(TenantOwned, Base):
@@ -70,7 +77,11 @@ class RealtimeEvent(TenantOwned, Base):
 
 class AuditEntry(TenantOwned, Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "tenant_id", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_entity", "tenant_id", "entity", "entity_id"),
+        # The supervisors' audit page: a tenant's entries newest first, in keyset order.
+        Index("ix_audit_log_tenant_created", "tenant_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))

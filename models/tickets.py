@@ -12,6 +12,7 @@ from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
 
 if TYPE_CHECKING:
     from models.attachments import Attachment
+    from models.labels import Label
     from models.reactions import Reaction
 
 
@@ -52,9 +53,20 @@ class Contact(TenantOwned, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    # The primary phone and email, shown on tickets; every phone and email is a row of contact_identities
+    # (models.contacts), which is what triage looks a sender up by.
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notes: Mapped[str | None] = mapped_column(Text)
+    # A merged contact stays as a tombstone pointing at the contact it went into, so a message for one of
+    # its old identities that raced the merge still lands on the right ticket.
+    merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="SET NULL"))
+    merged_at: Mapped[datetime | None] = mapped_column()
+    # Set by an erasure (LGPD/GDPR): the row stays so tickets and audit keep their references, emptied.
+    erased_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column()
 
 
 class Ticket(TenantOwned, Base):
@@ -71,6 +83,9 @@ class Ticket(TenantOwned, Base):
         # Open conversations by their customer's last message: the 24-hour window check reads a range of it.
         Index("ix_tickets_open_last_customer", "last_customer_message_at",
               postgresql_where=text("status <> 'resolved'"), sqlite_where=text("status <> 'resolved'")),
+        # Beat's wake-up scan reads only snoozed tickets.
+        Index("ix_tickets_snoozed_until", "snoozed_until", postgresql_where=text("snoozed_until IS NOT NULL"),
+              sqlite_where=text("snoozed_until IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -87,6 +102,9 @@ class Ticket(TenantOwned, Base):
     reopened_at: Mapped[datetime | None] = mapped_column()
     # When the assigned agent last marked the conversation read; unread = the customer wrote after it.
     read_at: Mapped[datetime | None] = mapped_column()
+    # Snoozed (status pending, put aside): since when, and until when (None: until the customer replies).
+    snoozed_at: Mapped[datetime | None] = mapped_column()
+    snoozed_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     assigned_at: Mapped[datetime | None] = mapped_column()
@@ -98,6 +116,9 @@ class Ticket(TenantOwned, Base):
     resolution_due_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(lazy="select", viewonly=True)
+    # Loaded on access; lists preload them in one query (models.services.labels.preload).
+    labels: Mapped[list[Label]] = relationship(secondary="ticket_labels", lazy="select", viewonly=True,
+                                               order_by="Label.name")
 
 
 class Message(TenantOwned, Base):

@@ -16,11 +16,13 @@ from models.infra.config import Settings, get_settings
 from workers import observability
 
 TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.window",
-                "workers.webhooks", "workers.media", "workers.templates"]
+                "workers.webhooks", "workers.recovery", "workers.workflow", "workers.media", "workers.templates"]
 
 
 class WorkerApp(Celery):
-    def on_configure(self) -> None:
+    # Celery calls a method of this name when it loads the configuration (Celery._load_config); celery-types
+    # declares only the Signal form of the attribute.
+    def on_configure(self) -> None:  # type: ignore[override]
         observability.install()
 
 
@@ -65,7 +67,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                           "options": {"expires": max(settings.sla_check_interval, 5.0)}},
             "assignment-return-unanswered": {"task": tasks.RETURN_UNANSWERED, "schedule": 30.0},
             "triage-expire-menus": {"task": tasks.EXPIRE_MENUS, "schedule": 30.0},
-            "inbox-requeue-stale": {"task": tasks.REQUEUE_STALE_INBOX, "schedule": 60.0},
+            "inbox-requeue-stale": {"task": tasks.REQUEUE_STALE_INBOX, "schedule": settings.inbox_requeue_interval},
+            # Redis restarted empty (no persistence): ask again at once for what its queues held.
+            **({"inbox-watch-broker": {"task": tasks.WATCH_BROKER, "schedule": settings.broker_watch_interval,
+                                       "options": {"expires": settings.broker_watch_interval}}}
+               if settings.redis_url else {}),
             "metrics-refresh-gauges": {"task": tasks.REFRESH_GAUGES, "schedule": 15.0},
             "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
             "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},
@@ -74,6 +80,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                                "options": {"expires": settings.template_sync_interval}},
             "window-warn-closing": {"task": tasks.WARN_WINDOW_CLOSING, "schedule": settings.window_check_interval,
                                     "options": {"expires": settings.window_check_interval}},
+            "workflow-wake-snoozed": {"task": tasks.WAKE_SNOOZED, "schedule": 30.0},
+            "workflow-auto-resolve": {"task": tasks.AUTO_RESOLVE, "schedule": 60.0},
         },
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Task
 
 from models.base import utcnow
@@ -13,7 +15,7 @@ from workers.tasks import DomainTask
 
 
 @app.task(name=tasks.FETCH_MEDIA, base=DomainTask, bind=True, max_retries=None)
-def fetch_media(self: Task, attachment_id: int) -> str:
+def fetch_media(self: Task[Any, Any], attachment_id: int) -> str:
     """Attempts and expiry are counted on the attachment (MEDIA_FETCH_ATTEMPTS / MEDIA_FETCH_FOR), not here."""
     rt = runtime()
     with unit_of_work() as session:

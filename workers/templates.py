@@ -16,7 +16,7 @@ from workers.tasks import DomainTask, backoff
 
 
 @app.task(name=tasks.SYNC_TEMPLATES, base=DomainTask, bind=True)
-def sync_templates(self: Task, channel_id: int) -> dict[str, Any]:
+def sync_templates(self: Task[Any, Any], channel_id: int) -> dict[str, Any]:
     """A retryable Graph failure is tried again with backoff; a refusal (bad token) ends it, logged."""
     try:
         with unit_of_work() as session:

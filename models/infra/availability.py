@@ -50,12 +50,13 @@ class Availability:
 
     def invalidate_after_commit(self, session: Session, queue_ids: Iterable[int]) -> None:
         ids = sorted(set(queue_ids))
-        if self._redis is None or not ids:
+        redis = self._redis  # a local, so the closure below keeps the not-None narrowing
+        if redis is None or not ids:
             return
 
         def bump() -> None:
             try:
-                pipe = self._redis.pipeline()
+                pipe = redis.pipeline()
                 for queue_id in ids:
                     pipe.incr(self._gen(queue_id))
                 pipe.execute()

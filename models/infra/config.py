@@ -86,6 +86,11 @@ class Settings:
     trusted_proxy_hops: int = 0  # proxies in front of the API whose X-Forwarded-For is believed (ProxyFix x_for)
     login_failure_limit: int = 10  # failed logins per tenant + email within the window before 429
     login_failure_window: int = 900
+    inbox_max_attempts: int = 10  # failed runs before an inbox event is dead-lettered
+    inbox_requeue_interval: float = 60.0
+    inbox_requeue_min_age: float = 60.0  # an unprocessed event younger than this is not re-asked
+    inbox_requeue_limit: int = 500  # rows per requeue run (and per batch after a broker restart)
+    broker_watch_interval: float = 5.0  # how often beat checks whether Redis restarted empty
 
     @property
     def embedded(self) -> bool:
@@ -190,6 +195,11 @@ class Settings:
             trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", cls.trusted_proxy_hops),
             login_failure_limit=_int(env, "LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
             login_failure_window=_int(env, "LOGIN_FAILURE_WINDOW", cls.login_failure_window),
+            inbox_max_attempts=max(1, _int(env, "INBOX_MAX_ATTEMPTS", cls.inbox_max_attempts)),
+            inbox_requeue_interval=_float(env, "INBOX_REQUEUE_INTERVAL", cls.inbox_requeue_interval),
+            inbox_requeue_min_age=_float(env, "INBOX_REQUEUE_MIN_AGE", cls.inbox_requeue_min_age),
+            inbox_requeue_limit=max(1, _int(env, "INBOX_REQUEUE_LIMIT", cls.inbox_requeue_limit)),
+            broker_watch_interval=_float(env, "BROKER_WATCH_INTERVAL", cls.broker_watch_interval),
         )
 
 

@@ -154,9 +154,16 @@ def insert_or_ignore(session: Session, model: Any, values: dict[str, Any], confl
 @lru_cache(maxsize=64)
 def _insert_ignoring(table: Table, conflict: tuple[str, ...], dialect: str) -> Any:
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only the two supported backends
-        raise RuntimeError(f"unsupported database {dialect}")
-    return insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover - only the two supported backends
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (a CursorResult's rowcount; the Result type does not declare it)."""
+    return int(result.rowcount)

@@ -23,7 +23,10 @@ QUEUE_DEPTH = Gauge("atendimento_queue_depth", "Tickets waiting in a queue", ["t
                     multiprocess_mode="mostrecent")
 ONLINE_AGENTS = Gauge("atendimento_online_agents", "Agents online", ["tenant"], multiprocess_mode="mostrecent")
 OPEN_TICKETS = Gauge("atendimento_open_tickets", "Tickets not resolved", ["tenant"], multiprocess_mode="mostrecent")
-INBOX_BACKLOG = Gauge("atendimento_inbox_backlog", "Inbox events not yet processed", multiprocess_mode="mostrecent")
+INBOX_BACKLOG = Gauge("atendimento_inbox_backlog", "Inbox events not yet processed (dead letters excluded)",
+                      multiprocess_mode="mostrecent")
+INBOX_DEAD_LETTERS = Gauge("atendimento_inbox_dead_letters", "Inbox events dead-lettered, waiting for a supervisor",
+                           multiprocess_mode="mostrecent")
 OUTBOX_BACKLOG = Gauge("atendimento_outbox_backlog", "Outbox tasks not yet published", multiprocess_mode="mostrecent")
 
 

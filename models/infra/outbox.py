@@ -11,13 +11,12 @@ import logging
 import os
 import threading
 import time
-import weakref
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context, propagate
-from sqlalchemy import Engine, event, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, Table, event, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.events import OutboxTask
@@ -28,8 +27,11 @@ log = logging.getLogger(__name__)
 
 
 _PENDING = "outbox_pending"
+_MARKER = "outbox_marker"  # in the session factory's info: the Marker its owner runs
 # Core, not session.add: no unit of work to flush for a row this transaction never reads back.
-_INSERT = insert(OutboxTask.__table__).returning(OutboxTask.__table__.c.id)
+# Declarative types `__table__` as a FromClause; a class mapped to one table has a Table.
+_TABLE = cast(Table, OutboxTask.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: dict[str, Any] | None = None) -> None:
@@ -41,7 +43,7 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
     pending = session.info.get(_PENDING)
     if pending is None:  # first task of this transaction: one hook publishes them all
         pending = session.info[_PENDING] = []
-        bus, engine = bus_of(session), session.get_bind()
+        bus, bind, marker = bus_of(session), session.get_bind(), session.info.get(_MARKER)
 
         def publish() -> None:
             batch = session.info.pop(_PENDING, [])
@@ -52,7 +54,10 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
                     sent.append(row_id)
             finally:  # what was not published stays unmarked, for the relay
                 if sent:
-                    _marker(engine).add(sent)
+                    if marker is not None:
+                        marker.add(sent)
+                    else:
+                        mark_dispatched(bind, sent)
 
         after_commit(session, publish)
     pending.append((row_id, task, list(args), dict(headers)))
@@ -64,13 +69,16 @@ def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-class _Marker:
+class Marker:
     """Marks published rows dispatched, one UPDATE per `interval` for all of them, from a short-lived thread.
 
     Marking in the committing thread cost each webhook a second transaction (a checkout, a ping, the UPDATE and
     a commit). A mark that never lands (the process died first, or the database was down) only means the relay
     publishes that task again after OUTBOX_RELAY_MIN_AGE; tasks are idempotent. The thread ends when there is
     nothing left to mark, and a forked child starts its own.
+
+    Whoever builds a session factory owns its marker (`models.infra.wiring.System`) and stops it when done, so no
+    thread outlives the engine it marks through. A factory without one marks in the committing thread.
     """
 
     def __init__(self, engine: Engine, interval: float = 0.2) -> None:
@@ -89,6 +97,16 @@ class _Marker:
                 self._thread = threading.Thread(target=self._run, name="outbox-marks", daemon=True)
                 self._thread.start()
 
+    def stop(self) -> None:
+        """Mark what is waiting now and wait for the thread to end (a later `add` starts a new one)."""
+        with self._lock:
+            ids, self._ids = self._ids, []
+            thread = self._thread if self._pid == os.getpid() else None
+        if ids:
+            mark_dispatched(self.engine, ids)
+        if thread is not None:
+            thread.join()
+
     def _run(self) -> None:
         while True:
             time.sleep(self.interval)
@@ -97,23 +115,26 @@ class _Marker:
                 if not ids:
                     self._thread = None
                     return
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(update(OutboxTask).where(OutboxTask.id.in_(ids)).values(dispatched_at=utcnow()))
-            except Exception:
-                log.warning("could not mark %d outbox rows dispatched; the relay will publish them again", len(ids))
+            mark_dispatched(self.engine, ids)
 
 
-_markers: weakref.WeakKeyDictionary[Engine, _Marker] = weakref.WeakKeyDictionary()
-_markers_lock = threading.Lock()
+def mark_dispatched(bind: Engine | Connection, ids: list[int]) -> None:
+    """Set `dispatched_at` on these published rows: in a transaction of its own on an engine, or in the current
+    transaction of a connection (a session joined into an external transaction, as the tests do)."""
+    stmt = update(OutboxTask).where(OutboxTask.id.in_(ids)).values(dispatched_at=utcnow())
+    try:
+        if isinstance(bind, Connection):
+            bind.execute(stmt)
+        else:
+            with bind.begin() as conn:
+                conn.execute(stmt)
+    except Exception:
+        log.warning("could not mark %d outbox rows dispatched; the relay will publish them again", len(ids))
 
 
-def _marker(engine: Engine) -> _Marker:
-    with _markers_lock:
-        marker = _markers.get(engine)
-        if marker is None:
-            marker = _markers[engine] = _Marker(engine)
-        return marker
+def attach_marker(sessions: sessionmaker[Session], marker: Marker) -> None:
+    """Sessions of `sessions` hand the rows they published to `marker` (owned by the caller, who stops it)."""
+    sessions.configure(info={**(sessions.kw.get("info") or {}), _MARKER: marker})
 
 
 def relay_pending(session: Session, now: datetime, min_age_seconds: float, limit: int = 500) -> int:

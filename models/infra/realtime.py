@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -12,7 +12,9 @@ from models.events import RealtimeEvent
 from models.infra.bus import bus_of
 from models.infra.db import after_commit
 
-_INSERT = insert(RealtimeEvent.__table__).returning(RealtimeEvent.__table__.c.id)
+# Declarative types `__table__` as a FromClause; a class mapped to one table has a Table.
+_TABLE = cast(Table, RealtimeEvent.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 def tenant_room(tenant_id: int) -> str:

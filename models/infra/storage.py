@@ -15,9 +15,15 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 _CHUNK = 64 * 1024
+
+
+class Readable(Protocol):
+    """Anything with `read(n)` returning bytes: a file, an upload stream, a size-bounded wrapper."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class StoreUnavailable(Exception):
@@ -38,7 +44,7 @@ class Stored:
 class Store(Protocol):
     """An object store: whole objects under keys, written once."""
 
-    def put(self, key: str, data: BinaryIO, content_type: str) -> Stored:
+    def put(self, key: str, data: Readable, content_type: str) -> Stored:
         """Store `data` (read to its end) under `key`; returns its size and SHA-256."""
 
     def open(self, key: str) -> Iterator[bytes]:
@@ -55,7 +61,7 @@ class Store(Protocol):
 class _Hashing:
     """Reads a stream through SHA-256 and a byte count."""
 
-    def __init__(self, data: BinaryIO) -> None:
+    def __init__(self, data: Readable) -> None:
         self._data, self.size, self._hash = data, 0, hashlib.sha256()
 
     def read(self, n: int = -1) -> bytes:
@@ -81,7 +87,7 @@ class FileStore:
             raise ValueError(f"key escapes the store: {key!r}")
         return path
 
-    def put(self, key: str, data: BinaryIO, content_type: str) -> Stored:
+    def put(self, key: str, data: Readable, content_type: str) -> Stored:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         reader = _Hashing(data)
@@ -142,7 +148,7 @@ class S3Store:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key: str, data: BinaryIO, content_type: str) -> Stored:
+    def put(self, key: str, data: Readable, content_type: str) -> Stored:
         from botocore.exceptions import BotoCoreError, ClientError
 
         # Spooled so the hash and size are known before the upload, and boto3 gets a seekable body it can retry.

@@ -16,6 +16,7 @@ from models.infra.availability import Availability
 from models.infra.bus import Bus, Emit, Publish
 from models.infra.config import Settings
 from models.infra.db import make_engine, make_session_factory
+from models.infra.outbox import Marker, attach_marker
 from models.infra.presence import Presence
 from models.infra.storage import FileStore, S3Store, Store
 
@@ -32,9 +33,11 @@ class System:
     presence: Presence
     sessions: sessionmaker[Session]
     store: Store
+    marker: Marker  # marks the rows `sessions` published dispatched, from a thread of its own
 
     def close(self) -> None:
-        """Release the pool and the Redis connections (tests and short-lived tools build many)."""
+        """Stop the marker, release the pool and the Redis connections (tests and short-lived tools build many)."""
+        self.marker.stop()
         self.engine.dispose()
         if self.redis is not None:
             self.redis.close()
@@ -62,9 +65,11 @@ def build(settings: Settings, *, publish: Publish, emit: Emit, pool_size: int = 
     bus = Bus(publish=publish, emit=emit)
     webhooks = Subscriptions(settings.webhook_cache_seconds)
     availability = Availability(client)
+    sessions = make_session_factory(engine, bus, availability, webhooks)
+    marker = Marker(engine)
+    attach_marker(sessions, marker)
     return System(settings=settings, engine=engine, redis=client, bus=bus, availability=availability,
-                  presence=presence or Presence(client),
-                  sessions=make_session_factory(engine, bus, availability, webhooks), store=make_store(settings))
+                  presence=presence or Presence(client), sessions=sessions, marker=marker, store=make_store(settings))
 
 
 def make_store(settings: Settings) -> Store:

@@ -137,6 +137,8 @@ def json_body(request: WebhookRequest) -> Any:
         raise UnsupportedMediaType("expected Content-Type: application/json")
     try:
         return json.loads(request.raw_body)
+    except RecursionError as exc:  # nested past the parser's limit: a malformed delivery, never a 500
+        raise MalformedDelivery("body is nested too deeply", code="malformed_json") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedDelivery(f"body is not valid JSON: {exc}", code="malformed_json") from exc
 

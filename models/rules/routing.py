@@ -18,7 +18,8 @@ def _fold(text: str) -> str:
 @dataclass(frozen=True)
 class KeywordRule:
     words: tuple[str, ...]
-    queue: str
+    queue: str | None  # None: the rule only labels
+    labels: tuple[str, ...] = ()  # label names put on the ticket when a customer message matches
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,13 @@ class TriageConfig:
         rules = []
         for i, rule in enumerate(doc.get("keywords", [])):
             words = rule.get("words") if isinstance(rule, Mapping) else None
-            if not words or not rule.get("queue"):
-                raise ValueError(f"triage.keywords[{i}]: needs 'words' and 'queue'")
-            rules.append(KeywordRule(tuple(_fold(w) for w in words), str(rule["queue"])))
+            labels = rule.get("labels", []) if isinstance(rule, Mapping) else []
+            if not isinstance(labels, list) or not all(isinstance(x, str) and x.strip() for x in labels):
+                raise ValueError(f"triage.keywords[{i}].labels: a list of label names")
+            if not words or not (rule.get("queue") or labels):
+                raise ValueError(f"triage.keywords[{i}]: needs 'words' and 'queue' (or 'labels')")
+            rules.append(KeywordRule(tuple(_fold(w) for w in words), str(rule["queue"]) if rule.get("queue") else None,
+                                     tuple(x.strip() for x in labels)))
         return cls(greeting=doc.get("greeting"), menu=menu, keywords=tuple(rules),
                    off_hours_reply=doc.get("off_hours_reply"), fallback_reply=doc.get("fallback_reply"),
                    reopen_window_seconds=int(doc.get("reopen_window_seconds", 0)))
@@ -77,13 +82,25 @@ class Decision:
     attempts: int = 0
 
 
-def _keyword_queue(config: TriageConfig, text: str) -> str | None:
+def _matching(config: TriageConfig, text: str) -> list[KeywordRule]:
     words = set(re.findall(r"\w+", _fold(text)))
     folded = _fold(text)
-    for rule in config.keywords:
-        if any((w in words) if " " not in w else (w in folded) for w in rule.words):
-            return rule.queue
-    return None
+    return [rule for rule in config.keywords
+            if any((w in words) if " " not in w else (w in folded) for w in rule.words)]
+
+
+def _keyword_queue(config: TriageConfig, text: str) -> str | None:
+    return next((rule.queue for rule in _matching(config, text) if rule.queue), None)
+
+
+def keyword_labels(config: TriageConfig, text: str) -> tuple[str, ...]:
+    """Label names of every keyword rule the message matches (in rule order, each once)."""
+    if not any(rule.labels for rule in config.keywords):
+        return ()
+    names: dict[str, None] = {}
+    for rule in _matching(config, text):
+        names.update(dict.fromkeys(rule.labels))
+    return tuple(names)
 
 
 def route_new(config: TriageConfig, text: str, open_now: bool) -> Decision:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from models.errors import Conflict, Invalid, NotFound
-from models.events import AuditEntry
+from models.events import AuditEntry, InboxEvent
 from models.infra import tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
@@ -56,7 +56,7 @@ def save_queue(session: Session, actor: User, fields: dict[str, Any], now: datet
     if queue_id is None:
         session.add(queue)
     session.flush()
-    _audit(session, actor, "queue.saved", "queue", queue.id, now, **{k: v for k, v in fields.items()})
+    _audit(session, actor, "queue.saved", "queue", queue.id, now, **fields)
     return queue
 
 
@@ -169,3 +169,14 @@ def resend(session: Session, actor: User, message_id: int, now: datetime) -> Mes
     enqueue(session, actor.tenant_id, tasks.SEND_MESSAGE, message.id)
     _audit(session, actor, "message.resent", "message", message.id, now)
     return message
+
+
+def retry_inbox_event(session: Session, actor: User, inbox_id: int, now: datetime) -> InboxEvent:
+    """Process a dead-lettered inbox event again, with a fresh attempt budget (its last error stays on it)."""
+    event = _owned(session, InboxEvent, actor, inbox_id, "inbox event")
+    if event.dead_at is None:
+        raise Conflict("only a dead-lettered inbox event can be retried")
+    event.dead_at, event.attempts = None, 0
+    enqueue(session, actor.tenant_id, tasks.PROCESS_EVENT, event.id)
+    _audit(session, actor, "inbox_event.retried", "inbox_event", event.id, now)
+    return event

@@ -82,10 +82,11 @@ def _room_exists(session: Session, queue_id: int) -> bool:
     """Is an online member of the queue under capacity? (Read without locks: only a hint for the cache.)"""
     load = (select(func.count()).select_from(Ticket)
             .where(Ticket.agent_id == User.id, Ticket.status.in_(ASSIGNED_STATUSES)).scalar_subquery())
-    return session.scalar(
+    rooms = session.scalar(
         select(func.count()).select_from(User).join(QueueMember, QueueMember.user_id == User.id)
         .where(QueueMember.queue_id == queue_id, User.status == AgentStatus.ONLINE, User.active.is_(True),
-               load < User.max_tickets)) > 0
+               load < User.max_tickets))
+    return bool(rooms)
 
 
 def queues_of(session: Session, agent_id: int) -> list[int]:

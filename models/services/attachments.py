@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.attachments import Attachment, AttachmentStatus
 from models.errors import NotFound, TooLarge, UnsupportedType
-from models.infra.storage import Store
+from models.infra.storage import Readable, Store
 from models.org import User
 from models.rules import media
 from models.tickets import Message
@@ -33,7 +32,7 @@ def check_storable(content_type: str, size: int | None, max_bytes: int) -> None:
 
 
 def store_upload(session: Session, store: Store, message: Message, *, filename: str, content_type: str,
-                 data: BinaryIO, max_bytes: int, now: datetime) -> Attachment:
+                 data: Readable, max_bytes: int, now: datetime) -> Attachment:
     """Store `data` as an attachment of `message` (checked first: nothing half-stored on refusal)."""
     check_storable(content_type, None, max_bytes)
     key = storage_key(message.tenant_id)
@@ -65,15 +64,15 @@ def of_messages(session: Session, message_ids: Iterable[int]) -> dict[int, list[
     return found
 
 
-def bounded(data: BinaryIO, limit: int) -> BinaryIO:
+def bounded(data: Readable, limit: int) -> Readable:
     """`data`, refusing (TooLarge) to be read past `limit` bytes: for bodies whose size is not known up front."""
-    return _Bounded(data, limit)  # type: ignore[return-value]
+    return _Bounded(data, limit)
 
 
 class _Bounded:
     """A reader that refuses to go past `limit` bytes, for bodies whose size is not known up front."""
 
-    def __init__(self, data: BinaryIO, limit: int) -> None:
+    def __init__(self, data: Readable, limit: int) -> None:
         self._data, self._limit, self._read = data, limit, 0
 
     def read(self, n: int = -1) -> bytes:

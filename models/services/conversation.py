@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from models.errors import Forbidden, Invalid, NotFound
 from models.infra.config import Settings
 from models.infra.storage import Store
+from models.labels import TicketLabel
 from models.org import Channel, ChannelKind, QueueMember, Role, User
 from models.services import media_out, pagination, sla, templates
 from models.services.media import UploadedFile
@@ -112,7 +113,7 @@ def _quoting(session: Session, ticket: Ticket, reply_to: int | None) -> dict[str
 
 def list_tickets(session: Session, user: User, *, status: str | None = None, queue_id: int | None = None,
                  mine: bool = False, search: str | None = None, cursor: str | None = None,
-                 limit: int = 50) -> tuple[list[Ticket], str | None]:
+                 limit: int = 50, label_id: int | None = None) -> tuple[list[Ticket], str | None]:
     """Tickets newest first. Agents see theirs and those waiting in their queues; supervisors the tenant's.
 
     `search` matches the contact's phone (digits, partial: the trigram index serves it) or name.
@@ -129,10 +130,13 @@ def list_tickets(session: Session, user: User, *, status: str | None = None, que
         query = query.where(Ticket.status == TicketStatus(status))
     if queue_id is not None:
         query = query.where(Ticket.queue_id == queue_id)
+    if label_id is not None:
+        query = query.where(select(TicketLabel.ticket_id).where(TicketLabel.ticket_id == Ticket.id,
+                                                                TicketLabel.label_id == label_id).exists())
     if search:
         digits = "".join(c for c in search if c.isdigit())
         term = search.replace("%", "").replace("_", "")
-        cond = Contact.name.ilike(f"%{term}%")
+        cond: ColumnElement[bool] = Contact.name.ilike(f"%{term}%")
         if len(digits) >= 3:
             cond = or_(cond, Contact.phone.like(f"%{digits}%"))
         query = query.where(cond)

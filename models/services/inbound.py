@@ -17,7 +17,8 @@ from models.infra.metrics import WEBHOOK_EVENTS, count
 from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind
 from models.providers.adapter import ChannelAdapter
-from models.providers.base import InboundEvent, WebhookRequest
+from models.providers.base import InboundEvent, MalformedDelivery, WebhookRequest
+from models.rules import documents
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ def receive(session: Session, adapter: ChannelAdapter, request: WebhookRequest) 
     """
     delivery = adapter.parse_delivery(request)
     verified = adapter.verify_delivery(request, delivery, Directory(session, adapter.kind))
+    for event in verified.events:  # signed, yet not storable: a 400 the provider sees, never a 500
+        reason = documents.refusal([event.event_id, event.channel_ref, event.payload])
+        if reason:
+            raise MalformedDelivery(f"the delivery cannot be stored: {reason}")
     return store_events(session, adapter.provider, verified.channels, verified.events)
 
 
@@ -86,16 +91,51 @@ def store_events(session: Session, provider: str, channels: dict[str, Channel],
     return StoreResult(stored, duplicates)
 
 
-def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, max_attempts: int = 50,
-                  limit: int = 500) -> int:
-    """Ask again for inbox events still unprocessed after `min_age_seconds` (a task that exhausted its retries,
-    e.g. a status that arrived long before its message was recorded). Processing is idempotent."""
+def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, limit: int = 500) -> list[int]:
+    """Ask again for live inbox events still unprocessed after `min_age_seconds` (a task that failed or was lost
+    with the broker, e.g. a status that arrived long before its message was recorded). Returns the ids asked for.
+
+    The least-tried rows go first, so events that keep failing (each failure is counted) cannot crowd fresh ones
+    out of the `limit`; dead-lettered rows are not asked again.
+    """
     rows = session.execute(
         select(InboxEvent.id, InboxEvent.tenant_id)
-        .where(InboxEvent.processed_at.is_(None), InboxEvent.attempts < max_attempts,
+        .where(InboxEvent.processed_at.is_(None), InboxEvent.dead_at.is_(None),
                InboxEvent.received_at < now - timedelta(seconds=min_age_seconds))
+        .order_by(InboxEvent.attempts, InboxEvent.id).limit(limit)
+    ).all()
+    for inbox_id, tenant_id in rows:
+        enqueue(session, tenant_id, tasks.PROCESS_EVENT, inbox_id)
+    return [inbox_id for inbox_id, _ in rows]
+
+
+def requeue_after(session: Session, after_id: int, limit: int) -> list[int]:
+    """Ask again for every live unprocessed inbox event with an id above `after_id`, at most `limit`, in id
+    order (page with the last id returned): after the broker lost its queues, whatever their age."""
+    rows = session.execute(
+        select(InboxEvent.id, InboxEvent.tenant_id)
+        .where(InboxEvent.processed_at.is_(None), InboxEvent.dead_at.is_(None), InboxEvent.id > after_id)
         .order_by(InboxEvent.id).limit(limit)
     ).all()
     for inbox_id, tenant_id in rows:
         enqueue(session, tenant_id, tasks.PROCESS_EVENT, inbox_id)
-    return len(rows)
+    return [inbox_id for inbox_id, _ in rows]
+
+
+def record_failure(session: Session, inbox_id: int, error: str, now: datetime, max_attempts: int) -> bool:
+    """Count one failed run of an event and keep its error; at `max_attempts` it is dead-lettered.
+
+    Called in its own transaction: the run's own one rolled back. Returns whether the event is now dead.
+    """
+    event = session.get(InboxEvent, inbox_id, with_for_update=True)
+    if event is None or event.processed_at is not None or event.dead_at is not None:
+        return False
+    event.attempts += 1
+    event.error = error[:MAX_ERROR_CHARS]
+    if event.attempts >= max_attempts:
+        event.dead_at = now
+        event.error = f"dead-lettered after {event.attempts} failed attempts: {event.error}"[:MAX_ERROR_CHARS]
+    return event.dead_at is not None
+
+
+MAX_ERROR_CHARS = 2000

@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 import requests
 from sqlalchemy import select
@@ -42,7 +42,7 @@ from models.events import InboxEvent
 from models.infra import realtime, tasks
 from models.infra.config import Settings
 from models.infra.outbox import enqueue
-from models.infra.storage import Store, StoreUnavailable
+from models.infra.storage import Readable, Store, StoreUnavailable
 from models.org import Channel
 from models.providers.adapter import ChannelAdapter, Transport
 from models.providers.base import MediaContent, MediaRef, ParsedMessage, ProviderError, WebhookRequest
@@ -112,7 +112,7 @@ class UploadedFile:
     field: str
     filename: str
     content_type: str
-    stream: BinaryIO
+    stream: Readable
 
 
 def receive_with_files(session: Session, store: Store, settings: Settings, adapter: ChannelAdapter,

@@ -12,6 +12,7 @@ its own when that file cannot carry one: audio, sticker); Twilio MMS and SendGri
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,23 +52,29 @@ def queue_files(session: Session, store: Store, max_bytes: int, ticket: Ticket, 
     uploads: list[_Upload] = []
     try:
         for f in files:
-            content_type = rules.content_type_of(f.content_type, f.filename)
-            check_storable(content_type, None, max_bytes)
-            stored = store.put(storage_key(ticket.tenant_id), bounded(f.stream, max_bytes), content_type)
-            uploads.append(_Upload(f.filename or "file", content_type, stored, "file"))
-            kind = rules.outbound_kind(channel.kind.value, content_type, stored.size)
-            if isinstance(kind, rules.Refusal):
-                raise Invalid(kind.message, field="file", code=kind.code, limit=kind.limit, filename=f.filename)
-            uploads[-1] = _Upload(uploads[-1].filename, content_type, stored, kind.name)
+            _store_checked(store, max_bytes, ticket, channel, f, uploads)
         _check_total(channel, uploads)
         return _queue(session, ticket, channel, body, author_id, now, uploads, quoting or {})
     except BaseException:
         for upload in uploads:
-            try:
+            # One left behind (the store down) is an unreferenced object under a random key: never served.
+            with contextlib.suppress(StoreUnavailable):
                 store.delete(upload.stored.key)
-            except StoreUnavailable:  # an unreferenced object under a random key: harmless, never served
-                pass
         raise
+
+
+def _store_checked(store: Store, max_bytes: int, ticket: Ticket, channel: Channel, f: UploadedFile,
+                   uploads: list[_Upload]) -> None:
+    """Store one file (appended to `uploads` as soon as it is stored, so a refusal after that deletes it too),
+    then check it against what the provider carries."""
+    content_type = rules.content_type_of(f.content_type, f.filename)
+    check_storable(content_type, None, max_bytes)
+    stored = store.put(storage_key(ticket.tenant_id), bounded(f.stream, max_bytes), content_type)
+    uploads.append(_Upload(f.filename or "file", content_type, stored, "file"))
+    kind = rules.outbound_kind(channel.kind.value, content_type, stored.size)
+    if isinstance(kind, rules.Refusal):
+        raise Invalid(kind.message, field="file", code=kind.code, limit=kind.limit, filename=f.filename)
+    uploads[-1] = _Upload(uploads[-1].filename, content_type, stored, kind.name)
 
 
 def _check_total(channel: Channel, uploads: list[_Upload]) -> None:
@@ -84,20 +91,20 @@ def _check_total(channel: Channel, uploads: list[_Upload]) -> None:
 def _queue(session: Session, ticket: Ticket, channel: Channel, body: str, author_id: int, now: datetime,
            uploads: list[_Upload], quoting: dict[str, Any]) -> Message:
     if channel.kind != ChannelKind.WHATSAPP:
-        message = queue_text(session, ticket, body, author_id, now, kind="media",
+        carrier = queue_text(session, ticket, body, author_id, now, kind="media",
                              payload={**quoting, "media_kinds": [u.kind for u in uploads]})
-        _attach(session, message, uploads, now)
-        return message
+        _attach(session, carrier, uploads, now)
+        return carrier
     if body and uploads[0].kind in _NO_CAPTION:
         queue_text(session, ticket, body, author_id, now, payload=quoting)
         body, quoting = "", {}
-    message = None
+    messages = []
     for i, upload in enumerate(uploads):
         message = queue_text(session, ticket, body if i == 0 else "", author_id, now, kind=upload.kind,
                              payload={**(quoting if i == 0 else {}), "media_kinds": [upload.kind]})
         _attach(session, message, [upload], now)
-    assert message is not None
-    return message
+        messages.append(message)
+    return messages[-1]
 
 
 def _attach(session: Session, message: Message, uploads: list[_Upload], now: datetime) -> None:

@@ -253,9 +253,9 @@ def agent_replied(session: Session, ticket: Ticket, now: datetime) -> None:
     crossed_until = pause.started_at if pause else now
     if ticket.first_response_at is not None and state.first_response_seconds is None:
         cal = calendar_of(session, ticket.tenant_id)
-        state.first_response_seconds = elapsed_with_pauses(ticket.created_at, ticket.first_response_at,
-                                                           _pauses(session, ticket.id), cal)
-        after_commit(session, lambda value=state.first_response_seconds: FIRST_RESPONSE_SECONDS.observe(value))
+        first = elapsed_with_pauses(ticket.created_at, ticket.first_response_at, _pauses(session, ticket.id), cal)
+        state.first_response_seconds = first
+        after_commit(session, lambda: FIRST_RESPONSE_SECONDS.observe(first))
         _settle(session, ticket, state, SlaClock.FIRST_RESPONSE, crossed_until, now)
     if state.next_response_started_at is not None:
         _settle(session, ticket, state, SlaClock.NEXT_RESPONSE, crossed_until, now)
@@ -270,9 +270,10 @@ def resolved(session: Session, ticket: Ticket, now: datetime) -> None:
     was_paused = _pause(session, ticket, now)
     crossed_until = was_paused.started_at if was_paused else now
     start = ticket.reopened_at or ticket.created_at
-    state.resolution_seconds = elapsed_with_pauses(start, ticket.resolved_at or now, _pauses(session, ticket.id),
-                                                   calendar_of(session, ticket.tenant_id))
-    after_commit(session, lambda value=state.resolution_seconds: HANDLING_SECONDS.observe(value))
+    handling = elapsed_with_pauses(start, ticket.resolved_at or now, _pauses(session, ticket.id),
+                                   calendar_of(session, ticket.tenant_id))
+    state.resolution_seconds = handling
+    after_commit(session, lambda: HANDLING_SECONDS.observe(handling))
     clocks = [SlaClock.RESOLUTION]
     if ticket.first_response_at is None:
         clocks.append(SlaClock.FIRST_RESPONSE)
@@ -338,6 +339,7 @@ def save_policy(session: Session, actor: User, fields: dict[str, Any], now: date
                 policy_id: int | None = None) -> SlaPolicy:
     """Create or change a policy of the actor's tenant. Applies to tickets from their next SLA event on: routing,
     a move, a status change, a reply, or a customer message that starts or resumes a clock."""
+    policy: SlaPolicy | None
     if policy_id is None:
         policy = SlaPolicy(tenant_id=actor.tenant_id, name=fields.get("name") or "SLA", warning_fraction=0.8,
                            escalate_priority=True, created_at=now)

@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.events import InboxEvent, OutboxTask
-from models.infra.metrics import INBOX_BACKLOG, ONLINE_AGENTS, OPEN_TICKETS, OUTBOX_BACKLOG, QUEUE_DEPTH
+from models.infra.metrics import (
+    INBOX_BACKLOG,
+    INBOX_DEAD_LETTERS,
+    ONLINE_AGENTS,
+    OPEN_TICKETS,
+    OUTBOX_BACKLOG,
+    QUEUE_DEPTH,
+)
 from models.org import AgentStatus, Queue, Tenant, User
 from models.tickets import Ticket, TicketStatus
 
@@ -28,6 +35,8 @@ def refresh_gauges(session: Session) -> None:
         ONLINE_AGENTS.labels(tenant=str(tenant_id)).set(online.get(tenant_id, 0))
         OPEN_TICKETS.labels(tenant=str(tenant_id)).set(open_.get(tenant_id, 0))
     INBOX_BACKLOG.set(session.scalar(select(func.count()).select_from(InboxEvent).where(
-        InboxEvent.processed_at.is_(None))) or 0)
+        InboxEvent.processed_at.is_(None), InboxEvent.dead_at.is_(None))) or 0)
+    INBOX_DEAD_LETTERS.set(session.scalar(select(func.count()).select_from(InboxEvent).where(
+        InboxEvent.dead_at.is_not(None))) or 0)
     OUTBOX_BACKLOG.set(session.scalar(select(func.count()).select_from(OutboxTask).where(
         OutboxTask.dispatched_at.is_(None))) or 0)

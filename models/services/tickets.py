@@ -87,6 +87,7 @@ def assign_to(session: Session, actor: User, ticket_id: int, agent_id: int, now:
             raise Conflict("you are at capacity")
     previous = ticket.agent_id
     ticket.agent_id, ticket.status, ticket.assigned_at, ticket.updated_at = agent.id, TicketStatus.ASSIGNED, now, now
+    ticket.snoozed_at = ticket.snoozed_until = None
     sla.refresh(session, ticket, now)  # a pending ticket stops waiting
     _audit(session, ticket, actor, "ticket.assigned", now, agent_id=agent.id, previous=previous, reason=reason,
            over_capacity=open_load(session, agent.id) > agent.max_tickets)
@@ -111,6 +112,7 @@ def transfer_to_queue(session: Session, actor: User, ticket_id: int, queue_id: i
         raise NotFound("queue not found", field="queue_id")
     previous = ticket.agent_id
     ticket.queue_id, ticket.agent_id, ticket.status, ticket.updated_at = queue.id, None, TicketStatus.QUEUED, now
+    ticket.snoozed_at = ticket.snoozed_until = None
     ticket.triage_state = {}
     sla.refresh(session, ticket, now)  # another queue may have another policy; a pending ticket stops waiting
     _audit(session, ticket, actor, "ticket.transferred", now, queue_id=queue.id, previous_agent=previous,
@@ -130,6 +132,7 @@ def resolve(session: Session, actor: User, ticket_id: int, now: datetime) -> Tic
         return ticket
     agent_id = ticket.agent_id
     ticket.status, ticket.resolved_at, ticket.updated_at = TicketStatus.RESOLVED, now, now
+    ticket.snoozed_at = ticket.snoozed_until = None
     sla.resolved(session, ticket, now)
     _audit(session, ticket, actor, "ticket.resolved", now)
     _emit(session, ticket, "ticket.updated")

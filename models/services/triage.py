@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.contacts import IdentityKind
 from models.events import InboxEvent
 from models.infra import realtime, tasks
 from models.infra.db import insert_or_ignore
@@ -17,9 +18,9 @@ from models.org import Channel, Queue, Tenant
 from models.providers.base import ParsedMessage, StatusUpdate
 from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
-from models.rules.routing import DEFAULT, Decision, TriageConfig, route_menu_answer, route_new
+from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import media, reactions, sla
+from models.services import contacts, labels, media, reactions, sla, workflow
 from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -66,19 +67,10 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
 
 
 def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Contact:
-    key, value = ("email", parsed.sender.lower()) if adapter_for(channel.kind).address == "email" else (
-        "phone", normalize_phone(parsed.sender))
-    # The contact row lock serialises everything one customer sends: two messages processed at once
-    # cannot open two tickets. Most senders are known: look first, insert only when missing.
-    locked = select(Contact).where(Contact.tenant_id == channel.tenant_id, getattr(Contact, key) == value) \
-        .with_for_update(key_share=True)
-    contact = session.scalars(locked).one_or_none()
-    if contact is None:
-        insert_or_ignore(session, Contact, {"tenant_id": channel.tenant_id, key: value,
-                                            "name": parsed.sender_name, "created_at": now},
-                         conflict=["tenant_id", key])
-        contact = session.scalars(locked).one()
-    return contact
+    kind, value = (IdentityKind.EMAIL, parsed.sender.lower()) if adapter_for(channel.kind).address == "email" else (
+        IdentityKind.PHONE, normalize_phone(parsed.sender))
+    # Locked (contact row): serialises one customer's messages, and follows a merge to the surviving contact.
+    return contacts.contact_for_sender(session, channel.tenant_id, kind, value, parsed.sender_name, now)
 
 
 def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Message | None:
@@ -112,8 +104,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     ticket.last_customer_message_at = now
     ticket.updated_at = now
     resumed = ticket.status == TicketStatus.PENDING
-    if resumed:
-        ticket.status = TicketStatus.ASSIGNED
+    if resumed:  # pending or snoozed: back to its agent or queue (models.services.workflow)
+        workflow.customer_replied(session, ticket, now)
     decision = None
     if how == "new":
         decision = route_new(config, parsed.body, _open_now(session, channel, now))
@@ -129,6 +121,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
                       ticket_summary(ticket, contact), ticket_audience(ticket))
     realtime.emit(session, channel.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
+    if names := keyword_labels(config, parsed.body):  # keyword rules may label the ticket (models.services.labels)
+        labels.add_by_triage(session, ticket, names, now)
     for text in decision.replies if decision else ():
         queue_text(session, ticket, text, None, now)
     return message

@@ -25,10 +25,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import requests
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import Table, and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from models.errors import Invalid, NotFound
@@ -45,7 +45,7 @@ from models.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 log = logging.getLogger(__name__)
 
 CLAIM_LEASE = 60.0  # seconds a claimed delivery is left to its worker; above connect + read timeouts
-_INSERT = insert(WebhookDelivery.__table__)
+_INSERT = insert(cast(Table, WebhookDelivery.__table__))
 
 
 class Subscriptions:
@@ -212,7 +212,7 @@ def due_lines(session: Session, now: datetime, limit: int = 500) -> list[tuple[i
     """(tenant, endpoint, order key) of lines whose head is due: a retry whose time came, or an expired claim."""
     due = and_(WebhookDelivery.state == DeliveryState.PENDING, WebhookDelivery.next_attempt_at <= now,
                (WebhookDelivery.claimed_until.is_(None)) | (WebhookDelivery.claimed_until <= now))
-    return [tuple(r) for r in session.execute(  # type: ignore[misc]
+    return [(int(r[0]), int(r[1]), str(r[2])) for r in session.execute(
         select(WebhookDelivery.tenant_id, WebhookDelivery.endpoint_id, WebhookDelivery.order_key)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(due, WebhookEndpoint.active.is_(True))
@@ -276,7 +276,7 @@ def update_endpoint(session: Session, actor: User, endpoint_id: int, changes: di
         endpoint.active = bool(changes["active"])
         if endpoint.active:
             endpoint.disabled_reason, endpoint.failing_since = None, None
-    _audit(session, actor, "webhook.updated", endpoint, {k: v for k, v in changes.items()})
+    _audit(session, actor, "webhook.updated", endpoint, dict(changes))
     return endpoint
 
 

@@ -11,7 +11,7 @@ One run, one private stack (PostgreSQL cluster + Redis of its own):
    online: latency from the webhook POST to the `ticket.assigned` event at a supervisor's socket, and from
    tickets.created_at to assigned_at (both p50/p99). Target p99 < 250 ms.
 
-    .venv/bin/python ops/bench/assignment.py --rate 100 --duration 30
+    .venv/bin/python -m ops.bench.assignment --rate 100 --duration 30
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ import argparse
 import concurrent.futures as cf
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import stack as sk
+from ops.bench import loadgen, sampling
+from ops.bench import tenants as tn
+from ops.bench.loadgen import ms, pct, ratio
+from tests.harness import agents as harness_agents
+from tests.harness import processes as procs
+from tests.harness import sockets, stack
+from tests.harness.stack import log
 
 
 def main() -> int:
@@ -41,14 +44,14 @@ def main() -> int:
                     "exhaust the default SQLAlchemy pool)")
     ap.add_argument("--profile", action="store_true", help="py-spy a worker and the API during the steady phase")
     args = ap.parse_args()
-    sk.install_deadline(args.duration * 4 + 900)
+    loadgen.install_deadline(args.duration * 4 + 900)
 
-    st = sk.Stack("assignment")
+    st = stack.Stack("assignment")
     listener = None
     try:
         st.start_services()
         st.migrate()
-        tenants, doc = sk.make_tenants(1, args.agents, 100000, st.run_id)
+        tenants, doc = tn.make_tenants(1, args.agents, 100000, st.run_id)
         st.provision(doc)
         tenant = tenants[0]
         db = st.db
@@ -62,7 +65,6 @@ def main() -> int:
                  for k in range(args.workers)]
         for w in noops:
             st.worker_ready(w)
-        sys.path.insert(0, str(sk.ROOT))
         import os
 
         os.environ["REDIS_URL"] = st.redis.url
@@ -72,12 +74,13 @@ def main() -> int:
         # warm up
         for _ in range(50):
             noop_app.noop.delay("warm", time.time())
-        sk.wait_for(lambda: r.llen("noop:warm") >= 50, 60, "warm-up no-ops")
+        procs.wait_until(lambda: r.llen("noop:warm") >= 50, 60, "warm-up no-ops", ignore=(Exception,))
         t0 = time.monotonic()
         with noop_app.app.producer_or_acquire() as producer:
             for _ in range(args.noop_tasks):
                 noop_app.noop.apply_async(("bulk", time.time()), producer=producer)
-        sk.wait_for(lambda: r.llen("noop:bulk") >= args.noop_tasks, 300, "bulk no-ops", interval=0.02)
+        procs.wait_until(lambda: r.llen("noop:bulk") >= args.noop_tasks, 300, "bulk no-ops", interval=0.02,
+                         ignore=(Exception,))
         noop_rate = args.noop_tasks / (time.monotonic() - t0)
         rtts = []
         for i in range(args.round_trips):
@@ -86,8 +89,8 @@ def main() -> int:
             noop_app.noop.delay(tag, time.time())
             r.blpop([f"noop:{tag}"], timeout=10)
             rtts.append(time.monotonic() - start)
-        sk.log(f"no-op: {noop_rate:.0f} tasks/s; round trip p50 {sk.ms(sk.pct(rtts, 50))} "
-               f"p99 {sk.ms(sk.pct(rtts, 99))}")
+        log(f"no-op: {noop_rate:.0f} tasks/s; round trip p50 {ms(pct(rtts, 50))} "
+               f"p99 {ms(pct(rtts, 99))}")
         for w in noops:
             w.stop()
 
@@ -98,71 +101,75 @@ def main() -> int:
         for w in workers:
             st.worker_ready(w)
         api = st.apis["api"][0]
-        sk.log(f"logging in {len(tenant.agents)} agents (offline) and the supervisor")
+        log(f"logging in {len(tenant.agents)} agents (offline) and the supervisor")
         with cf.ThreadPoolExecutor(4) as pool:
-            tokens = list(pool.map(lambda a: sk.login(base, tenant.slug, a[0], a[1], online=False), tenant.agents))
-        sup_token = sk.login(base, tenant.slug, *tenant.supervisor, online=False)
-        listener = sk.Listener(base, sup_token, names=["ticket.assigned"])
+            tokens = list(pool.map(lambda a: harness_agents.login(base, tenant.slug, a[0], a[1], online=False),
+                                   tenant.agents))
+        sup_token = harness_agents.login(base, tenant.slug, *tenant.supervisor, online=False)
+        listener = sockets.Listener(base, sup_token, names=["ticket.assigned"], transports=["websocket"],
+                                    reconnection=True, wait_timeout=20)
 
         # 2. drain a backlog
         senders = iter(range(10**9))
-        backlog = [sk.signed(tenant, f"wamid.drain.{st.run_id}.{i}", sk.sender_number(next(senders)), f"d{i}")
+        backlog = [tn.signed(tenant, f"wamid.drain.{st.run_id}.{i}", tn.sender_number(next(senders)), f"d{i}")
                    for i in range(args.backlog)]
-        shots = sk.open_loop([base], 150, args.backlog / 150, lambda i: backlog[i], threads=16)
+        shots = loadgen.open_loop([base], 150, args.backlog / 150, lambda i: backlog[i], threads=16)
         bad = sum(1 for s in shots if s.status != 200)
-        sk.wait_for(lambda: db.one("SELECT count(*) FROM tickets WHERE status = 'queued'") >= args.backlog - bad,
-                    300, "backlog tickets queued", interval=0.3)
-        sk.wait_for(lambda: db.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL") == 0, 120,
-                    "inbox drained", interval=0.3)
+        procs.wait_until(lambda: db.one("SELECT count(*) FROM tickets WHERE status = 'queued'") >= args.backlog - bad,
+                    300, "backlog tickets queued", interval=0.3, ignore=(Exception,))
+        procs.wait_until(lambda: db.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL") == 0, 120,
+                    "inbox drained", interval=0.3, ignore=(Exception,))
         waiting = db.one("SELECT count(*) FROM tickets WHERE status = 'queued'")
-        sk.log(f"{waiting} tickets waiting; agents going online")
-        cpu_groups = lambda: {"api": sk.tree(api.pid), "postgres": sk.tree(st.pg.postmaster_pid() or 0),  # noqa: E731
-                              "redis": [st.redis.child.pid], **{w.name: sk.tree(w.pid) for w in workers}}
-        cpu = sk.CpuSampler(cpu_groups)
+        log(f"{waiting} tickets waiting; agents going online")
+        cpu_groups = lambda: {"api": procs.tree(api.pid), "postgres": procs.tree(st.pg.postmaster_pid() or 0),  # noqa: E731
+                              "redis": [st.redis.child.pid], **{w.name: procs.tree(w.pid) for w in workers}}
+        cpu = sampling.CpuSampler(cpu_groups)
         cpu.start()
         t_online = time.time()
         t0 = time.monotonic()
         with cf.ThreadPoolExecutor(len(tokens)) as pool:
-            list(pool.map(lambda tok: sk.Api(base, tok).call("PUT", "/api/me/status", {"status": "online"}), tokens))
-        sk.wait_for(lambda: db.one("SELECT count(*) FROM tickets WHERE status = 'queued'") == 0, 300,
-                    "backlog assigned", interval=0.05)
+            list(pool.map(lambda tok: harness_agents.Api(base, tok).call("PUT", "/api/me/status",
+                                                                         {"status": "online"}), tokens))
+        procs.wait_until(lambda: db.one("SELECT count(*) FROM tickets WHERE status = 'queued'") == 0, 300,
+                    "backlog assigned", interval=0.05, ignore=(Exception,))
         drain = time.monotonic() - t0
         drain_cpu = cpu.stop()
         first, last = db.rows("SELECT extract(epoch FROM min(assigned_at)), extract(epoch FROM max(assigned_at)) "
                               "FROM tickets")[0]
         drain_rate = waiting / drain
-        sk.log(f"drain: {waiting} tickets in {drain:.2f} s = {drain_rate:.0f} tickets/s (first assignment "
+        log(f"drain: {waiting} tickets in {drain:.2f} s = {drain_rate:.0f} tickets/s (first assignment "
                f"{float(first) - t_online:.2f} s after the first PUT, last-first {float(last) - float(first):.2f} s)")
-        sk.log(sk.format_cpu(drain_cpu))
+        log(sampling.format_cpu(drain_cpu))
 
         # 3. steady state: new tickets at a fixed rate
-        listener.events.clear()
+        listener.clear()
         t_steady = time.time()
-        steady = [sk.signed(tenant, f"wamid.steady.{st.run_id}.{i}", sk.sender_number(next(senders)), f"s{i}")
+        steady = [tn.signed(tenant, f"wamid.steady.{st.run_id}.{i}", tn.sender_number(next(senders)), f"s{i}")
                   for i in range(int(args.rate * args.duration) + 5)]
-        phone_of = {i: sk.sender_number(args.backlog + i) for i in range(len(steady))}
-        cpu = sk.CpuSampler(cpu_groups)
+        phone_of = {i: tn.sender_number(args.backlog + i) for i in range(len(steady))}
+        cpu = sampling.CpuSampler(cpu_groups)
         cpu.start()
         profiles: list[str] = []
         if args.profile:
             import threading
 
-            targets = [(sk.proc_children(workers[0].pid)[0], "worker0-child"), (sk.proc_children(api.pid)[0], "api")]
+            targets = [(procs.proc_children(workers[0].pid)[0], "worker0-child"),
+                       (procs.proc_children(api.pid)[0], "api")]
             spies = [threading.Thread(target=lambda p=p, n=n: profiles.append(
-                sk.profile(p, max(5, args.duration - 5), st.logdir, n)), daemon=True) for p, n in targets]
+                sampling.profile(p, max(5, args.duration - 5), st.logdir, n)), daemon=True) for p, n in targets]
             for t in spies:
                 t.start()
-        shots = sk.open_loop([base], args.rate, args.duration, lambda i: steady[i], threads=32)
+        shots = loadgen.open_loop([base], args.rate, args.duration, lambda i: steady[i], threads=32)
         steady_cpu = cpu.stop()
-        intake = sk.summarize_shots(shots)
+        intake = loadgen.summarize_shots(shots)
         expected = sum(1 for s in shots if s.status == 200)
-        sk.wait_for(lambda: db.one("SELECT count(*) FROM tickets WHERE assigned_at IS NOT NULL AND "
+        procs.wait_until(lambda: db.one("SELECT count(*) FROM tickets WHERE assigned_at IS NOT NULL AND "
                                    "created_at >= to_timestamp(%s)", (t_steady,)) >= expected, 120,
-                    "steady tickets assigned", interval=0.2)
+                    "steady tickets assigned", interval=0.2, ignore=(Exception,))
         time.sleep(1)  # the last socket events
         sent_at = {phone_of[s.index]: s.wall for s in shots if s.status == 200}
         seen: dict[str, float] = {}
-        for _name, env, at in list(listener.events):
+        for _name, env, at in list(listener.arrivals):
             phone = env["data"].get("contact_phone")
             if phone in sent_at and phone not in seen:
                 seen[phone] = at
@@ -177,22 +184,22 @@ def main() -> int:
         print(f"\n=== assignment ({args.workers} worker processes x concurrency {args.concurrency}, one tenant, "
               f"one queue, {args.agents} agents; private PostgreSQL + Redis; app {st.commit}) ===")
         print(f"no-op Celery task, same broker: {noop_rate:8.0f} tasks/s   round trip p50 "
-              f"{sk.ms(sk.pct(rtts, 50))} p99 {sk.ms(sk.pct(rtts, 99))}")
+              f"{ms(pct(rtts, 50))} p99 {ms(pct(rtts, 99))}")
         print(f"drain of {waiting} waiting tickets:   {drain_rate:8.0f} tickets/s ({drain:.2f} s; batches of up to 100 "
-              f"per assign_queue task)   ratio to no-op tasks/s: {sk.ratio(drain_rate, noop_rate)}")
+              f"per assign_queue task)   ratio to no-op tasks/s: {ratio(drain_rate, noop_rate)}")
         print(f"steady {args.rate:.0f} new tickets/s for {args.duration:.0f} s: {len(dbl)} tickets assigned at "
               f"{steady_rate:.0f}/s (each: 1 webhook + 1 triage task + 1 assign_queue task)")
-        print(f"  webhook POST -> ticket.assigned at the supervisor socket: p50 {sk.ms(sk.pct(e2e, 50))} "
-              f"p99 {sk.ms(sk.pct(e2e, 99))} max {sk.ms(max(e2e) if e2e else float('nan'))} "
+        print(f"  webhook POST -> ticket.assigned at the supervisor socket: p50 {ms(pct(e2e, 50))} "
+              f"p99 {ms(pct(e2e, 99))} max {ms(max(e2e) if e2e else float('nan'))} "
               f"({len(e2e)}/{expected} seen)   (target p99 < 250 ms)")
-        print(f"  tickets.created_at -> assigned_at:                 p50 {sk.ms(sk.pct(dbl, 50))} "
-              f"p99 {sk.ms(sk.pct(dbl, 99))} max {sk.ms(max(dbl) if dbl else float('nan'))}")
-        print(f"  p99 vs no-op round trip p99: {sk.ratio(sk.pct(e2e, 99), sk.pct(rtts, 99))} (socket), "
-              f"{sk.ratio(sk.pct(dbl, 99), sk.pct(rtts, 99))} (DB)")
-        print(f"  webhook intake during it: {intake['ok']}/{intake['sent']} ok, p50 {sk.ms(intake['p50'])} "
-              f"p99 {sk.ms(intake['p99'])}")
-        print(f"  {sk.format_cpu(steady_cpu)}")
-        print(f"drain phase {sk.format_cpu(drain_cpu)}")
+        print(f"  tickets.created_at -> assigned_at:                 p50 {ms(pct(dbl, 50))} "
+              f"p99 {ms(pct(dbl, 99))} max {ms(max(dbl) if dbl else float('nan'))}")
+        print(f"  p99 vs no-op round trip p99: {ratio(pct(e2e, 99), pct(rtts, 99))} (socket), "
+              f"{ratio(pct(dbl, 99), pct(rtts, 99))} (DB)")
+        print(f"  webhook intake during it: {intake['ok']}/{intake['sent']} ok, p50 {ms(intake['p50'])} "
+              f"p99 {ms(intake['p99'])}")
+        print(f"  {sampling.format_cpu(steady_cpu)}")
+        print(f"drain phase {sampling.format_cpu(drain_cpu)}")
         for text in profiles:
             print(text)
         return 0

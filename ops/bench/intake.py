@@ -11,7 +11,7 @@ One run, one private stack (PostgreSQL cluster + Redis of its own), the same gun
 
 Targets reported against: intake >= 50% of bare throughput; p99 < 50 ms at 500 req/s; backlog 0 within 10 s.
 
-    .venv/bin/python ops/bench/intake.py --duration 20 --rate 500 --rate-duration 30
+    .venv/bin/python -m ops.bench.intake --duration 20 --rate 500 --rate-duration 30
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import stack as sk
+from ops.bench import loadgen, sampling
+from ops.bench import tenants as tn
+from ops.bench.loadgen import ms, ratio
+from tests.harness import processes as procs
+from tests.harness import stack
+from tests.harness.stack import log
 
 
 def main() -> int:
@@ -43,14 +46,14 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="py-spy the API during the intake throughput phase")
     ap.add_argument("--throughput-only", action="store_true", help="skip the fixed-rate and backlog phases")
     args = ap.parse_args()
-    sk.install_deadline(4 * args.duration + 3 * args.rate_duration + 600)
+    loadgen.install_deadline(4 * args.duration + 3 * args.rate_duration + 600)
 
-    st = sk.Stack("intake")
+    st = stack.Stack("intake")
     results: dict[str, dict[str, float]] = {}
     try:
         st.start_services()
         st.migrate()
-        tenants, doc = sk.make_tenants(1, 2, 5, st.run_id)
+        tenants, doc = tn.make_tenants(1, 2, 5, st.run_id)
         st.provision(doc)
         tenant = tenants[0]
         db = st.db
@@ -64,42 +67,42 @@ def main() -> int:
             out = []
             for _ in range(n):
                 i = next(seq)
-                out.append(sk.signed(tenant, f"wamid.bench.{st.run_id}.{i}", sk.sender_number(i % senders),
+                out.append(tn.signed(tenant, f"wamid.bench.{st.run_id}.{i}", tn.sender_number(i % senders),
                                      f"mensagem {i}"))
             return out
 
         warm_file, bare_file, intake_file = (st.logdir / f"{n}.tsv" for n in ("warm", "bare", "intake"))
-        sk.write_bodies(warm_file, deliveries(20000, 5000))
-        sk.write_bodies(bare_file, deliveries(per_phase, 10**6))
-        sk.write_bodies(intake_file, deliveries(per_phase, 10**6))
-        sk.log(f"{per_phase} signed deliveries per phase written")
+        loadgen.write_bodies(warm_file, deliveries(20000, 5000))
+        loadgen.write_bodies(bare_file, deliveries(per_phase, 10**6))
+        loadgen.write_bodies(intake_file, deliveries(per_phase, 10**6))
+        log(f"{per_phase} signed deliveries per phase written")
 
         # 1. bare Flask, same gunicorn command
         base = st.start_api("bare", threads=args.threads, app="ops.bench.bare_app:create_app()")
         st.wait_http(base)
         child = st.apis["bare"][0]
-        sk.wrk(base + "/webhooks/whatsapp", warm_file, 3, args.connections)
-        cpu = sk.CpuSampler(lambda: {"bare": sk.tree(child.pid)})
+        loadgen.wrk(base + "/webhooks/whatsapp", warm_file, 3, args.connections)
+        cpu = sampling.CpuSampler(lambda: {"bare": procs.tree(child.pid)})
         cpu.start()
-        results["bare"] = sk.wrk(base + "/webhooks/whatsapp", bare_file, args.duration, args.connections)
+        results["bare"] = loadgen.wrk(base + "/webhooks/whatsapp", bare_file, args.duration, args.connections)
         results["bare"]["cores"] = cpu.stop()["bare"]
         child.stop()
-        sk.log(f"bare: {results['bare']}")
+        log(f"bare: {results['bare']}")
 
         # 2. the real intake, workers stopped
         base = st.start_api("api", threads=args.threads)
         st.wait_http(base)
         api = st.apis["api"][0]
-        sk.wrk(base + "/webhooks/whatsapp", warm_file, 3, args.connections)
-        groups = lambda: {"api": sk.tree(api.pid), "postgres": sk.tree(st.pg.postmaster_pid() or 0),  # noqa: E731
+        loadgen.wrk(base + "/webhooks/whatsapp", warm_file, 3, args.connections)
+        groups = lambda: {"api": procs.tree(api.pid), "postgres": procs.tree(st.pg.postmaster_pid() or 0),  # noqa: E731
                           "redis": [st.redis.child.pid]}
-        cpu = sk.CpuSampler(groups)
+        cpu = sampling.CpuSampler(groups)
         cpu.start()
         spy: list[str] = []
         if args.profile:
-            worker_pid = sk.proc_children(api.pid)[0]
+            worker_pid = procs.proc_children(api.pid)[0]
             t = threading.Thread(target=lambda: spy.append(
-                sk.profile(worker_pid, max(5, args.duration - 4), st.logdir, "intake-api")), daemon=True)
+                sampling.profile(worker_pid, max(5, args.duration - 4), st.logdir, "intake-api")), daemon=True)
             t.start()
         stuck: list[str] = []
         if args.throughput_only:  # look inside the API while it is loaded: where do its threads wait?
@@ -107,19 +110,19 @@ def main() -> int:
                 time.sleep(args.duration / 2)
                 exe = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:/usr/bin:/usr/local/bin")
                 if exe:
-                    out = subprocess.run([exe, "dump", "--pid", str(sk.proc_children(api.pid)[0])],
+                    out = subprocess.run([exe, "dump", "--pid", str(procs.proc_children(api.pid)[0])],
                                             capture_output=True, text=True, timeout=60).stdout
                     stuck.extend(b for b in out.split("\nThread ")[1:] if "pool/impl.py" in b and "_do_get" in b)
                     stuck.append(f"{out.count(chr(10) + 'Thread ')} threads")
 
             threading.Thread(target=dump, daemon=True).start()
-        results["intake"] = sk.wrk(base + "/webhooks/whatsapp", intake_file, args.duration, args.connections)
+        results["intake"] = loadgen.wrk(base + "/webhooks/whatsapp", intake_file, args.duration, args.connections)
         shares = cpu.stop()
         results["intake"]["cores"] = shares["api"]
-        sk.log(f"intake: {results['intake']}")
-        sk.log(sk.format_cpu(shares))
+        log(f"intake: {results['intake']}")
+        log(sampling.format_cpu(shares))
         stored = db.one("SELECT count(*) FROM inbox_events")
-        sk.log(f"inbox rows stored so far: {stored}")
+        log(f"inbox rows stored so far: {stored}")
 
         def clear_backlog() -> None:
             # The closed-loop phases leave tens of thousands of events nobody processes: mark them done and empty
@@ -136,10 +139,10 @@ def main() -> int:
                   f"{args.threads} threads; wrk -c {args.connections}; app {st.commit}) ===")
         if args.throughput_only:
             print(header)
-            print(f"bare Flask JSON parse : {b['rps']:8.0f} req/s  p50 {sk.ms(b['p50'])}  p99 {sk.ms(b['p99'])}")
-            print(f"POST /webhooks/whatsapp: {i['rps']:8.0f} req/s  p50 {sk.ms(i['p50'])}  p99 {sk.ms(i['p99'])}  "
+            print(f"bare Flask JSON parse : {b['rps']:8.0f} req/s  p50 {ms(b['p50'])}  p99 {ms(b['p99'])}")
+            print(f"POST /webhooks/whatsapp: {i['rps']:8.0f} req/s  p50 {ms(i['p50'])}  p99 {ms(i['p99'])}  "
                   f"(socket errors/timeouts {i['socket_errors']}, non-2xx {i['non2xx']})")
-            print(f"ratio intake/bare throughput: {sk.ratio(i['rps'], b['rps'])}   (target >= 0.50)")
+            print(f"ratio intake/bare throughput: {ratio(i['rps'], b['rps'])}   (target >= 0.50)")
             if stuck:
                 waiting = [b for b in stuck if "_do_get" in b]
                 hooks = [b for b in waiting if "_run_hooks" in b]
@@ -154,9 +157,9 @@ def main() -> int:
 
         # 3a. fixed rate, no workers
         fixed = deliveries(int(args.rate * args.rate_duration) + 10, args.senders)
-        shots = sk.open_loop([base], args.rate, args.rate_duration, lambda i: fixed[i])
-        results["fixed_no_workers"] = sk.summarize_shots(shots)
-        sk.log(f"fixed rate, no workers: {results['fixed_no_workers']}")
+        shots = loadgen.open_loop([base], args.rate, args.rate_duration, lambda i: fixed[i])
+        results["fixed_no_workers"] = loadgen.summarize_shots(shots)
+        log(f"fixed rate, no workers: {results['fixed_no_workers']}")
         clear_backlog()
 
         # 3b. fixed rate with workers, then the backlog drain
@@ -164,10 +167,10 @@ def main() -> int:
         for w in workers:
             st.worker_ready(w)
         fixed = deliveries(int(args.rate * args.rate_duration) + 10, args.senders)
-        groups2 = lambda: {**groups(), **{w.name: sk.tree(w.pid) for w in workers}}  # noqa: E731
-        cpu = sk.CpuSampler(groups2)
+        groups2 = lambda: {**groups(), **{w.name: procs.tree(w.pid) for w in workers}}  # noqa: E731
+        cpu = sampling.CpuSampler(groups2)
         cpu.start()
-        shots = sk.open_loop([base], args.rate, args.rate_duration, lambda i: fixed[i])
+        shots = loadgen.open_loop([base], args.rate, args.rate_duration, lambda i: fixed[i])
         stopped = time.monotonic()
         backlog_at_stop = db.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL")
         peak = backlog_at_stop
@@ -180,29 +183,29 @@ def main() -> int:
                 break
             time.sleep(0.2)
         shares = cpu.stop()
-        results["fixed_workers"] = sk.summarize_shots(shots)
+        results["fixed_workers"] = loadgen.summarize_shots(shots)
         results["fixed_workers"].update(backlog_at_stop=backlog_at_stop, drain_s=drained if drained is not None
                                         else float("nan"))
-        sk.log(f"fixed rate, workers running: {results['fixed_workers']}")
-        sk.log(sk.format_cpu(shares))
+        log(f"fixed rate, workers running: {results['fixed_workers']}")
+        log(sampling.format_cpu(shares))
         processed = db.one("SELECT count(*) FROM inbox_events WHERE processed_at > now() - interval '10 minutes'")
         tickets = db.one("SELECT count(*) FROM tickets")
         messages = db.one("SELECT count(*) FROM messages WHERE direction = 'in'")
 
         fa, fw = results["fixed_no_workers"], results["fixed_workers"]
         print(header)
-        print(f"bare Flask JSON parse : {b['rps']:8.0f} req/s  p50 {sk.ms(b['p50'])}  p99 {sk.ms(b['p99'])}  "
+        print(f"bare Flask JSON parse : {b['rps']:8.0f} req/s  p50 {ms(b['p50'])}  p99 {ms(b['p99'])}  "
               f"(cores {b['cores']:.2f}, non-2xx {b['non2xx']})")
-        print(f"POST /webhooks/whatsapp: {i['rps']:8.0f} req/s  p50 {sk.ms(i['p50'])}  p99 {sk.ms(i['p99'])}  "
+        print(f"POST /webhooks/whatsapp: {i['rps']:8.0f} req/s  p50 {ms(i['p50'])}  p99 {ms(i['p99'])}  "
               f"(cores {i['cores']:.2f}, non-2xx {i['non2xx']})")
-        print(f"ratio intake/bare throughput: {sk.ratio(i['rps'], b['rps'])}   (target >= 0.50)")
-        print(f"ratio intake/bare p99       : {sk.ratio(i['p99'], b['p99'])}")
-        print(f"fixed {args.rate:.0f} req/s, no workers : p50 {sk.ms(fa['p50'])} p99 {sk.ms(fa['p99'])} "
-              f"max {sk.ms(fa['max'])} ok {fa['ok']}/{fa['sent']}   (target p99 < 50 ms)")
-        print(f"fixed {args.rate:.0f} req/s, {args.workers} workers: p50 {sk.ms(fw['p50'])} p99 {sk.ms(fw['p99'])} "
-              f"max {sk.ms(fw['max'])} ok {fw['ok']}/{fw['sent']}   (target p99 < 50 ms)")
-        print(f"p99 at {args.rate:.0f} req/s vs bare closed-loop p99: {sk.ratio(fa['p99'], b['p99'])} (no workers), "
-              f"{sk.ratio(fw['p99'], b['p99'])} (workers)")
+        print(f"ratio intake/bare throughput: {ratio(i['rps'], b['rps'])}   (target >= 0.50)")
+        print(f"ratio intake/bare p99       : {ratio(i['p99'], b['p99'])}")
+        print(f"fixed {args.rate:.0f} req/s, no workers : p50 {ms(fa['p50'])} p99 {ms(fa['p99'])} "
+              f"max {ms(fa['max'])} ok {fa['ok']}/{fa['sent']}   (target p99 < 50 ms)")
+        print(f"fixed {args.rate:.0f} req/s, {args.workers} workers: p50 {ms(fw['p50'])} p99 {ms(fw['p99'])} "
+              f"max {ms(fw['max'])} ok {fw['ok']}/{fw['sent']}   (target p99 < 50 ms)")
+        print(f"p99 at {args.rate:.0f} req/s vs bare closed-loop p99: {ratio(fa['p99'], b['p99'])} (no workers), "
+              f"{ratio(fw['p99'], b['p99'])} (workers)")
         print(f"inbox backlog when the load stopped: {fw['backlog_at_stop']} (peak seen {peak}); back to 0 after "
               f"{'never (300 s)' if drained is None else f'{drained:.1f} s'}   (target <= 10 s)")
         print(f"worker throughput needed vs offered: {args.rate:.0f}/s offered; {processed} events processed, "

@@ -21,6 +21,7 @@ Prints p50/p99 of both, and their ratio.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import statistics
@@ -162,10 +163,8 @@ def main() -> int:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-        try:
+        with contextlib.suppress(redis.RedisError):
             redis.Redis.from_url(args.redis_url).flushdb()
-        except redis.RedisError:
-            pass
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ No HTTP, no broker, no Socket.IO: the session factory records tasks and events i
 measured is the domain code and SQLAlchemy. The baseline, measured in the same run on the same connection pool, is
 a transaction running one `SELECT 1`; CPU figures are printed as multiples of it.
 
-    .venv/bin/python ops/bench/triage_cost.py --messages 500
+    .venv/bin/python -m ops.bench.triage_cost --messages 500
 
 PostgreSQL is the machine's (PGUSER / PGHOST / PGPORT, defaults postgres@127.0.0.1:5432, as for the tests).
 """
@@ -18,23 +18,20 @@ import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import create_engine, event, text
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
-
-from models.base import utcnow  # noqa: E402
-from models.infra.bus import RecordingBus  # noqa: E402
-from models.infra.config import Settings  # noqa: E402
-from models.infra.db import make_engine, make_session_factory  # noqa: E402
-from models.services import assignment, triage  # noqa: E402
-from models.services.accounts import provision  # noqa: E402
-from tests.conftest import TENANTS, migrate  # noqa: E402
-from tests.fakes.whatsapp import text_delivery  # noqa: E402
-from tests.services.helpers import store  # noqa: E402
+from models.base import utcnow
+from models.infra.bus import RecordingBus
+from models.infra.config import Settings
+from models.infra.db import make_engine, make_session_factory
+from models.infra.outbox import Marker, attach_marker
+from models.services import assignment, triage
+from models.services.accounts import provision
+from tests.conftest import TENANTS, migrate
+from tests.fakes.whatsapp import text_delivery
+from tests.services.helpers import store
 
 
 def main() -> int:
@@ -48,7 +45,7 @@ def main() -> int:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = f"postgresql+psycopg2://{pg}/{name}"
-    engine = None
+    engine = marker = None
     try:
         migrate(url)
         engine = make_engine(Settings.from_env({"DATABASE_URL": url, "SECRET_KEY": "x" * 32}))
@@ -62,6 +59,8 @@ def main() -> int:
 
         bus = RecordingBus()
         sessions = make_session_factory(engine, bus)
+        marker = Marker(engine)  # as the API and workers mark: batched, from a thread (models.infra.wiring)
+        attach_marker(sessions, marker)
         with sessions() as s, s.begin():
             provision(s, TENANTS)
 
@@ -103,6 +102,8 @@ def main() -> int:
         print("(first: opens the ticket, routes it and asks for assignment; next: a message on that open ticket. "
               "Outbox dispatch marks are batched by a thread and not counted.)")
     finally:
+        if marker is not None:
+            marker.stop()
         if engine is not None:
             engine.dispose()
         with admin.connect() as conn:

@@ -17,7 +17,7 @@ Each ends with a ledger: deliveries sent / accepted / refused and re-sent; messa
 assigned; replies requested (202) and delivered (received by the Graph server; duplicates counted per customer);
 lost and duplicated; and how long after recovery everything that entered before it was done (target 60 s).
 
-    $(bash ops/bench/tools.sh) ops/faults/campaign.py --fault all
+    $(bash ops/bench/tools.sh) -m ops.faults.campaign --fault all
 """
 
 from __future__ import annotations
@@ -26,30 +26,33 @@ import argparse
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import lib
-import stack as sk
+from ops.bench import loadgen
+from ops.bench import tenants as tn
+from ops.bench.loadgen import ms, pct
+from ops.faults import lib
+from tests.harness import processes as procs
+from tests.harness import stack
+from tests.harness.agents import Agent
+from tests.harness.providers import FlakyGraph
+from tests.harness.stack import log
 
 FAULTS = ("kill-worker", "restart-redis", "stop-postgres", "provider-500")
 EXTRA = ("restart-redis-backlog",)  # not in `all`: Redis restarted while tasks wait in it
 
 
 def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
-    graph = lib.FlakyGraph(delay=args.graph_delay)
+    graph = FlakyGraph(delay=args.graph_delay)
     extra_env = {"HTTP_READ_TIMEOUT": "5"}
     if args.visibility_timeout:
         extra_env["CELERY_VISIBILITY_TIMEOUT"] = str(args.visibility_timeout)
-    st = sk.Stack(f"fault-{fault}", extra_env=extra_env)
+    st = stack.Stack(f"fault-{fault}", extra_env=extra_env)
     provider = agent = None
     try:
         st.start_services(graph_url=graph.url)
         st.migrate()
-        tenants, doc = sk.make_tenants(1, 1, 1_000_000, st.run_id)
+        tenants, doc = tn.make_tenants(1, 1, 1_000_000, st.run_id)
         st.provision(doc)
         tenant = tenants[0]
         db = st.db
@@ -60,11 +63,11 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
         st.wait_http(base)
         for w in workers:
             st.worker_ready(w)
-        agent = lib.Agent(base, tenant, *tenant.agents[0])
+        agent = Agent(base, tenant.slug, *tenant.agents[0])
         agent.start()
         provider = lib.Provider(base, tenant, args.rate, st.run_id)
         provider.start()
-        sk.log(f"{fault}: steady load {args.rate}/s for {args.before:.0f} s before the fault")
+        log(f"{fault}: steady load {args.rate}/s for {args.before:.0f} s before the fault")
         time.sleep(args.before)
 
         # the fault
@@ -77,18 +80,18 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
             while time.monotonic() < deadline and victim is None:
                 if graph.inflight > 0:
                     for w in workers:
-                        if lib.graph_connections(sk.tree(w.pid), int(graph.url.rsplit(":", 1)[1])):
+                        if lib.graph_connections(procs.tree(w.pid), int(graph.url.rsplit(":", 1)[1])):
                             victim = w
                             break
                 time.sleep(0.005)
             mid_send = victim is not None
             victim = victim or workers[0]
-            pids = sk.tree(victim.pid)
+            pids = procs.tree(victim.pid)
             victim.kill()
             graph.delay = args.graph_delay
             note = (f"SIGKILL {victim.name} (pids {pids}) "
                     f"{'while it was calling the Graph API' if mid_send else '(no send in flight was caught)'}")
-            sk.log(note)
+            log(note)
             victim.start()  # the same command again
             st.worker_ready(victim)
         elif fault in ("restart-redis", "restart-redis-backlog"):
@@ -100,7 +103,7 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(10)
                 waiting = redis.Redis.from_url(st.redis.url).llen("celery")
                 graph.delay = args.graph_delay
-                sk.log(f"{waiting} tasks waiting in the broker when Redis stops")
+                log(f"{waiting} tasks waiting in the broker when Redis stops")
                 t_fault = time.time()
             st.redis.stop()
             time.sleep(args.redis_down)
@@ -114,12 +117,12 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
             st.pg.start()
             note = f"PostgreSQL stopped (fast) for {args.pg_down:.0f} s"
         elif fault == "provider-500":
-            graph.failing.set()
+            graph.mode = "error"
             time.sleep(args.provider_down)
-            graph.failing.clear()
+            graph.mode = "ok"
             note = f"Graph API answered 500 to every send for {args.provider_down:.0f} s ({graph.failed} calls)"
         t_recover = time.time()
-        sk.log(f"{fault}: recovered after {t_recover - t_fault:.1f} s; load goes on for {args.after:.0f} s")
+        log(f"{fault}: recovered after {t_recover - t_fault:.1f} s; load goes on for {args.after:.0f} s")
         time.sleep(args.after)
         provider.stop_new.set()
 
@@ -198,7 +201,7 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
             if sends.get(d.sender):
                 phases["to_delivered"].append(min(sends[d.sender]) - replied)
         ledger = {
-            "phases": {k: (sk.pct(v, 50), sk.pct(v, 99), max(v) if v else float("nan")) for k, v in phases.items()},
+            "phases": {k: (pct(v, 50), pct(v, 99), max(v) if v else float("nan")) for k, v in phases.items()},
             "fault": fault, "commit": st.commit, "note": note, "fault_s": t_recover - t_fault,
             "sent": len(ds), "attempts": sum(d.attempts for d in ds), "accepted": len(accepted),
             "refused_5xx": sum(d.refused for d in ds), "no_answer": sum(d.conn_errors for d in ds),
@@ -210,8 +213,8 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
             "delivered": len(accepted) - len(not_delivered), "not_delivered": len(not_delivered),
             "duplicated": sum(n - 1 for n in duplicated.values()), "graph_500": graph.failed,
             "drain_s": drain, "settled_s": settled if state["queued_out"] == 0 else float("nan"),
-            "base_p50": sk.pct(base_lat, 50), "base_p99": sk.pct(base_lat, 99),
-            "after_p99": sk.pct(after_lat, 99),
+            "base_p50": pct(base_lat, 50), "base_p99": pct(base_lat, 99),
+            "after_p99": pct(after_lat, 99),
         }
         if not_delivered:
             sample = not_delivered[:5]
@@ -244,13 +247,13 @@ def print_ledger(x: dict[str, Any]) -> None:
           f" duplicated {x['duplicated']}); Graph 500s served {x['graph_500']}")
     print(f"LEDGER lost={lost} duplicated={x['duplicated'] + x['dup_inbound']}   (target 0 / 0)")
     drain = x["drain_s"]
-    print(f"drain: everything that entered before recovery was answered {sk.ms(drain) if drain == drain else 'NOT'}"
+    print(f"drain: everything that entered before recovery was answered {ms(drain) if drain == drain else 'NOT'}"
           f" after recovery (target 60 s); database settled (no reply left queued) "
-          f"{sk.ms(x['settled_s']) if x['settled_s'] == x['settled_s'] else 'NOT within the drain timeout'}")
+          f"{ms(x['settled_s']) if x['settled_s'] == x['settled_s'] else 'NOT within the drain timeout'}")
     print(f"pipeline latency (POST -> reply at Graph) of customers who wrote 5+ s before the fault: p50 "
-          f"{sk.ms(x['base_p50'])} p99 {sk.ms(x['base_p99'])}, after recovery p99 {sk.ms(x['after_p99'])}")
+          f"{ms(x['base_p50'])} p99 {ms(x['base_p99'])}, after recovery p99 {ms(x['after_p99'])}")
     print("  where the time went (all customers, the fault included; p50 / p99 / max): " + "; ".join(
-        f"{k} {sk.ms(a)} / {sk.ms(b)} / {sk.ms(c)}" for k, (a, b, c) in x["phases"].items()))
+        f"{k} {ms(a)} / {ms(b)} / {ms(c)}" for k, (a, b, c) in x["phases"].items()))
     if x.get("undelivered_sample"):
         print("  undelivered sample (phone, ticket status, assigned, reply status, attempts, payload):")
         for row in x["undelivered_sample"]:
@@ -278,7 +281,7 @@ def main() -> int:
         args.before = args.after = args.duration / 2
     faults = FAULTS if args.fault == "all" else (args.fault,)
     per = args.before + args.after + args.drain_timeout + max(args.pg_down, args.provider_down) + 180
-    sk.install_deadline(per * len(faults) + 60)
+    loadgen.install_deadline(per * len(faults) + 60)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     ledgers = []
     for fault in faults:

@@ -4,8 +4,8 @@ over Socket.IO, and a steady stream of signed WhatsApp deliveries across the ten
 Everything runs on loopback against a private PostgreSQL cluster and a private Redis started by this script.
 Run it with the tools interpreter (aiohttp for the socket clients): `bash ops/bench/tools.sh` prints it.
 
-    $(bash ops/bench/tools.sh) ops/load/campaign.py --rate 200 --duration 600            # the full campaign
-    $(bash ops/bench/tools.sh) ops/load/campaign.py --tenants 2 --agents 20 --duration 30  # a quick look
+    $(bash ops/bench/tools.sh) -m ops.load.campaign --rate 200 --duration 600            # the full campaign
+    $(bash ops/bench/tools.sh) -m ops.load.campaign --tenants 2 --agents 20 --duration 30  # a quick look
 
 Measured: webhook intake requests/s and p50/p99 (open loop, from the scheduled send time); end to end from the
 webhook POST to the first `message.created` (direction in) at any agent socket of the tenant (a ticket's first
@@ -24,11 +24,14 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import stack as sk
+from ops.bench import loadgen, sampling
+from ops.bench import tenants as tn
+from ops.bench.loadgen import ms, pct, ratio
+from tests.harness import agents as harness_agents
+from tests.harness import processes as procs
+from tests.harness import services, stack
+from tests.harness.stack import log
 
 
 def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
@@ -61,18 +64,18 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="py-spy an API and a worker mid-run")
     ap.add_argument("--no-beat", action="store_true")
     args = ap.parse_args()
-    sk.install_deadline(args.duration + args.drain_timeout + 1800)
+    loadgen.install_deadline(args.duration + args.drain_timeout + 1800)
 
-    st = sk.Stack("load")
+    st = stack.Stack("load")
     sockets_proc = None
     stop_sampling = threading.Event()
     try:
         st.start_services()
         st.migrate()
-        tenants, doc = sk.make_tenants(args.tenants, args.agents, args.max_tickets, st.run_id)
+        tenants, doc = tn.make_tenants(args.tenants, args.agents, args.max_tickets, st.run_id)
         t0 = time.monotonic()
         st.provision(doc)
-        sk.log(f"provisioned {args.tenants} tenants x {args.agents} agents in {time.monotonic() - t0:.0f} s")
+        log(f"provisioned {args.tenants} tenants x {args.agents} agents in {time.monotonic() - t0:.0f} s")
         db = st.db
         assert db is not None and st.redis is not None and st.pg is not None
 
@@ -91,23 +94,23 @@ def main() -> int:
         jobs = [(t, email, pw, k) for t in tenants for k, (email, pw) in enumerate(t.agents)]
         t0 = time.monotonic()
         with cf.ThreadPoolExecutor(8) as pool:
-            tokens = list(pool.map(lambda j: sk.login(bases[j[3] % 2], j[0].slug, j[1], j[2]), jobs))
+            tokens = list(pool.map(lambda j: harness_agents.login(bases[j[3] % 2], j[0].slug, j[1], j[2]), jobs))
         login_s = time.monotonic() - t0
         for (t, _email, _pw, k), token in zip(jobs, tokens, strict=True):
             specs.append({"base": bases[k % 2], "token": token, "tenant": t.slug, "agent": k})
-        sk.log(f"{len(tokens)} agents logged in and online in {login_s:.0f} s")
+        log(f"{len(tokens)} agents logged in and online in {login_s:.0f} s")
         online = db.one("SELECT count(*) FROM users WHERE status = 'online'")
 
         # sockets: RSS before/after
         time.sleep(2)
-        api_rss_before = [sum(sk.rss_bytes(p) for p in sk.tree(a.pid)) for a in apis]
+        api_rss_before = [sum(procs.rss_bytes(p) for p in procs.tree(a.pid)) for a in apis]
         spec_file = st.logdir / "sockets.json"
         spec_file.write_text(json.dumps(specs))
         out_file = st.logdir / "sockets-out.json"
-        sockets_proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("sockets.py")), str(spec_file),
+        sockets_proc = subprocess.Popen([sys.executable, "-m", "ops.load.sockets", str(spec_file),
                                          str(out_file), "--max-seconds", str(args.duration + args.drain_timeout + 900)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, cwd=sk.ROOT, start_new_session=True)
+                                        text=True, cwd=procs.ROOT, start_new_session=True)
         status_lines: list[str] = []
         connected_line = ""
         for line in sockets_proc.stdout:  # type: ignore[union-attr]
@@ -119,9 +122,9 @@ def main() -> int:
             raise RuntimeError("socket clients died:\n" + "\n".join(status_lines[-20:]))
         threading.Thread(target=lambda: [status_lines.append(ln.rstrip()) for ln in sockets_proc.stdout],
                          daemon=True).start()
-        sk.log(connected_line)
+        log(connected_line)
         time.sleep(5)
-        api_rss_after = [sum(sk.rss_bytes(p) for p in sk.tree(a.pid)) for a in apis]
+        api_rss_after = [sum(procs.rss_bytes(p) for p in procs.tree(a.pid)) for a in apis]
         n_sockets = int(connected_line.split()[1])
         per_socket = (sum(api_rss_after) - sum(api_rss_before)) / max(1, n_sockets)
 
@@ -133,16 +136,16 @@ def main() -> int:
         run_start = time.monotonic()
 
         def sample() -> None:
-            sdb = sk.Db(st.pg.dsn("atendimento"))
+            sdb = services.Db(st.pg.dsn("atendimento"))
             while not stop_sampling.is_set():
                 row: dict[str, float] = {"t": time.monotonic() - run_start}
                 for a in apis:
-                    row[a.name] = sum(sk.rss_bytes(p) for p in sk.tree(a.pid))
-                    row[a.name + "_threads"] = sum(sk.thread_count(p) for p in sk.tree(a.pid))
+                    row[a.name] = sum(procs.rss_bytes(p) for p in procs.tree(a.pid))
+                    row[a.name + "_threads"] = sum(procs.thread_count(p) for p in procs.tree(a.pid))
                 for w in workers:
-                    row[w.name] = sum(sk.rss_bytes(p) for p in sk.tree(w.pid))
-                    kids = sk.proc_children(w.pid)
-                    row[w.name + "_children"] = sum(sk.rss_bytes(p) for p in kids)
+                    row[w.name] = sum(procs.rss_bytes(p) for p in procs.tree(w.pid))
+                    kids = procs.proc_children(w.pid)
+                    row[w.name + "_children"] = sum(procs.rss_bytes(p) for p in kids)
                 try:
                     row["inbox_backlog"] = sdb.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL")
                     row["broker_queue"] = rclient.llen("celery")
@@ -168,26 +171,26 @@ def main() -> int:
             with lock:
                 new = not active[k] or rng.random() < args.new_ticket_ratio
                 if new:
-                    sender = sk.sender_number(next(counter))
+                    sender = tn.sender_number(next(counter))
                     active[k].append(sender)
                 else:
                     sender = rng.choice(active[k])
                 sender_of[i] = (k, new)
-            return sk.signed(tenants[k], f"wamid.load.{st.run_id}.{i}", sender, f"m{run_tag}-{i}")
+            return tn.signed(tenants[k], f"wamid.load.{st.run_id}.{i}", sender, f"m{run_tag}-{i}")
 
         groups = lambda: {  # noqa: E731
-            **{a.name: sk.tree(a.pid) for a in apis}, **{w.name: sk.tree(w.pid) for w in workers},
-            **({"beat": sk.tree(beat.pid)} if beat else {}), "postgres": sk.tree(st.pg.postmaster_pid() or 0),
+            **{a.name: procs.tree(a.pid) for a in apis}, **{w.name: procs.tree(w.pid) for w in workers},
+            **({"beat": procs.tree(beat.pid)} if beat else {}), "postgres": procs.tree(st.pg.postmaster_pid() or 0),
             "redis": [st.redis.child.pid], "socket-clients": [sockets_proc.pid]}
-        cpu = sk.CpuSampler(groups)
+        cpu = sampling.CpuSampler(groups)
         profiles: list[str] = []
         if args.profile:
             def spy() -> None:
                 time.sleep(min(30, args.duration / 3))
-                targets = [(sk.proc_children(apis[0].pid)[0], "api0"),
-                           ((sk.proc_children(workers[0].pid) or [workers[0].pid])[0], "worker0-child")]
+                targets = [(procs.proc_children(apis[0].pid)[0], "api0"),
+                           ((procs.proc_children(workers[0].pid) or [workers[0].pid])[0], "worker0-child")]
                 threads = [threading.Thread(target=lambda p=p, n=n: profiles.append(
-                    sk.profile(p, min(20, args.duration / 3), st.logdir, n))) for p, n in targets]
+                    sampling.profile(p, min(20, args.duration / 3), st.logdir, n))) for p, n in targets]
                 for t in threads:
                     t.start()
                 for t in threads:
@@ -198,13 +201,13 @@ def main() -> int:
         stored_before = db.one("SELECT count(*) FROM messages WHERE direction = 'in'")
         cpu.start()
         t_cpu = time.monotonic()
-        sk.log(f"steady load: {args.rate:.0f} deliveries/s for {args.duration:.0f} s over {len(bases)} API instances")
-        shots = sk.open_loop(bases, args.rate, args.duration, payload, threads=args.gen_threads)
+        log(f"steady load: {args.rate:.0f} deliveries/s for {args.duration:.0f} s over {len(bases)} API instances")
+        shots = loadgen.open_loop(bases, args.rate, args.duration, payload, threads=args.gen_threads)
         shares = cpu.stop()
         load_end = time.monotonic()
         processed_in_window = db.one("SELECT count(*) FROM messages WHERE direction = 'in'") - stored_before
         window = load_end - t_cpu
-        sk.log("load stopped; waiting for the backlog")
+        log("load stopped; waiting for the backlog")
         backlog_at_stop = db.one("SELECT count(*) FROM inbox_events WHERE processed_at IS NULL")
         drained = None
         while time.monotonic() - load_end < args.drain_timeout:
@@ -221,7 +224,7 @@ def main() -> int:
         seen = json.loads(out_file.read_text())
 
         # results
-        intake = sk.summarize_shots(shots)
+        intake = loadgen.summarize_shots(shots)
         ok = [s for s in shots if s.status == 200]
         e2e_all, e2e_first, e2e_next, missing = [], [], [], 0
         for s in ok:
@@ -255,22 +258,22 @@ def main() -> int:
         offered = int(args.rate * args.duration)
         print(f"webhook intake: {intake['ok']}/{intake['sent']} ok ({intake['rps']:.0f} req/s achieved of "
               f"{args.rate:.0f} offered; {offered - intake['sent']} of {offered} never sent: the server fell behind "
-              f"and sending stops at duration + 10 %), p50 {sk.ms(intake['p50'])} p99 {sk.ms(intake['p99'])} "
-              f"(service time p50 {sk.ms(intake['svc_p50'])} p99 {sk.ms(intake['svc_p99'])})")
+              f"and sending stops at duration + 10 %), p50 {ms(intake['p50'])} p99 {ms(intake['p99'])} "
+              f"(service time p50 {ms(intake['svc_p50'])} p99 {ms(intake['svc_p99'])})")
         print(f"error rate: {len(errors)}/{len(shots)} = {len(errors) / max(1, len(shots)):.4%} {codes or ''}")
         print(f"end to end (POST -> first message.created at an agent socket of the tenant): p50 "
-              f"{sk.ms(sk.pct(e2e_all, 50))} p99 {sk.ms(sk.pct(e2e_all, 99))} max "
-              f"{sk.ms(max(e2e_all) if e2e_all else float('nan'))}; never seen {missing}   (target p99 < 500 ms)")
-        print(f"  first message of a ticket (queue room): p50 {sk.ms(sk.pct(e2e_first, 50))} p99 "
-              f"{sk.ms(sk.pct(e2e_first, 99))} (n={len(e2e_first)}); later messages (agent room): p50 "
-              f"{sk.ms(sk.pct(e2e_next, 50))} p99 {sk.ms(sk.pct(e2e_next, 99))} (n={len(e2e_next)})")
-        print(f"  ratio e2e p99 / intake p99: {sk.ratio(sk.pct(e2e_all, 99), intake['p99'])}")
-        print(f"assignment (assigned_at - created_at): p50 {sk.ms(sk.pct(assign, 50))} p99 {sk.ms(sk.pct(assign, 99))}"
+              f"{ms(pct(e2e_all, 50))} p99 {ms(pct(e2e_all, 99))} max "
+              f"{ms(max(e2e_all) if e2e_all else float('nan'))}; never seen {missing}   (target p99 < 500 ms)")
+        print(f"  first message of a ticket (queue room): p50 {ms(pct(e2e_first, 50))} p99 "
+              f"{ms(pct(e2e_first, 99))} (n={len(e2e_first)}); later messages (agent room): p50 "
+              f"{ms(pct(e2e_next, 50))} p99 {ms(pct(e2e_next, 99))} (n={len(e2e_next)})")
+        print(f"  ratio e2e p99 / intake p99: {ratio(pct(e2e_all, 99), intake['p99'])}")
+        print(f"assignment (assigned_at - created_at): p50 {ms(pct(assign, 50))} p99 {ms(pct(assign, 99))}"
               f" ({len(assign)}/{tickets} tickets assigned); {stored} inbound messages stored of {len(ok)} accepted")
         print(f"inbox backlog at load stop {backlog_at_stop}; "
               f"{'drained after ' + format(drained, '.1f') + ' s' if drained is not None else 'not drained'}"
               f" (left {backlog_end} after {args.drain_timeout:.0f} s)")
-        print(sk.format_cpu(shares))
+        print(sampling.format_cpu(shares))
         accepted_n = max(1, sum(1 for s in shots if s.status == 200))
         api_ms = sum(v for k, v in shares.items() if k.startswith("api")) * window / accepted_n * 1000
         processed_n = max(1, processed_in_window)

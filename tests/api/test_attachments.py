@@ -113,6 +113,8 @@ def test_a_refused_file_leaves_nothing_behind(client: FlaskClient, app: Flask, s
                                              bus: Any, tenants: dict[str, Any], settings: Settings) -> None:
     message = _inbound_message(client, app, sessions, bus)
     store: Store = app.extensions["atendimento.system"].store
+    media_dir = app.extensions["atendimento.settings"].data_dir / "media"
+    files_before = {p for p in media_dir.rglob("*") if p.is_file()} if media_dir.exists() else set()
     with sessions() as s, s.begin(), pytest.raises(TooLarge):
         attachments.store_upload(s, store, s.get(Message, message.id), filename="big.bin",
                                  content_type="application/pdf", data=io.BytesIO(b"x" * 5000), max_bytes=4096,
@@ -123,8 +125,7 @@ def test_a_refused_file_leaves_nothing_behind(client: FlaskClient, app: Flask, s
                                  max_bytes=4096, now=utcnow())
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Attachment)) == 0
-    media_dir = settings.data_dir / "media"
-    assert not media_dir.exists() or not [p for p in media_dir.rglob("*") if p.is_file()]
+    assert ({p for p in media_dir.rglob("*") if p.is_file()} if media_dir.exists() else set()) == files_before
 
 
 def test_with_an_s3_store_the_download_redirects_to_a_presigned_url(

@@ -1,6 +1,9 @@
 """Schemathesis against our own OpenAPI document: generated requests (valid and not) to every operation, as a
 signed-in supervisor, on the real database. No 5xx, and every response matches the documented schema.
-Bounded: a few examples per operation."""
+Bounded and deterministic: a few examples per operation, derandomized (the same examples on every run, no
+example database carried between runs), so CI does not pass or fail by luck. The classes of input it once found
+by luck (a NUL in a login field, JSON nested past the parser's limit) are explicit cases in test_bad_input.py,
+over every operation of the same document."""
 
 from __future__ import annotations
 
@@ -53,6 +56,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=6, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_responses_match_the_schema(case: Any, fuzz_app: tuple[Flask, dict[str, str]]) -> None:
     case.call_and_validate(headers=fuzz_app[1], checks=[not_a_server_error, response_schema_conformance])

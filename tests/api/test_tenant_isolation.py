@@ -14,8 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import (
     Attachment,
     AttachmentStatus,
+    CannedResponse,
     Channel,
+    ContactJob,
     DeliveryState,
+    Label,
     Message,
     OutboxTask,
     Queue,
@@ -25,6 +28,8 @@ from models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from models.contacts import JobKind, JobStatus
+from models.events import InboxEvent
 from models.org import Role
 from models.services.agents import rooms_of
 from tests.api.conftest import login
@@ -36,7 +41,10 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "transfer": {"queue_id": 0, "reason": "x"}, "messages": {"body": "hi"}, "notes": {"body": "hi"},
     "assign": {"agent_id": 0}, "members": {"user_ids": []}, "queues": {"name": "Hijack"},
     "users": {"name": "Hijack"}, "channels": {"name": "Hijack"}, "sla-policies": {"name": "Hijack"},
-    "webhooks": {"description": "Hijack"}, "reaction": {"emoji": "👍"},
+    "webhooks": {"description": "Hijack"},
+    "preview": {"ticket_id": 0}, "labels": {"label_ids": []}, "snooze": {"until_customer_replies": True},
+    "auto-resolve": {"idle_hours": 8}, "reaction": {"emoji": "👍"},
+    "merge": {"from_contact_id": 0}, "erase": {"confirm": True},
 }
 
 
@@ -54,6 +62,8 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
             "queue_id": s.scalars(select(Queue.id).where(Queue.tenant_id == acme.tenant_id)).first(),
             "user_id": s.scalars(select(User.id).where(User.tenant_id == acme.tenant_id)).first(),
             "channel_id": acme.id,
+            "inbox_id": s.scalars(select(InboxEvent.id)).first(),
+            "contact_id": s.scalars(select(Ticket.contact_id)).first(),
         }
     with sessions() as s, s.begin():
         policy = SlaPolicy(tenant_id=acme.tenant_id, name="Acme default", first_response_seconds=600)
@@ -72,6 +82,20 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
         s.flush()
         ids.update(policy_id=policy.id, attachment_id=attachment.id, endpoint_id=endpoint.id,
                    delivery_id=delivery.id)
+        shared = CannedResponse(tenant_id=acme.tenant_id, code="ola", body="Olá {{contact.name}}")
+        s.add(shared)
+        s.flush()
+        ids["canned_id"] = shared.id
+        label = Label(tenant_id=acme.tenant_id, name="vip")
+        s.add(label)
+        s.flush()
+        ids["label_id"] = label.id
+        ids["contact_id"] = s.scalars(select(Ticket.contact_id)).first()
+        job = ContactJob(tenant_id=acme.tenant_id, contact_id=ids["contact_id"], kind=JobKind.EXPORT,
+                         status=JobStatus.DONE, result={"contact": {"name": "Maria"}})
+        s.add(job)
+        s.flush()
+        ids["policy_id"], ids["job_id"] = policy.id, job.id
     assert all(ids.values()), ids
     # gina is promoted to supervisor of globex: the strongest role outside acme
     with sessions() as s, s.begin():

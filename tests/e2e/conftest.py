@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import child_env, running_stack
 from tests.fakes.graph import GraphServer
+from tests.harness.processes import child_env
+from tests.harness.stack import running_stack
 
 SECRET = "e2e-secret-of-at-least-thirty-two-chars"
 

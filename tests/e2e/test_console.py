@@ -1,15 +1,20 @@
 """The agent console in a real browser: headless Chromium (Debian's), driven by Playwright, against the real stack.
 
-A WhatsApp customer writes; the ticket appears in the agent's list without a reload; the agent opens it, answers,
-sees the reply reach the (local) Graph API and turn "sent", and resolves the ticket.
+A WhatsApp customer writes; the ticket appears in the agent's inbox without a reload, unread; the agent opens it
+(the marker clears on the server too), answers, sees the reply reach the (local) Graph API and turn "sent", and
+resolves. Missed pushes come back after a reconnect. A failed send shows the provider's reason, a supervisor sends
+it again, and a reply outside WhatsApp's 24-hour window turns into a template form. axe-core finds no serious
+violation on any screen, in pt-BR and English, at 1280 and 360 px; the screenshots stay for review in
+$CONSOLE_SCREENSHOTS (default var/screenshots/).
 
 The console must be built first (CI does): npm ci --prefix api/console && npm run build --prefix api/console
 """
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +22,11 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect, sync_playwright
+from sqlalchemy import create_engine, text
 
 from api import console, errors
+from tests.e2e.harness import ROOT
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import PHONE_NUMBER_ID, encode, sign, text_delivery
 
@@ -30,6 +37,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 20_000
+AXE = ROOT / "api" / "console" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS") or ROOT / "var" / "screenshots")
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 360, "height": 740}
 
 
 @pytest.fixture
@@ -52,31 +63,45 @@ class Tab:
     """A browser page and what its console printed and threw."""
 
     page: Page
+    context: BrowserContext
     logs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def shot(self, name: str) -> None:
+        """A screenshot kept for review (not a failure artefact)."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
 
 @pytest.fixture
-def tab(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Tab]:
-    """A fresh page; if the test fails, a screenshot lands in tmp_path and the browser's console is printed."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = Tab(context.new_page())
-    tab.page.set_default_timeout(WAIT_MS)
-    tab.page.on("console", lambda msg: tab.logs.append(f"{msg.type}: {msg.text}"))
-    tab.page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+def tabs(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Tab]]:
+    """Opens pages in their own contexts (language, viewport); on failure each page's screenshot and console."""
+    opened: list[Tab] = []
+
+    def open_tab(locale: str = "en-US", viewport: dict[str, int] = DESKTOP, bypass_csp: bool = False) -> Tab:
+        # bypass_csp only where axe-core is injected: the console's own policy allows no inline script.
+        context = browser.new_context(viewport=viewport, locale=locale, bypass_csp=bypass_csp)
+        tab = Tab(context.new_page(), context)
+        tab.page.set_default_timeout(WAIT_MS)
+        tab.page.on("console", lambda msg: tab.logs.append(f"{msg.type}: {msg.text}"))
+        tab.page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+        opened.append(tab)
+        return tab
+
     failed_before = request.session.testsfailed  # the call's report is counted before fixtures tear down
     try:
-        yield tab
+        yield open_tab
     finally:
-        if request.session.testsfailed > failed_before:
-            shot = tmp_path / "console-failure.png"
-            try:
-                tab.page.screenshot(path=str(shot), full_page=True)
-                print(f"screenshot: {shot}")
-            except Exception as exc:  # a failed screenshot must not hide the failure itself
-                print(f"no screenshot: {exc}")
-            print("--- browser console\n" + "\n".join(tab.logs + tab.errors))
-        context.close()
+        for i, tab in enumerate(opened):
+            if request.session.testsfailed > failed_before:
+                shot = tmp_path / f"console-failure-{i}.png"
+                try:
+                    tab.page.screenshot(path=str(shot), full_page=True)
+                    print(f"screenshot: {shot}")
+                except Exception as exc:  # a failed screenshot must not hide the failure itself
+                    print(f"no screenshot: {exc}")
+                print(f"--- browser console {i}\n" + "\n".join(tab.logs + tab.errors))
+            tab.context.close()
 
 
 def deliver(base: str, body: str, sender: str = "5511987654321", name: str = "Maria Silva") -> None:
@@ -87,82 +112,143 @@ def deliver(base: str, body: str, sender: str = "5511987654321", name: str = "Ma
     assert resp.json() == {"stored": 1, "duplicates": 0}
 
 
+def api_token(base: str, email: str, password: str) -> str:
+    resp = requests.post(f"{base}/api/auth/login", json={"tenant": "acme", "email": email, "password": password},
+                         timeout=5)
+    return str(resp.json()["access_token"])
+
+
 def open_console(page: Page, base: str) -> None:
     resp = page.goto(f"{base}/console/")
     assert resp is not None and resp.ok, f"GET /console/: {resp and resp.status} {resp and resp.text()[:300]}"
 
 
-def log_in_and_go_online(page: Page, base: str) -> None:
+def log_in(page: Page, base: str, email: str = "ana@acme.example", password: str = "pw-ana",
+           go_online: bool = True) -> None:
     open_console(page, base)
     page.get_by_test_id("login-tenant").fill("acme")
-    page.get_by_test_id("login-email").fill("ana@acme.example")
-    page.get_by_test_id("login-password").fill("pw-ana")
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("connection-state")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
     expect(page.get_by_test_id("ticket-list")).to_have_attribute("aria-busy", "false", timeout=WAIT_MS)
     status = page.get_by_test_id("status-select")
     expect(status).to_be_enabled(timeout=WAIT_MS)
-    status.select_option("online")
-    expect(status).to_have_attribute("data-status", "online", timeout=WAIT_MS)  # confirmed by the server
+    if go_online:
+        page.get_by_test_id("go-online").click()  # the prompt an offline agent gets after login
+        expect(status).to_have_attribute("data-status", "online", timeout=WAIT_MS)  # confirmed by the server
+        expect(page.get_by_test_id("online-prompt")).to_be_hidden()
 
 
-def test_agent_answers_a_whatsapp_customer_in_the_console(real_stack: str, graph: GraphServer, tab: Tab) -> None:
-    base, page = real_stack, tab.page
+def check_axe(page: Page, where: str) -> None:
+    """No serious or critical axe-core violation on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+           for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"{where}: {bad}"
+
+
+def fits_width(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_agent_answers_a_whatsapp_customer_in_the_console(real_stack: str, graph: GraphServer,
+                                                          tabs: Callable[..., Tab]) -> None:
+    base = real_stack
+    tab = tabs("en-US")
+    page = tab.page
     open_console(page, base)
+    expect(page.get_by_label("Company code (e.g. acme)")).to_be_visible()
     page.get_by_test_id("login-tenant").fill("acme")
     page.get_by_test_id("login-email").fill("ana@acme.example")
     page.get_by_test_id("login-password").fill("not-her-password")
     page.get_by_test_id("login-submit").click()
     banner = page.get_by_test_id("error-banner")
-    expect(banner).to_contain_text("wrong tenant, email or password", timeout=WAIT_MS)  # the API's own message
+    expect(banner).to_contain_text("Wrong company code, email or password", timeout=WAIT_MS)
+    page.get_by_role("button", name="Dismiss").click()
 
-    log_in_and_go_online(page, base)
+    log_in(page, base)
     tickets = page.locator('[data-testid^="ticket-item-"]')
     expect(tickets).to_have_count(0)
+    expect(page).to_have_title("Atendimento")
 
     page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
     deliver(base, "Meu pedido não chegou")
-    expect(tickets).to_have_count(1, timeout=WAIT_MS)  # pushed over Socket.IO
+    expect(tickets).to_have_count(1, timeout=WAIT_MS)  # pushed over Socket.IO, into "Mine" once assigned
     item = tickets.first
     ticket_id = int((item.get_attribute("data-testid") or "").removeprefix("ticket-item-"))
     expect(item).to_contain_text("Maria Silva")
-    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    expect(item.get_by_test_id("ticket-preview")).to_have_text("Meu pedido não chegou", timeout=WAIT_MS)
+    expect(item).to_have_attribute("data-unread", "true")
+    expect(page.get_by_test_id("count-mine")).to_have_text("1")
+    expect(page).to_have_title("(1) Atendimento")
+    tab.shot("en-1280-inbox")
 
     item.click()
     messages = page.locator('[data-testid="message-list"] > li')
     incoming = messages.filter(has_text="Meu pedido não chegou")
     expect(incoming).to_have_count(1, timeout=WAIT_MS)
     expect(incoming).to_have_class("msg in")
+    expect(page.get_by_test_id("ticket-priority")).to_have_text("Priority: Normal")
+    expect(item).to_have_attribute("data-unread", "false", timeout=WAIT_MS)
+    expect(page).to_have_title("Atendimento")
+    token = api_token(base, "ana@acme.example", "pw-ana")
+    ticket = requests.get(f"{base}/api/tickets/{ticket_id}", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert ticket.json()["unread"] is False, "opening the ticket marks it read on the server"
 
     before = len(graph.requests)
     page.get_by_test_id("reply-input").fill("Vou verificar!")
-    page.get_by_test_id("reply-send").click()
+    page.get_by_test_id("reply-input").press("Enter")
     sent = graph.wait_for(before + 1)[before:]
     assert len(sent) == 1, sent
     assert sent[0]["phone_number_id"] == PHONE_NUMBER_ID
     assert sent[0]["body"]["to"] == "5511987654321" and sent[0]["body"]["text"]["body"] == "Vou verificar!"
-
     reply = messages.filter(has_text="Vou verificar!")
     expect(reply).to_have_count(1, timeout=WAIT_MS)
     expect(reply).to_have_class("msg out")
     expect(reply).to_have_attribute("data-status", "sent", timeout=WAIT_MS)
-    expect(reply.locator(".badge")).to_have_text("sent")
+    expect(reply.get_by_test_id("delivery")).to_have_text("sent")
     expect(page.get_by_test_id("reply-input")).to_have_value("")
 
+    page.get_by_test_id("mode-note").click()
+    page.get_by_test_id("reply-input").fill("Cliente VIP, priorizar")
+    page.get_by_test_id("reply-send").click()
+    note = messages.filter(has_text="Cliente VIP, priorizar")
+    expect(note).to_have_class("msg note", timeout=WAIT_MS)
+    expect(note).to_contain_text("Internal note")
+    tab.shot("en-1280-thread")
+
     page.get_by_test_id("resolve-button").click()
-    expect(page.get_by_test_id("ticket-status")).to_have_text("resolved", timeout=WAIT_MS)
+    expect(page.get_by_test_id("ticket-status")).to_have_attribute("data-status", "resolved", timeout=WAIT_MS)
+    expect(page.get_by_test_id("reopen-button")).to_be_visible()
+    expect(page.get_by_test_id("count-resolved")).to_have_text("1")
+    page.get_by_test_id("tab-resolved").click()
     expect(page.get_by_test_id(f"ticket-item-{ticket_id}")).to_have_attribute("data-status", "resolved")
+    page.get_by_test_id("mode-reply").click()
     expect(page.get_by_test_id("reply-send")).to_be_disabled()
     expect(banner).to_be_hidden()
 
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     assert len(graph.requests) - before == 1, "exactly one reply reaches the Graph API"
+
+    console_token = page.evaluate("JSON.parse(sessionStorage.getItem('atendimento.session')).access_token")
+    page.get_by_test_id("user-menu-button").click()
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-submit")).to_be_visible()
+    revoked = requests.get(f"{base}/api/me", headers={"Authorization": f"Bearer {console_token}"}, timeout=5)
+    assert revoked.status_code == 401, "logging out revokes the console's token on the server"
+    assert [line for line in tab.logs if "Content Security Policy" in line] == [], "the bundle obeys the CSP"
     assert tab.errors == [], tab.errors
 
 
-def test_the_console_catches_up_on_events_missed_while_disconnected(real_stack: str, tab: Tab) -> None:
+def test_the_console_catches_up_on_events_missed_while_disconnected(real_stack: str,
+                                                                    tabs: Callable[..., Tab]) -> None:
     """Pushes lost on the wire (the Redis queue is plain pub/sub) come back from /api/events after a reconnect."""
-    base, page = real_stack, tab.page
+    base = real_stack
+    tab = tabs("en-US")
+    page = tab.page
     wire: dict[str, Any] = {"drop": False, "sockets": []}
     replays: list[str] = []
     page.on("request", lambda req: replays.append(req.url) if "/api/events?" in req.url else None)
@@ -174,7 +260,8 @@ def test_the_console_catches_up_on_events_missed_while_disconnected(real_stack: 
         server.on_message(lambda frame: None if wire["drop"] and str(frame).startswith("42") else ws.send(frame))
 
     page.route_web_socket("**/socket.io/**", relay)
-    log_in_and_go_online(page, base)
+    log_in(page, base)
+    page.get_by_test_id("tab-all").click()
     tickets = page.locator('[data-testid^="ticket-item-"]')
     messages = page.locator('[data-testid="message-list"] > li')
     deliver(base, "Primeira mensagem")
@@ -197,7 +284,160 @@ def test_the_console_catches_up_on_events_missed_while_disconnected(real_stack: 
     expect(messages.last).to_contain_text("Alguma novidade?")
     assert any("after=" in url and not url.endswith("after=0") for url in replays), replays
     assert len(wire["sockets"]) >= 2
+
+    page.get_by_test_id("ticket-search").fill("João")  # the API's `q`: contact name or phone digits
+    expect(tickets).to_have_count(1, timeout=WAIT_MS)
+    expect(tickets.first).to_contain_text("João Souza")
+    page.get_by_test_id("ticket-search").fill("98765")
+    expect(tickets).to_have_count(2, timeout=WAIT_MS)  # both phones hold these digits
+    page.get_by_test_id("ticket-search").fill("nobody-here")
+    expect(page.get_by_test_id("tickets-empty")).to_contain_text("nobody-here", timeout=WAIT_MS)
+    page.get_by_test_id("ticket-search").fill("")
+    expect(tickets).to_have_count(2, timeout=WAIT_MS)
     assert tab.errors == [], tab.errors
+
+
+def test_a_failed_send_shows_its_reason_and_a_closed_window_asks_for_a_template(
+        real_stack: str, graph: GraphServer, database_url: str, tabs: Callable[..., Tab]) -> None:
+    """In pt-BR at 360 px: the provider's refusal is shown and re-sent by a supervisor; then a template goes out."""
+    base = real_stack
+    agent = tabs("pt-BR", PHONE)
+    page = agent.page
+    log_in(page, base)
+    expect(page.get_by_test_id("login-tenant")).to_have_count(0)
+    expect(page.get_by_test_id("tab-mine")).to_contain_text("Meus")
+    deliver(base, "Vocês entregam no sábado?")
+    item = page.locator('[data-testid^="ticket-item-"]').first
+    expect(item).to_be_visible(timeout=WAIT_MS)
+    ticket_id = int((item.get_attribute("data-testid") or "").removeprefix("ticket-item-"))
+    agent.shot("pt-BR-360-inbox")
+    assert fits_width(page), "the inbox is wider than 360 px"
+    item.click()
+    expect(page.get_by_test_id("back")).to_be_visible()  # one pane at a time on a phone
+    messages = page.locator('[data-testid="message-list"] > li')
+    expect(messages).to_have_count(1, timeout=WAIT_MS)
+
+    refusal = {"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException", "code": 131047,
+                         "error_data": {"details": "More than 24 hours have passed"}, "fbtrace_id": "AbC"}}
+    graph.responder = lambda record: (400, refusal, {})
+    try:
+        page.get_by_test_id("reply-input").fill("Sim, das 9h às 13h.")
+        page.get_by_test_id("reply-send").click()
+        failed = messages.filter(has_text="Sim, das 9h às 13h.")
+        expect(failed).to_have_attribute("data-status", "failed", timeout=WAIT_MS)
+        expect(failed.get_by_test_id("delivery")).to_have_text("falhou")
+        expect(failed.get_by_test_id("failure-reason")).to_contain_text("Não entregue:", timeout=WAIT_MS)
+        expect(failed.get_by_test_id("failure-reason")).to_contain_text("131047")
+        agent.shot("pt-BR-360-failed-send")
+        assert fits_width(page), "the conversation is wider than 360 px"
+    finally:
+        graph.responder = None
+
+    supervisor = tabs("pt-BR", DESKTOP)
+    log_in(supervisor.page, base, "carla@acme.example", "pw-carla", go_online=False)
+    supervisor.page.get_by_test_id("screen-supervisor").click()
+    dead = supervisor.page.locator('[data-testid="dead-letters"] > li')
+    expect(dead).to_have_count(1, timeout=WAIT_MS)
+    expect(dead.first).to_contain_text("Sim, das 9h às 13h.")
+    supervisor.shot("pt-BR-1280-supervisor")
+    before = len(graph.requests)
+    dead.first.get_by_role("button", name="Reenviar").click()
+    graph.wait_for(before + 1)
+    expect(dead).to_have_count(0, timeout=WAIT_MS)
+    expect(failed).to_have_attribute("data-status", "sent", timeout=WAIT_MS)  # live on the agent's screen
+
+    # The customer's last message is now 25 hours old: WhatsApp allows only a template.
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE tickets SET last_customer_message_at = now() - interval '25 hours' WHERE id = :id"),
+                     {"id": ticket_id})
+    engine.dispose()
+    page.get_by_test_id("reply-input").fill("Ainda precisa de ajuda?")
+    page.get_by_test_id("reply-send").click()
+    form = page.get_by_test_id("template-form")
+    expect(form).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("error-banner")).to_be_hidden()
+    expect(page.get_by_test_id("template-language")).to_have_value("pt_BR")
+    page.get_by_test_id("template-name").fill("retomar_conversa")
+    page.get_by_test_id("template-var-1").fill("Maria")
+    agent.shot("pt-BR-360-template")
+    assert fits_width(page), "the template form is wider than 360 px"
+    before = len(graph.requests)
+    page.get_by_test_id("template-send").click()
+    sent = graph.wait_for(before + 1)[before:]
+    template = sent[0]["body"]["template"]
+    assert template["name"] == "retomar_conversa" and template["language"] == {"code": "pt_BR"}
+    assert template["components"] == [{"type": "body", "parameters": [{"type": "text", "text": "Maria"}]}]
+    expect(form).to_be_hidden()
+
+    # Back to the Sales queue, with a reason: it leaves Ana's tickets and waits, live, in Carla's inbox.
+    supervisor.page.get_by_test_id("screen-inbox").click()
+    supervisor.page.get_by_test_id("tab-unassigned").click()
+    waiting = supervisor.page.get_by_test_id(f"ticket-item-{ticket_id}")
+    expect(waiting).to_have_count(0)
+    page.get_by_test_id("transfer-button").click()
+    page.get_by_test_id("transfer-target").select_option(label="Sales")
+    page.get_by_test_id("transfer-reason").fill("Cliente quer comprar")
+    page.get_by_test_id("transfer-confirm").click()
+    expect(page.get_by_test_id("notice")).to_contain_text(f"Atendimento #{ticket_id} transferido")
+    expect(waiting).to_be_visible(timeout=WAIT_MS)
+    expect(waiting).to_have_attribute("data-status", "queued")
+    page.get_by_test_id("back").click()
+    expect(page.get_by_test_id("count-mine")).to_have_text("0")
+    assert agent.errors == [] and supervisor.errors == [], agent.errors + supervisor.errors
+
+
+@pytest.mark.parametrize("locale", ["pt-BR", "en-US"])
+def test_every_screen_passes_axe_at_desktop_and_phone_width(real_stack: str, tabs: Callable[..., Tab],
+                                                            locale: str) -> None:
+    base = real_stack
+    lang = "pt-BR" if locale == "pt-BR" else "en"
+    deliver(base, "Bom dia, preciso de ajuda com a fatura")
+    for name, viewport in (("1280", DESKTOP), ("360", PHONE)):
+        tab = tabs(locale, viewport, bypass_csp=True)
+        page = tab.page
+        open_console(page, base)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        check_axe(page, f"login {lang} {name}")
+        tab.shot(f"{lang}-{name}-login")
+
+        log_in(page, base, "carla@acme.example", "pw-carla", go_online=False)
+        expect(page.get_by_test_id("online-prompt")).to_be_visible()
+        tab.shot(f"{lang}-{name}-online-prompt")
+        check_axe(page, f"inbox with the online prompt {lang} {name}")
+        page.get_by_test_id("tab-unassigned").focus()
+        page.keyboard.press("ArrowRight")  # the tabs follow the arrow keys
+        expect(page.get_by_test_id("tab-all")).to_be_focused()
+        expect(page.get_by_test_id("tab-all")).to_have_attribute("aria-selected", "true")
+        item = page.locator('[data-testid^="ticket-item-"]').first
+        expect(item).to_be_visible(timeout=WAIT_MS)
+        item.focus()
+        page.keyboard.press("Enter")  # opens from the keyboard
+        expect(page.locator('[data-testid="message-list"] > li')).to_have_count(1, timeout=WAIT_MS)
+        check_axe(page, f"thread {lang} {name}")
+        page.get_by_test_id("transfer-button").click()
+        expect(page.get_by_test_id("transfer-form")).to_be_visible()
+        check_axe(page, f"transfer form {lang} {name}")
+        tab.shot(f"{lang}-{name}-thread-transfer")
+        assert fits_width(page), f"the thread is wider than {viewport['width']} px"
+
+        page.get_by_test_id("screen-supervisor").click()
+        expect(page.get_by_test_id("supervisor")).to_be_visible()
+        expect(page.get_by_test_id("sla-report")).to_contain_text("Support", timeout=WAIT_MS)  # the ticket above
+        if name == "1280":  # the admin bits, once per stack
+            bruno = page.locator('[data-testid^="user-"]').filter(has_text="bruno@acme.example")
+            bruno.get_by_test_id("user-capacity").fill("4")
+            bruno.get_by_test_id("user-save").click()
+            expect(page.get_by_test_id("notice")).to_be_visible(timeout=WAIT_MS)
+            page.get_by_test_id("new-queue-name").fill("VIP")
+            page.get_by_test_id("new-queue").get_by_role("button").click()
+            expect(page.get_by_text("VIP", exact=True)).to_be_visible(timeout=WAIT_MS)
+            token = api_token(base, "carla@acme.example", "pw-carla")
+            users = requests.get(f"{base}/api/admin/users", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+            assert {u["email"]: u["max_tickets"] for u in users.json()}["bruno@acme.example"] == 4
+        check_axe(page, f"supervisor {lang} {name}")
+        tab.shot(f"{lang}-{name}-supervisor")
+        assert tab.errors == [], tab.errors
 
 
 # The blueprint alone, without a browser or a database.
@@ -213,7 +453,7 @@ def _console_app(build_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
 def test_an_unbuilt_console_answers_503_with_the_build_command(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     client = _console_app(tmp_path / "missing", monkeypatch).test_client()
-    for url in ("/console/", "/console/app.js"):
+    for url in ("/console/", "/console/assets/index.js"):
         resp = client.get(url)
         assert resp.status_code == 503
         assert resp.json["error"]["code"] == "console_not_built"
@@ -223,20 +463,20 @@ def test_an_unbuilt_console_answers_503_with_the_build_command(tmp_path: Path,
 def test_a_built_console_is_served_with_a_same_origin_policy(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     build = tmp_path / "build"
-    (build / "vendor").mkdir(parents=True)
+    (build / "assets").mkdir(parents=True)
     (build / "index.html").write_text("<!doctype html><title>console</title>")
-    (build / "app.js").write_text("export {};")
-    (build / "vendor" / "socket.io.min.js").write_text("/* io */")
+    (build / "assets" / "index-abc123.js").write_text("export {};")
     (tmp_path / "secret.txt").write_text("outside the build")
     client = _console_app(build, monkeypatch).test_client()
 
     page = client.get("/console/")
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-cache"  # a new build is picked up at once
     assert client.get("/console").status_code == 308  # the page's relative URLs need the slash
-    script = client.get("/console/app.js")
+    script = client.get("/console/assets/index-abc123.js")
     assert script.status_code == 200 and script.mimetype in ("text/javascript", "application/javascript")
-    assert client.get("/console/vendor/socket.io.min.js").status_code == 200
+    assert "immutable" in script.headers["Cache-Control"]  # the name changes with the content
     missing = client.get("/console/nope.js")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
     assert client.get("/console/../secret.txt").status_code == 404

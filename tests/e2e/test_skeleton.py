@@ -16,9 +16,11 @@ import requests
 import socketio
 
 from tests.conftest import TENANTS
-from tests.e2e.harness import BIN, ROOT, Listener, Proc, child_env, free_port, wait_ready, wait_until
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import encode, sign, text_delivery
+from tests.harness.processes import BIN, ROOT, Proc, child_env, free_port, wait_until
+from tests.harness.sockets import Listener
+from tests.harness.stack import wait_ready
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-secret-of-at-least-thirty-two-chars"
@@ -78,7 +80,7 @@ def test_skeleton_in_the_embedded_default(graph: GraphServer, tmp_path: Path) ->
         subprocess.run([str(BIN / "flask"), "--app", "api", "provision", str(doc)], env=env, cwd=ROOT,
                        check=True, capture_output=True, timeout=60)
         walk_the_skeleton(base, graph)
-        assert "mode=embedded" in wait_until(lambda: proc.log.read_text(), what="log")
+        assert "mode=embedded" in wait_until(proc.log.read_text, what="log")
     except BaseException:
         print(proc.tail())
         raise

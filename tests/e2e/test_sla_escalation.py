@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.services import sla
-from tests.e2e.harness import Listener, child_env, running_stack
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import encode, sign, text_delivery
+from tests.harness.processes import child_env
+from tests.harness.sockets import Listener
+from tests.harness.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-secret-of-at-least-thirty-two-chars"

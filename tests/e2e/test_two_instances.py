@@ -12,9 +12,11 @@ import pytest
 import requests
 
 from tests.e2e.conftest import SECRET
-from tests.e2e.harness import Listener, child_env, running_stack
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import encode, sign, text_delivery
+from tests.harness.processes import child_env
+from tests.harness.sockets import Listener
+from tests.harness.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import SECRET
-from tests.e2e.harness import BIN, Proc, child_env, free_port, wait_until
+from tests.harness.processes import BIN, Proc, child_env, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -7,13 +7,10 @@ scenario must not leak into the next (channel ids restart with the tables).
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,107 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Message, Ticket
 from models.providers import breaker
 from models.tickets import DeliveryStatus, Direction
-from tests.e2e.harness import BIN, Proc, child_env, free_port, wait_ready, wait_until
-from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import PHONE_NUMBER_ID, encode, sign, text_delivery
+from tests.harness.agents import Agent as ApiAgent
+from tests.harness.processes import Proc, child_env, free_port, wait_until
+from tests.harness.providers import FlakyGraph
+from tests.harness.stack import gunicorn_argv, wait_ready, worker_argv
 
 SECRET = "faults-secret-of-at-least-thirty-two-chars"
 OPEN_SECONDS = 3  # the breakers' open period in these tests (fleet-wide policy in Redis)
-HANG_LIMIT = 45.0  # a hung call is let go after this at the latest (the test releases it earlier)
-
-
-@dataclass
-class Call:
-    at: float
-    body: str
-    outcome: str  # accepted | error | hung | abandoned
-
-
-@dataclass
-class FaultyGraph:
-    """The local Graph API with a switch. Modes, read when a call arrives:
-
-    - `ok`: accepts (200 and a wamid); `error`: 500, a Meta "service unavailable" error;
-    - `hang`: holds the call until `unhang()` (or HANG_LIMIT), then answers 503: it never accepts it;
-    - `hold`: holds the first call that arrives (`held` is set) until `release()`, then switches to `ok`. The held
-      call is accepted only if its caller is still alive then (`caller_dead` False): a provider that accepts a
-      message when it answers, so a caller killed before that has sent nothing.
-    """
-
-    server: GraphServer = field(default_factory=GraphServer)
-    mode: str = "ok"
-    calls: list[Call] = field(default_factory=list)
-    held: threading.Event = field(default_factory=threading.Event)
-    caller_dead: bool = False
-    _release: threading.Event = field(default_factory=threading.Event)
-    _unhang: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.server.responder = self._answer
-        quiet = self.server.httpd.handle_error
-
-        def handle_error(request: Any, client_address: Any) -> None:
-            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):  # a caller gone
-                quiet(request, client_address)
-
-        self.server.httpd.handle_error = handle_error  # type: ignore[method-assign]
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def _answer(self, record: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-        body = str(record["body"].get("text", {}).get("body", ""))
-        with self._lock:
-            mode = self.mode
-            if mode == "hold":
-                self.mode = "ok"
-        if mode == "error":
-            return self._log(body, "error", 500, {"error": {"message": "Service temporarily unavailable",
-                                                             "type": "OAuthException", "code": 2}})
-        if mode == "hang":
-            self._log(body, "hung", 0, {})
-            self._unhang.wait(HANG_LIMIT)
-            return 503, {"error": {"message": "gave up", "code": 2}}, {}
-        if mode == "hold":
-            self.held.set()
-            self._release.wait(HANG_LIMIT)
-            if self.caller_dead:
-                return self._log(body, "abandoned", 503, {"error": {"message": "caller gone", "code": 2}})
-        wamid = f"wamid.{uuid.uuid4().hex}"
-        return self._log(body, "accepted", 200, {"messaging_product": "whatsapp",
-                                                 "contacts": [{"input": record["body"]["to"]}],
-                                                 "messages": [{"id": wamid}]})
-
-    def _log(self, body: str, outcome: str, status: int, doc: dict[str, Any]) -> tuple[int, dict[str, Any],
-                                                                                       dict[str, str]]:
-        with self._lock:
-            self.calls.append(Call(time.monotonic(), body, outcome))
-        return status, doc, {}
-
-    def count(self, outcome: str) -> int:
-        with self._lock:
-            return sum(1 for c in self.calls if c.outcome == outcome)
-
-    def accepted(self) -> Counter[str]:
-        with self._lock:
-            return Counter(c.body for c in self.calls if c.outcome == "accepted")
-
-    def accepted_at(self, body: str) -> float | None:
-        with self._lock:
-            return next((c.at for c in self.calls if c.outcome == "accepted" and c.body == body), None)
-
-    def release(self) -> None:
-        self._release.set()
-
-    def unhang(self) -> None:
-        self._unhang.set()
-
-    def close(self) -> None:
-        self.unhang()
-        self.release()
-        self.server.close()
 
 
 @dataclass
@@ -146,14 +50,14 @@ class Stack:
 
 
 @pytest.fixture
-def provider() -> Iterator[FaultyGraph]:
-    graph = FaultyGraph()
+def provider() -> Iterator[FlakyGraph]:
+    graph = FlakyGraph()
     yield graph
     graph.close()
 
 
 @pytest.fixture
-def start_stack(database_url: str, redis_url: str, provider: FaultyGraph, tenants: dict[str, Any],
+def start_stack(database_url: str, redis_url: str, provider: FlakyGraph, tenants: dict[str, Any],
                 sessions: sessionmaker[Session], tmp_path: Path,
                 request: pytest.FixtureRequest) -> Iterator[Callable[..., Stack]]:
     """Starts the API and two single-process workers (`--concurrency 1` each); keyword arguments add env vars."""
@@ -168,13 +72,9 @@ def start_stack(database_url: str, redis_url: str, provider: FaultyGraph, tenant
                         WHATSAPP_GRAPH_BASE_URL=provider.url, SOCKETIO_CHANNEL=f"faults-{uuid.uuid4().hex[:8]}",
                         DATA_DIR=str(tmp_path), HTTP_CONNECT_TIMEOUT="1", HTTP_READ_TIMEOUT="1",
                         RATELIMIT_DEFAULT="10000/minute", **extra_env)
-        procs.append(Proc("api", [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "1",
-                                  "--threads", "20", "--bind", f"127.0.0.1:{port}", "api:create_app()"],
-                          env, tmp_path))
+        procs.append(Proc("api", gunicorn_argv(port), env, tmp_path))
         for name in ("worker-a", "worker-b"):
-            procs.append(Proc(name, [str(BIN / "celery"), "-A", "workers", "worker", "--concurrency", "1",
-                                     "--loglevel", "INFO", "--without-mingle", "--without-gossip",
-                                     "--hostname", f"{name}-{port}@%h"], env, tmp_path))
+            procs.append(Proc(name, worker_argv(f"{name}-{port}@%h"), env, tmp_path))
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, procs)
         for w in procs[1:]:
@@ -203,16 +103,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.rep_call = report  # type: ignore[attr-defined]
 
 
-class Agent:
+class Agent(ApiAgent):
     """Ana, online over the real API, with one WhatsApp ticket assigned to her."""
 
     def __init__(self, stack: Stack) -> None:
+        super().__init__(stack.base, "acme", "ana@acme.example", "pw-ana")  # logs in and goes online
         self.stack = stack
-        tokens = requests.post(f"{stack.base}/api/auth/login", json={
-            "tenant": "acme", "email": "ana@acme.example", "password": "pw-ana"}, timeout=5).json()
-        self.auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-        assert requests.put(f"{stack.base}/api/me/status", json={"status": "online"}, headers=self.auth,
-                            timeout=5).status_code == 200
         assert self.customer_writes("Oi, preciso de ajuda") == 200
         self.ticket_id = wait_until(self._assigned_ticket, timeout=20, what="the ticket assigned to ana")
 
@@ -256,9 +152,9 @@ class Ledger:
     provider_calls: dict[str, int]
 
     @classmethod
-    def take(cls, scenario: str, bodies: list[str], provider: FaultyGraph,
+    def take(cls, scenario: str, bodies: list[str], provider: FlakyGraph,
              sessions: sessionmaker[Session]) -> Ledger:
-        accepted = provider.accepted()
+        accepted = provider.accepted_bodies()
         messages = outbound(sessions)
         return cls(scenario, len(bodies), delivered=sum(1 for b in bodies if accepted[b] >= 1),
                    failed=sum(1 for b in bodies if messages[b].status == DeliveryStatus.FAILED),

@@ -14,8 +14,9 @@ from collections.abc import Callable
 import pytest
 
 from models.providers import breaker
-from tests.e2e.harness import wait_until
-from tests.faults.conftest import OPEN_SECONDS, Agent, FaultyGraph, Ledger, Stack, outbound, settled
+from tests.faults.conftest import OPEN_SECONDS, Agent, Ledger, Stack, outbound, settled
+from tests.harness.processes import wait_until
+from tests.harness.providers import FlakyGraph
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -27,7 +28,7 @@ def transitions(logs: str, channel_id: int) -> list[str]:
 
 
 def test_an_outage_opens_the_breaker_for_the_fleet_and_every_message_goes_out_once(
-        start_stack: Callable[..., Stack], provider: FaultyGraph) -> None:
+        start_stack: Callable[..., Stack], provider: FlakyGraph) -> None:
     stack = start_stack()
     agent = Agent(stack)
     started = time.monotonic()
@@ -62,7 +63,7 @@ def test_an_outage_opens_the_breaker_for_the_fleet_and_every_message_goes_out_on
     assert all(m.attempts >= 1 for m in outbound(stack.sessions).values())
 
 
-def test_a_hung_provider_does_not_hold_the_workers(start_stack: Callable[..., Stack], provider: FaultyGraph) -> None:
+def test_a_hung_provider_does_not_hold_the_workers(start_stack: Callable[..., Stack], provider: FlakyGraph) -> None:
     stack = start_stack()
     agent = Agent(stack)
     provider.mode = "hang"  # accepts connections, never answers
@@ -93,7 +94,7 @@ def test_a_hung_provider_does_not_hold_the_workers(start_stack: Callable[..., St
 
 
 def test_a_worker_killed_mid_send_is_covered_by_redelivery_once(start_stack: Callable[..., Stack],
-                                                                provider: FaultyGraph) -> None:
+                                                                provider: FlakyGraph) -> None:
     # Redis gives an unacknowledged task back after the visibility timeout: 3 s here instead of an hour.
     stack = start_stack(CELERY_VISIBILITY_TIMEOUT="3")
     agent = Agent(stack)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -184,8 +184,8 @@ CASES = [pytest.param(c, id=c.kind.value) for c in (WHATSAPP, TWILIO, SENDGRID, 
 
 
 @pytest.fixture(scope="module")
-def transport(graph: GraphServer, twilio_server: TwilioServer, sendgrid_server: SendGridServer) -> Iterator[Transport]:
-    yield Transport(Settings.from_env({
+def transport(graph: GraphServer, twilio_server: TwilioServer, sendgrid_server: SendGridServer) -> Transport:
+    return Transport(Settings.from_env({
         "SECRET_KEY": "x" * 32, "WHATSAPP_GRAPH_BASE_URL": graph.url, "TWILIO_API_BASE_URL": twilio_server.url,
         "SENDGRID_API_BASE_URL": sendgrid_server.url, "PUBLIC_BASE_URL": PUBLIC, "HTTP_READ_TIMEOUT": "2"}))
 
@@ -267,9 +267,11 @@ def test_media_and_buttons_are_sent_or_refused_as_unsupported(case: Case, transp
             OutboundMessage(ticket_id=7, to=case.customer, body="Escolha",
                             buttons=(InteractiveButton("a", "Vendas"), InteractiveButton("b", "Suporte")))):
         try:
-            assert adapter.send(channel, message, transport, datetime.now(UTC)).provider_message_id
+            outcome: tuple[object, ...] = (bool(adapter.send(channel, message, transport,
+                                                              datetime.now(UTC)).provider_message_id),)
         except ProviderError as exc:
-            assert (exc.code, exc.retryable) == ("unsupported", False)
+            outcome = (exc.code, exc.retryable)
+        assert outcome in ((True,), ("unsupported", False))
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -292,10 +294,10 @@ def test_fetch_media_returns_bytes_or_says_unsupported(case: Case, transport: Tr
     ref = MediaRef(kind="image", id="MEDIA1", url=url, mime_type="image/png")
     try:
         media = adapter.fetch_media(channel, ref, transport)
+        outcome: tuple[object, ...] = (media.content.startswith(b"\x89PNG"), media.mime_type)
     except ProviderError as exc:
-        assert (exc.code, exc.retryable) == ("unsupported", False)
-    else:
-        assert media.content.startswith(b"\x89PNG") and media.mime_type == "image/png"
+        outcome = (exc.code, exc.retryable)
+    assert outcome in ((True, "image/png"), ("unsupported", False))
 
 
 def test_whatsapp_validation_names_the_number_it_checked(graph: GraphServer, transport: Transport) -> None:

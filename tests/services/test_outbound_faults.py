@@ -26,9 +26,9 @@ from models.providers import breaker
 from models.services import conversation, outbound
 from models.services.agents import set_status
 from models.tickets import DeliveryStatus
-from tests.e2e.harness import free_port
 from tests.fakes.graph import GraphServer
 from tests.fakes.whatsapp import text_delivery
+from tests.harness.processes import free_port
 from tests.services.helpers import drain, store
 
 T0 = 1_800_000_000.0  # breaker clock: epoch seconds, driven by the tests

@@ -100,9 +100,13 @@ def test_nothing_is_queued_when_the_event_rolls_back(hooked: sessionmaker[Sessio
                                                      tenants: dict[str, Any], receiver: Receiver) -> None:
     tenant = tenants["users"]["carla"].tenant_id
     _endpoint(hooked, receiver.url, ["ticket.created"])
-    with pytest.raises(RuntimeError), hooked() as s, s.begin():
-        realtime.emit(s, tenant, "ticket.created", {"id": 3}, [realtime.supervisors_room(tenant)])
-        raise RuntimeError("the request failed after the event")
+    def failing_request() -> None:
+        with hooked() as s, s.begin():
+            realtime.emit(s, tenant, "ticket.created", {"id": 3}, [realtime.supervisors_room(tenant)])
+            raise RuntimeError("the request failed after the event")
+
+    with pytest.raises(RuntimeError):
+        failing_request()
     with hooked() as s:
         assert s.scalars(select(WebhookDelivery)).all() == []
     assert not [t for t in bus.tasks if t[0] == tasks.DELIVER_WEBHOOK]

@@ -1,0 +1,20 @@
+import { io } from "socket.io-client";
+import { createApp } from "vue";
+import App from "./App.vue";
+import { Api } from "./api";
+import { initialLocale, makeI18n } from "./i18n";
+import { STORE_KEY } from "./keys";
+import { API_KEY } from "./useApi";
+import { createStore } from "./store";
+import "./style.css";
+
+function notifyUser(title: string, body: string): void {
+  // Only when the agent cannot see the change: another tab in front, or the window in the background.
+  if (typeof Notification === "undefined" || Notification.permission !== "granted" || !document.hidden) return;
+  new Notification(title, { body, tag: title });
+}
+
+const api = new Api();
+const store = createStore(api, (auth) => io({ auth, transports: ["websocket", "polling"] }), notifyUser);
+const i18n = makeI18n(initialLocale());
+createApp(App, { api }).provide(STORE_KEY, store).provide(API_KEY, api).use(i18n).mount("#app");

@@ -1,0 +1,98 @@
+// The API's shapes as the console uses them (see api/schemas.py and models/services/payloads.py).
+
+export type TicketStatus = "queued" | "assigned" | "pending" | "resolved";
+export type DeliveryStatus = "received" | "queued" | "sent" | "delivered" | "read" | "failed";
+export type Role = "agent" | "supervisor" | "admin";
+export type Presence = "online" | "away" | "offline";
+
+export interface Ticket {
+  id: number;
+  status: TicketStatus;
+  priority: number;
+  queue_id: number | null;
+  agent_id: number | null;
+  channel_id: number;
+  contact_id: number;
+  contact_name: string | null;
+  contact_phone: string | null;
+  created_at: string;
+  unread: boolean;
+  in_bot?: boolean;
+  // Set by the console from sla.* events.
+  sla?: "warning" | "breached";
+}
+
+export interface Message {
+  id: number;
+  ticket_id: number;
+  direction: "in" | "out" | "note";
+  kind: string;
+  body: string;
+  status: DeliveryStatus;
+  author_id: number | null;
+  error_code?: string | null;
+  error_reason?: string | null;
+  created_at: string;
+}
+
+export interface User {
+  id: number;
+  tenant_id: number;
+  email: string;
+  name: string;
+  role: Role;
+  status: Presence;
+  max_tickets?: number;
+  skills?: string[];
+  active?: boolean;
+}
+
+export interface Queue {
+  id: number;
+  name: string;
+  strategy?: string;
+}
+
+export interface Envelope {
+  id: number;
+  name: string;
+  at?: string;
+  data: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  expires_in?: number;
+  expires_at?: number;
+  user_id?: number;
+  tenant_id?: number;
+  role?: Role;
+}
+
+export interface Template {
+  name: string;
+  language: { code: string };
+  components: Array<Record<string, unknown>>;
+}
+
+export interface SlaTimes {
+  count: number;
+  p50: number | null;
+  p90: number | null;
+}
+
+export interface SlaRow {
+  key: number | null;
+  name: string | null;
+  opened: number;
+  resolved: number;
+  first_response: SlaTimes;
+  resolution: SlaTimes;
+  breach_rate: Record<string, number | null>;
+}

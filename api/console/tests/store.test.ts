@@ -1,0 +1,125 @@
+// The store against an in-memory API and socket: what an agent would see after events, a reconnect, a reply.
+import { describe, expect, it } from "vitest";
+import { ApiError, type Api } from "../src/api";
+import { createStore, type SocketLike } from "../src/store";
+import type { Envelope, Ticket } from "../src/types";
+
+const ME = 7;
+const ticket = (over: Partial<Ticket> = {}): Ticket => ({
+  id: 1, status: "assigned", priority: 0, queue_id: 1, agent_id: ME, channel_id: 1, contact_id: 1,
+  contact_name: "Maria", contact_phone: "5511987654321", created_at: "2026-01-01T10:00:00Z", unread: true, ...over,
+});
+
+class FakeSocket implements SocketLike {
+  active = true;
+  handlers = new Map<string, (...args: never[]) => void>();
+  emitted: unknown[][] = [];
+  on(event: string, fn: (...args: never[]) => void) { this.handlers.set(event, fn); }
+  emit(...args: unknown[]) { this.emitted.push(args); }
+  connect() {}
+  disconnect() {}
+  fire(event: string, ...args: unknown[]) { (this.handlers.get(event) as (...a: unknown[]) => void)?.(...args); }
+}
+
+function fakeApi(routes: Record<string, (body?: unknown) => unknown>) {
+  const calls: string[] = [];
+  const answer = async (method: string, path: string, body?: unknown) => {
+    calls.push(`${method} ${path}`);
+    const route = Object.keys(routes).find((r) => `${method} ${path}`.startsWith(r));
+    if (!route) return { items: [], next_cursor: null };
+    return routes[route]!(body);
+  };
+  const api = {
+    session: { access_token: "a", refresh_token: "r", expires_at: 0, user_id: ME, role: "agent" },
+    get: (p: string) => answer("GET", p),
+    post: (p: string, b?: unknown) => answer("POST", p, b),
+    put: (p: string, b: unknown) => answer("PUT", p, b),
+    refresh: async () => {},
+  } as unknown as Api;
+  return { api, calls };
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+const env = (id: number, name: string, data: object): Envelope => ({ id, name, data: data as Record<string, unknown> });
+
+describe("the store", () => {
+  it("applies each event once, and after a reconnect replays what it missed", async () => {
+    const missed = [env(11, "ticket.created", ticket({ id: 2, agent_id: null, status: "queued", contact_name: "João" }))];
+    const { api, calls } = fakeApi({
+      "GET /api/me": () => ({ id: ME, role: "agent", status: "online", name: "Ana" }),
+      "GET /api/events?after=10": () => missed,
+      "GET /api/tickets?status=assigned": () => ({ items: [ticket()], next_cursor: null }),
+    });
+    const socket = new FakeSocket();
+    const store = createStore(api, () => socket);
+    await store.enter();
+    socket.fire("connect");
+    await flush();
+    expect(store.visible("mine").map((t) => t.id)).toEqual([1]);
+
+    const created = env(10, "message.created", { id: 5, ticket_id: 1, direction: "in", body: "Oi", kind: "text" });
+    socket.fire("message.created", created);
+    socket.fire("message.created", created); // the same event through a second room
+    expect(store.state.previews.get(1)?.body).toBe("Oi");
+    expect(store.state.lastEventId).toBe(10);
+
+    socket.fire("disconnect", "transport close");
+    expect(store.state.connection).toBe("reconnecting");
+    socket.fire("connect");
+    await flush();
+    await flush();
+    expect(calls).toContain("GET /api/events?after=10");
+    expect(store.visible("unassigned").map((t) => t.contact_name)).toEqual(["João"]);
+    expect(store.state.connection).toBe("live");
+  });
+
+  it("clears the unread marker on the server when a ticket is opened", async () => {
+    const { api, calls } = fakeApi({
+      "GET /api/tickets/1/messages": () => ({ items: [], next_cursor: null }),
+      "GET /api/tickets/1": () => ticket(),
+      "POST /api/tickets/1/read": () => ticket({ unread: false }),
+    });
+    const store = createStore(api, () => new FakeSocket());
+    store.state.tickets.set(1, ticket());
+    await store.openTicket(1);
+    expect(calls).toContain("POST /api/tickets/1/read");
+    expect(store.state.tickets.get(1)?.unread).toBe(false);
+  });
+
+  it("turns the 24-hour 422 into a template request, not an error", async () => {
+    const { api } = fakeApi({
+      "POST /api/tickets/1/messages": () => {
+        throw new ApiError(422, "template_required", "outside WhatsApp's 24-hour customer window: send a template");
+      },
+    });
+    const store = createStore(api, () => new FakeSocket());
+    store.state.openId = 1;
+    expect(await store.reply("Olá")).toBe(false);
+    expect(store.state.templateNeeded).toBe(true);
+    expect(store.state.error).toBeNull();
+  });
+
+  it("notifies the agent of a ticket given to them and of a customer writing on another ticket", () => {
+    const { api } = fakeApi({});
+    const shown: string[] = [];
+    const store = createStore(api, () => new FakeSocket(), (title, body) => shown.push(`${title}: ${body}`));
+    store.apply(env(1, "ticket.created", ticket({ agent_id: null, status: "queued", unread: false })));
+    expect(shown).toEqual([]); // waiting in a queue: not yet theirs
+    store.apply(env(2, "ticket.assigned", ticket({ agent_id: ME, unread: false })));
+    store.apply(env(3, "message.created", { id: 4, ticket_id: 1, direction: "in", body: "Alô?", kind: "text" }));
+    expect(shown).toEqual(["#1: Maria", "Maria: Alô?"]);
+    expect(store.state.tickets.get(1)?.unread).toBe(true);
+  });
+
+  it("drops a ticket a colleague took, and says so when it was open", async () => {
+    const { api } = fakeApi({});
+    const socket = new FakeSocket();
+    const store = createStore(api, () => socket);
+    store.state.tickets.set(1, ticket());
+    store.state.openId = 1;
+    store.apply(env(3, "ticket.assigned", { ...ticket(), agent_id: 8 }));
+    expect(store.state.tickets.has(1)).toBe(false);
+    expect(store.state.openId).toBeNull();
+    expect(store.state.notice?.key).toBe("notices.reassigned");
+  });
+});
