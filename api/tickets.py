@@ -62,8 +62,17 @@ class TicketById(MethodView):
         return conversation.get_ticket(db(), g.user, ticket_id)
 
 
+def _reply_cap(settings: Settings) -> int:
+    """The largest reply body: the largest file any channel kind stores, and room for the form around it."""
+    largest = max([settings.attachment_max_bytes, *(v for _, v in settings.attachment_max_bytes_by_kind)])
+    return largest + 1024 * 1024
+
+
 @blp.route("/<int:ticket_id>/messages")
 class TicketMessages(MethodView):
+    # Files make this route's body larger than the default cap (applied by the input guard before the form is
+    # read); each file is still checked against its channel kind's limit as it streams into the store.
+    body_limit = staticmethod(_reply_cap)
     @login_required()
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, MessagePage)
@@ -90,9 +99,6 @@ class TicketMessages(MethodView):
         system = current_app.extensions["atendimento.system"]
         files = []
         if request.mimetype == "multipart/form-data":
-            # Files make this route's body larger than the default cap; each file is still checked against its
-            # channel kind's limit as it streams into the store.
-            request.max_content_length = _reply_cap(system.settings)
             reply_to = request.form.get("reply_to", "")
             if reply_to and not reply_to.isdigit():
                 raise ApiError(422, "unprocessable_entity", "reply_to is a message id",
@@ -115,12 +121,6 @@ class TicketMessages(MethodView):
                 raise ApiError(503, "store_unavailable", "the file store is unreachable; try again") from exc
         commit()
         return message
-
-
-def _reply_cap(settings: Settings) -> int:
-    """The largest reply body: the largest file any channel kind stores, and room for the form around it."""
-    largest = max([settings.attachment_max_bytes, *(v for _, v in settings.attachment_max_bytes_by_kind)])
-    return largest + 1024 * 1024
 
 
 @blp.route("/<int:ticket_id>/messages/<int:message_id>/reaction")

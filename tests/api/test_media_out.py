@@ -107,6 +107,7 @@ def test_several_files_and_a_voice_note_on_whatsapp(app: Flask, client: FlaskCli
 def test_provider_limits_are_checked_before_queueing_and_nothing_stays(
         app: Flask, client: FlaskClient, sessions: sessionmaker[Session], tenants: dict[str, Any]) -> None:
     ticket_id = _ticket(client, app, sessions, "whatsapp")
+    files_before = _stored_files(app)  # the app (and its DATA_DIR) serve the whole run
     with sessions() as s:
         messages, tasks = s.scalar(select(func.count(Message.id))), s.scalar(select(func.count(OutboxTask.id)))
     big = b"\x89PNG\r\n\x1a\n" + b"\x00" * (5 * 1024 * 1024 + 1)
@@ -119,7 +120,7 @@ def test_provider_limits_are_checked_before_queueing_and_nothing_stays(
     assert resp.status_code == 422 and resp.json["error"]["code"] == "media_type_unsupported"
     resp = _reply(client, ticket_id, "", (b"MZ\x90", "setup.exe", "application/x-msdownload"))
     assert resp.status_code == 415
-    assert _stored_files(app) == 0
+    assert _stored_files(app) == files_before
     with sessions() as s:
         assert s.scalar(select(func.count(Message.id))) == messages
         assert s.scalar(select(func.count(OutboxTask.id))) == tasks
@@ -132,9 +133,10 @@ def test_a_file_over_the_stored_limit_is_413(settings: Settings, engine: Any, se
     try:
         client = app.test_client()
         ticket_id = _ticket(client, app, sessions, "whatsapp")
+        files_before = _stored_files(app)
         resp = _reply(client, ticket_id, "", (PNG, "x.png", "image/png"))
         assert resp.status_code == 413 and resp.json["error"]["details"]["limit"] == 4096
-        assert _stored_files(app) == 0
+        assert _stored_files(app) == files_before
     finally:
         app.extensions["atendimento.engine"].dispose()
         truncate_all(engine)
