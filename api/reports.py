@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import g
+from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -13,6 +15,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.auth import login_required
 from api.db import db
 from models.org import Role
+from models.rules.report_stats import BUCKETS
+from models.services.reports import CLOCKS, MAX_PAGE, METRICS, Filters, response_tickets, responses, volume
+from models.services.reports import GROUPS as GROUPS_OF_FACTS
 from models.services.sla_reports import GROUPS, sla_report
 
 blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="SLA and volume reports")
@@ -84,4 +89,171 @@ class SlaReportView(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """SLA report over [from, to): volumes, first response and resolution p50/p90, breach rates"""
         rows = sla_report(db(), g.user.tenant_id, query["start"], query["end"], query["group_by"])
+        return {**query, "rows": rows}
+
+
+# --- responses, drill-down and volume (facts recorded as they happen: models/services/facts.py) ---------------
+
+
+
+def _csv_doc(schema: type[Schema]) -> dict[str, Any]:
+    """The 200 answer's two forms: JSON (the schema) and CSV (Accept: text/csv or format=csv)."""
+    return {"200": {"content": {"application/json": {"schema": schema},
+                                "text/csv": {"schema": {"type": "string", "description": "the same rows as CSV"}}}}}
+RESPONSE_COLUMNS = ("metric", "group_value", "group_name", "bucket", "count", "unanswered", "p50", "p90", "p99",
+                    "mean")
+VOLUME_COLUMNS = ("group_value", "group_name", "bucket", "messages_in", "messages_out", "tickets_opened",
+                  "tickets_resolved")
+SPAN_COLUMNS = ("id", "ticket_id", "cycle", "started_at", "ended_at", "seconds", "wall_seconds", "business_seconds",
+                "answered", "agent_id", "queue_id", "channel_id")
+
+
+class ReportQuery(Schema):
+    start = fields.AwareDateTime(required=True, default_timezone=UTC, validate=_storable,
+                                 metadata={"description": "range start, inclusive (ISO 8601; UTC when no offset)"})
+    end = fields.AwareDateTime(required=True, default_timezone=UTC, validate=_storable,
+                               metadata={"description": "range end, exclusive"})
+    group = fields.String(load_default="none", validate=validate.OneOf(GROUPS_OF_FACTS),
+                          metadata={"description": "split rows by agent, queue, channel or label (none: one group)"})
+    bucket = fields.String(load_default="day", validate=validate.OneOf(BUCKETS),
+                           metadata={"description": "day or hour in the tenant's business-hours time zone"})
+    clock = fields.String(load_default="business", validate=validate.OneOf(CLOCKS),
+                          metadata={"description": "business: seconds within business hours; wall: elapsed"})
+    format = fields.String(load_default=None, validate=validate.OneOf(("json", "csv")),
+                           metadata={"description": "csv: the rows as CSV (same as Accept: text/csv)"})
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if "start" in data and "end" in data:
+            if data["start"] >= data["end"]:
+                raise ValidationError("must be after start", field_name="end")
+            if data["end"] - data["start"] > MAX_RANGE:
+                raise ValidationError(f"the range may span at most {MAX_RANGE.days} days", field_name="end")
+
+
+class DrillQuery(ReportQuery):
+    metric = fields.String(required=True, validate=validate.OneOf(METRICS))
+    group_value = fields.String(metadata={"description": "the row's group_value (an id), or `none`; omitted: all"})
+    bucket_value = fields.String(metadata={"description": "the row's bucket, as the report gives it; omitted: all"})
+    after = fields.Integer(validate=validate.Range(min=0), metadata={"description": "next_after of the last page"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
+class Figures(Schema):
+    metric = fields.String(metadata={"description": "first_response, next_response or resolution"})
+    group_value = fields.Integer(allow_none=True, metadata={"description": "agent, queue, channel or label id"})
+    group_name = fields.String(allow_none=True)
+    bucket = fields.String(allow_none=True, metadata={"description": "local date, or the local hour's start"})
+    count = fields.Integer(metadata={"description": "measured spans that ended in the bucket"})
+    unanswered = fields.Integer(metadata={"description": "waits that ended at resolve without a human reply"})
+    p50 = fields.Float(allow_none=True, metadata={"description": "seconds of the chosen clock"})
+    p90 = fields.Float(allow_none=True)
+    p99 = fields.Float(allow_none=True)
+    mean = fields.Float(allow_none=True)
+
+
+class ResponsesReport(Schema):
+    start = fields.DateTime()
+    end = fields.DateTime()
+    group = fields.String()
+    bucket = fields.String()
+    clock = fields.String()
+    rows = fields.List(fields.Nested(Figures))
+
+
+class Span(Schema):
+    id = fields.Integer()
+    ticket_id = fields.Integer()
+    cycle = fields.Integer(metadata={"description": "1 for the ticket's first opening, 2 after a reopening, ..."})
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime()
+    seconds = fields.Float(allow_none=True, metadata={"description": "seconds of the chosen clock"})
+    wall_seconds = fields.Float(allow_none=True)
+    business_seconds = fields.Float(allow_none=True)
+    answered = fields.Boolean()
+    agent_id = fields.Integer(allow_none=True)
+    queue_id = fields.Integer(allow_none=True)
+    channel_id = fields.Integer(allow_none=True)
+
+
+class SpanPage(Schema):
+    rows = fields.List(fields.Nested(Span))
+    next_after = fields.Integer(allow_none=True, metadata={"description": "pass as `after` for the next page"})
+
+
+class VolumeRow(Schema):
+    group_value = fields.Integer(allow_none=True)
+    group_name = fields.String(allow_none=True)
+    bucket = fields.String(allow_none=True)
+    messages_in = fields.Integer(metadata={"description": "customer messages stored in the bucket"})
+    messages_out = fields.Integer(metadata={"description": "our messages, the bot's included"})
+    tickets_opened = fields.Integer(metadata={"description": "cycles opened: new tickets routed, and reopenings"})
+    tickets_resolved = fields.Integer()
+
+
+class VolumeReport(ResponsesReport):
+    rows = fields.List(fields.Nested(VolumeRow))
+
+
+def _filters(query: dict[str, Any]) -> Filters:
+    return Filters(g.user.tenant_id, query["start"], query["end"], query["group"], query["bucket"], query["clock"])
+
+
+def _wants_csv(query: dict[str, Any]) -> bool:
+    if query.get("format"):
+        return bool(query["format"] == "csv")
+    return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+
+
+def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], name: str, **headers: str) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()})
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **headers})
+
+
+@blp.route("/responses")
+class ResponsesView(MethodView):
+    @login_required(Role.SUPERVISOR, Role.ADMIN)
+    @blp.arguments(ReportQuery, location="query")
+    @blp.response(200, ResponsesReport)
+    @blp.doc(security=BEARER, responses=_csv_doc(ResponsesReport))
+    def get(self, query: dict[str, Any]) -> Any:
+        """First response, next response and resolution times over [start, end): count, p50/p90/p99, mean"""
+        rows = responses(db(), _filters(query))
+        if _wants_csv(query):
+            return _csv(rows, RESPONSE_COLUMNS, "responses")
+        return {**query, "rows": rows}
+
+
+@blp.route("/responses/tickets")
+class ResponseTicketsView(MethodView):
+    @login_required(Role.SUPERVISOR, Role.ADMIN)
+    @blp.arguments(DrillQuery, location="query")
+    @blp.response(200, SpanPage)
+    @blp.doc(security=BEARER, responses=_csv_doc(SpanPage))
+    def get(self, query: dict[str, Any]) -> Any:
+        """The tickets behind one figure of the responses report (same filters + metric, group_value, bucket_value)"""
+        rows, next_after = response_tickets(db(), _filters(query), query["metric"], query.get("group_value"),
+                                            query.get("bucket_value"), query.get("after"), query["limit"])
+        if _wants_csv(query):
+            extra = {"X-Next-After": str(next_after)} if next_after is not None else {}
+            return _csv(rows, SPAN_COLUMNS, "response-tickets", **extra)
+        return {"rows": rows, "next_after": next_after}
+
+
+@blp.route("/volume")
+class VolumeView(MethodView):
+    @login_required(Role.SUPERVISOR, Role.ADMIN)
+    @blp.arguments(ReportQuery, location="query")
+    @blp.response(200, VolumeReport)
+    @blp.doc(security=BEARER, responses=_csv_doc(VolumeReport))
+    def get(self, query: dict[str, Any]) -> Any:
+        """Messages in and out, tickets opened and resolved over [start, end), per group and bucket"""
+        rows = volume(db(), _filters(query))
+        if _wants_csv(query):
+            return _csv(rows, VOLUME_COLUMNS, "volume")
         return {**query, "rows": rows}

@@ -11,6 +11,7 @@ from models.labels import ContactLabel, Label, TicketLabel
 from models.notices import TicketNotice
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
 from models.reactions import Reaction
+from models.reports import FactKind, ResponseFact
 from models.sla import NoticeKind, SlaClock, SlaNotice, SlaPause, SlaPolicy, TicketSla
 from models.templates import MessageTemplate
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -37,6 +38,7 @@ __all__ = [
     "DeliveryStatus",
     "Department",
     "Direction",
+    "FactKind",
     "IdentityKind",
     "InboxEvent",
     "Label",
@@ -48,6 +50,7 @@ __all__ = [
     "QueueMember",
     "Reaction",
     "RealtimeEvent",
+    "ResponseFact",
     "Role",
     "SlaClock",
     "SlaNotice",

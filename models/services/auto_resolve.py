@@ -24,7 +24,7 @@ from models.infra import realtime
 from models.org import Channel, ChannelKind, Queue, User
 from models.rules.auto_resolve import closing_kind, idle_enough
 from models.rules.sla import Calendar
-from models.services import sla
+from models.services import facts, sla
 from models.services.outbound import queue_text
 from models.services.payloads import ticket_audience
 from models.services.tickets import capacity_freed
@@ -131,6 +131,7 @@ def _resolve_if_idle(session: Session, ticket: Ticket, setting: AutoResolveSetti
     agent_id = ticket.agent_id
     ticket.status, ticket.resolved_at, ticket.updated_at = TicketStatus.RESOLVED, now, now
     sla.resolved(session, ticket, now)
+    facts.resolved(session, ticket, now)  # reports: the cycle's resolution
     session.add(AuditEntry(tenant_id=ticket.tenant_id, actor_id=None, action="ticket.auto_resolved",
                            entity="ticket", entity_id=ticket.id,
                            data={"idle_seconds": setting.idle_seconds, "closing": kind}, created_at=now))

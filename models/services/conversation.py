@@ -14,7 +14,7 @@ from models.infra.config import Settings
 from models.infra.storage import Store
 from models.labels import TicketLabel
 from models.org import Channel, ChannelKind, QueueMember, Role, User
-from models.services import media_out, pagination, sla, templates
+from models.services import facts, media_out, pagination, sla, templates
 from models.services.media import UploadedFile
 from models.services.outbound import queue_text
 from models.tickets import Contact, Message, Ticket, TicketStatus
@@ -89,6 +89,7 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
                           code="interactive_unsupported")
         extra["interactive"] = interactive
     sla.agent_replied(session, ticket, now)
+    facts.agent_replied(session, ticket, user.id, now)  # reports: the open wait ends
     if files:
         if store is None or settings is None:
             raise RuntimeError("a reply with files needs the object store and the settings")

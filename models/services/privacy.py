@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.contacts import ContactIdentity, ContactJob, JobKind, JobStatus
 from models.errors import Conflict, NotFound
-from models.events import AuditEntry
-from models.infra import tasks
+from models.events import AuditEntry, InboxEvent, RealtimeEvent
+from models.infra import realtime, tasks
 from models.infra.db import rowcount
 from models.infra.outbox import enqueue
 from models.org import User
@@ -27,6 +27,7 @@ from models.tickets import Contact, Message, Ticket
 
 STEP_TICKETS = 25
 ERASED_TEXT = "[erased]"
+ERASED_DOCUMENT = {"erased": True}  # what replaces a raw delivery or a replayable event that held personal data
 
 
 def request_job(session: Session, user: User, contact_id: int, kind: JobKind, now: datetime) -> ContactJob:
@@ -110,10 +111,39 @@ def _finish_export(session: Session, job: ContactJob, now: datetime) -> None:
 
 def _erase_tickets(session: Session, job: ContactJob, batch: list[Ticket]) -> None:
     ids = [t.id for t in batch]
+    _erase_copies(session, job.tenant_id, ids)
     erased = rowcount(session.execute(update(Message).where(Message.ticket_id.in_(ids), Message.body != ERASED_TEXT)
                              .values(body=ERASED_TEXT, payload={}, error_reason=None)))
     session.execute(update(Ticket).where(Ticket.id.in_(ids)).values(subject=None))
     job.result = {**(job.result or {}), "messages": (job.result or {}).get("messages", 0) + erased}
+
+
+def _erase_copies(session: Session, tenant_id: int, ticket_ids: list[int]) -> None:
+    """The other places a conversation's text and the customer's address were kept: the raw webhook deliveries
+    (inbox_events, once processed) and the real-time event log kept for replay. Both are replaced by a marker.
+
+    Deliveries are found through the provider ids of the tickets' messages: an inbound message's delivery has that
+    id, a status's id starts with it (`<id>:<status>`, Twilio and WhatsApp) or names it (SendGrid's
+    `sg_message_id`, which starts with the X-Message-Id we recorded).
+    """
+    provider_ids = [pid for pid in session.scalars(select(Message.provider_message_id).where(
+        Message.ticket_id.in_(ticket_ids), Message.provider_message_id.is_not(None))) if pid]
+    for chunk in (provider_ids[i:i + 200] for i in range(0, len(provider_ids), 200)):
+        named = or_(InboxEvent.event_id.in_(chunk),
+                    *[InboxEvent.event_id.like(f"{_like(pid)}:%", escape="\\") for pid in chunk],
+                    *[cast(InboxEvent.payload, String).like(f'%"sg_message_id": "{_like(pid)}%', escape="\\")
+                      for pid in chunk])
+        session.execute(update(InboxEvent).where(InboxEvent.tenant_id == tenant_id,
+                                                 InboxEvent.processed_at.is_not(None), named)
+                        .values(payload=ERASED_DOCUMENT))
+    rooms = [f'%"{realtime.ticket_room(tenant_id, ticket_id)}"%' for ticket_id in ticket_ids]
+    session.execute(update(RealtimeEvent).where(RealtimeEvent.tenant_id == tenant_id,
+                                                or_(*[cast(RealtimeEvent.rooms, String).like(r) for r in rooms]))
+                    .values(data=ERASED_DOCUMENT))
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _finish_erasure(session: Session, job: ContactJob, now: datetime) -> None:
@@ -122,6 +152,7 @@ def _finish_erasure(session: Session, job: ContactJob, now: datetime) -> None:
     contact = session.scalars(select(Contact).where(Contact.id == job.contact_id).with_for_update()
                               .execution_options(populate_existing=True)).one()
     tickets = select(Ticket.id).where(Ticket.contact_id == contact.id)
+    _erase_copies(session, job.tenant_id, list(session.scalars(tickets)))
     late = rowcount(session.execute(update(Message).where(Message.ticket_id.in_(tickets), Message.body != ERASED_TEXT)
                            .values(body=ERASED_TEXT, payload={}, error_reason=None)))
     identities = rowcount(session.execute(delete(ContactIdentity).where(

@@ -19,7 +19,7 @@ from models.infra import realtime, tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import AgentStatus, Queue, QueueMember, Role, User
-from models.services import sla
+from models.services import facts, sla
 from models.services.conversation import get_ticket
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -134,6 +134,7 @@ def resolve(session: Session, actor: User, ticket_id: int, now: datetime) -> Tic
     ticket.status, ticket.resolved_at, ticket.updated_at = TicketStatus.RESOLVED, now, now
     ticket.snoozed_at = ticket.snoozed_until = None
     sla.resolved(session, ticket, now)
+    facts.resolved(session, ticket, now)  # reports: the cycle's resolution
     _audit(session, ticket, actor, "ticket.resolved", now)
     _emit(session, ticket, "ticket.updated")
     capacity_freed(session, ticket.tenant_id, agent_id)
@@ -153,6 +154,7 @@ def reopen(session: Session, actor: User, ticket_id: int, now: datetime) -> Tick
     ticket.status, ticket.agent_id, ticket.resolved_at = TicketStatus.QUEUED, None, None
     ticket.reopened_at = ticket.updated_at = now
     sla.reopened(session, ticket, now)
+    facts.routed(session, ticket, now)  # reports: a new cycle
     _audit(session, ticket, actor, "ticket.reopened", now)
     _emit(session, ticket, "ticket.updated")
     if ticket.queue_id is not None:

@@ -20,7 +20,7 @@ from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import contacts, labels, media, reactions, sla, workflow
+from models.services import contacts, facts, labels, media, reactions, sla, workflow
 from models.services.outbound import queue_text
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -113,9 +113,11 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         decision = route_menu_answer(config, parsed.body, int(ticket.triage_state.get("attempts", 0)))
     elif how == "reopened" and ticket.queue_id is not None:
         enqueue(session, channel.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
+        facts.routed(session, ticket, now)  # reports: a cycle opens
     if decision is not None:
         _route(session, ticket, decision, now)
     sla.customer_wrote(session, ticket, how, now, resumed=resumed)
+    facts.customer_wrote(session, ticket, now)  # reports: may open a next-response wait (one statement)
     # Emitted after routing, so the ticket's queue room hears about it.
     if how != "open" or decision is not None:
         realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
@@ -195,6 +197,7 @@ def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime) 
     ticket.queue_id = queue_id or channel.default_queue_id
     ticket.triage_state = {}
     sla.refresh(session, ticket, now)
+    facts.routed(session, ticket, now)  # reports: out of the bot, a cycle opens
     if ticket.queue_id is not None:
         enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
 

@@ -5,6 +5,7 @@ endpoint is covered the day it is added."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -120,6 +121,14 @@ def test_other_tenants_get_404_or_403_everywhere(client: FlaskClient, sessions: 
             assert "Maria" not in text and "5511987654321" not in text, (method, url)
             tried += 1
     assert tried >= 10
+    # Reports take no id in their path: the filters name acme's rows instead, and globex's figures stay its own.
+    now = datetime.now(UTC)
+    filters = {"start": (now - timedelta(days=1)).isoformat(), "end": (now + timedelta(days=1)).isoformat(),
+               "from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(days=1)).isoformat(),
+               "group": "queue", "group_by": "queue", "metric": "resolution", "group_value": str(ids["queue_id"])}
+    for path in [p for p in spec["paths"] if p.startswith("/api/reports/")]:
+        resp = client.get(path, query_string=filters, headers=gina)
+        assert resp.status_code == 200 and resp.json["rows"] == [], (path, resp.json)
     # Real time: a globex user's sockets only ever join globex rooms.
     with sessions() as s:
         rooms = rooms_of(s, s.scalars(select(User).where(User.email == "gina@globex.example")).one())

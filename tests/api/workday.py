@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from flask import Flask
@@ -17,15 +18,21 @@ from tests.api.test_webhooks_whatsapp import post
 from tests.fakes.whatsapp import encode, text_delivery
 from tests.services.helpers import drain
 
+_HANDLED: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
 
 def run_worker(app: Flask, sessions: sessionmaker[Session]) -> None:
-    """Run every undispatched task recorded so far (triage, assignment), each in its own transaction."""
+    """Run every task recorded since the last call (triage, assignment), each in its own transaction.
+
+    Rows are taken by id, not by `dispatched_at`: the app's marker thread sets that column after its own
+    publish, at a moment a test cannot know (it raced this helper under load)."""
     worker_bus = RecordingBus()
-    with sessions() as s, s.begin():
-        rows = list(s.scalars(select(OutboxTask).where(OutboxTask.dispatched_at.is_(None)).order_by(OutboxTask.id)))
-        worker_bus.tasks = [(row.task, row.args) for row in rows]
-        for row in rows:
-            row.dispatched_at = row.created_at
+    with sessions() as s:
+        rows = list(s.scalars(select(OutboxTask).where(OutboxTask.id > _HANDLED.get(sessions, 0))
+                              .order_by(OutboxTask.id)))
+    if rows:
+        _HANDLED[sessions] = rows[-1].id
+    worker_bus.tasks = [(row.task, row.args) for row in rows]
     drain(make_session_factory(app.extensions["atendimento.engine"], worker_bus), worker_bus)
 
 

@@ -3,13 +3,14 @@ and a message arriving while the erasure finishes."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import AuditEntry, Contact, ContactIdentity, ContactJob, Message, Ticket, User
+from models import AuditEntry, Contact, ContactIdentity, ContactJob, InboxEvent, Message, RealtimeEvent, Ticket, User
 from models.base import utcnow
 from models.contacts import JobKind, JobStatus
 from models.services import privacy
@@ -91,6 +92,38 @@ def test_erasure_anonymises_text_removes_identities_and_keeps_the_audit(sessions
     _m, ticket_id = received(sessions, WHATSAPP, PHONE, "oi de novo")
     with sessions() as s:
         assert s.get_one(Ticket, ticket_id).contact_id != contact_id
+
+
+def test_erasure_reaches_the_raw_deliveries_and_the_replay_log(sessions: sessionmaker[Session],
+                                                                tenants: dict[str, Any]) -> None:
+    contact_id, carla = maria(sessions)
+    with sessions() as s, s.begin():
+        messages = s.scalars(select(Message).order_by(Message.id)).all()
+        for i, message in enumerate(messages):
+            message.provider_message_id = message.provider_message_id or f"wamid.erase{i}"
+        first = messages[0]
+        raw = {"from": PHONE, "text": {"body": first.body}}
+        other = {"from": "5511911112222", "text": {"body": "outra pessoa"}}
+        for event_id, kind, doc in ((first.provider_message_id, "message", raw),
+                                    (f"{first.provider_message_id}:read", "status", {"recipient_id": PHONE}),
+                                    ("wamid.someone-else", "message", other)):
+            s.add(InboxEvent(tenant_id=first.tenant_id, channel_id=first.channel_id, provider="whatsapp",
+                             event_id=event_id, kind=kind, payload=doc, processed_at=utcnow()))
+    assert _holding(sessions, "Flores") and _holding(sessions, PHONE)
+    run(sessions, request(sessions, carla, contact_id, JobKind.ERASURE))
+    with sessions() as s:
+        kept = s.scalars(select(InboxEvent).where(InboxEvent.event_id == "wamid.someone-else")).one()
+        assert kept.payload == other  # another customer's delivery is not touched
+    assert _holding(sessions, "Flores") == [] and _holding(sessions, "Meu pedido") == []
+    assert _holding(sessions, PHONE) == []
+
+
+def _holding(sessions: sessionmaker[Session], text: str) -> list[str]:
+    """Inbox deliveries (by event id) and real-time events (by name) whose stored document still holds `text`."""
+    with sessions() as s:
+        found = [e.event_id for e in s.scalars(select(InboxEvent)) if text in json.dumps(e.payload, ensure_ascii=False)]
+        found += [e.name for e in s.scalars(select(RealtimeEvent)) if text in json.dumps(e.data, ensure_ascii=False)]
+    return found
 
 
 def test_a_message_arriving_as_the_erasure_finishes_is_erased_or_starts_anew(sessions: sessionmaker[Session],
