@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -12,10 +12,13 @@ from sqlalchemy import select
 
 from api.auth import disconnect_sockets, login_required
 from api.db import commit, db
+from api.errors import ApiError
 from api.schemas import MessageSchema, QueueSchema, TicketSchema, UserSchema
 from models.base import utcnow
 from models.events import InboxEvent
 from models.org import Channel, ChannelKind, Queue, Role, Strategy, User
+from models.providers.adapter import Transport
+from models.providers.base import ProviderError
 from models.services import admin, sla, tickets
 from models.sla import SlaPolicy
 from models.tickets import DeliveryStatus, Direction, Message, Ticket
@@ -166,6 +169,16 @@ class UserById(MethodView):
         return user
 
 
+def _saving_channel(body: dict[str, Any], channel_id: int | None = None) -> Channel:
+    """Save a channel, its credentials checked with the provider; the provider unreachable is a 503 to retry."""
+    transport = Transport(current_app.extensions["atendimento.settings"])
+    try:
+        return admin.save_channel(db(), g.user, body, utcnow(), channel_id, transport)
+    except ProviderError as exc:  # only retryable ones get here: the provider could not answer
+        raise ApiError(503, "provider_unavailable",
+                       f"could not check the credentials with the provider, retry later: {exc}") from exc
+
+
 @blp.route("/channels")
 class Channels(MethodView):
     @_staff
@@ -179,7 +192,7 @@ class Channels(MethodView):
     @blp.response(201, ChannelOut)
     def post(self, body: dict[str, Any]) -> Channel:
         """Add a channel (a WhatsApp number, an SMS number, an inbound email address)"""
-        channel = admin.save_channel(db(), g.user, body, utcnow())
+        channel = _saving_channel(body)
         commit()
         return channel
 
@@ -191,7 +204,7 @@ class ChannelById(MethodView):
     @blp.response(200, ChannelOut)
     def patch(self, body: dict[str, Any], channel_id: int) -> Channel:
         """Change a channel: default queue, triage settings, credentials"""
-        channel = admin.save_channel(db(), g.user, body, utcnow(), channel_id)
+        channel = _saving_channel(body, channel_id)
         commit()
         return channel
 

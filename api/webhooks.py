@@ -123,12 +123,22 @@ def sendgrid_inbound(token: str) -> dict[str, int]:
     return _receive(ChannelKind.EMAIL, "inbound", token, take)
 
 
-@blp.post("/sendgrid/events")
+@blp.post("/sendgrid/events/<token>")
 @blp.response(200, StoredSchema)
 @_refusals
-def sendgrid_events() -> dict[str, int]:
-    """SendGrid Event Webhook: ECDSA-signed delivery events, deduplicated by sg_event_id."""
-    return _receive(ChannelKind.EMAIL, "events")
+def sendgrid_events(token: str) -> dict[str, int]:
+    """SendGrid Event Webhook of the channel whose inbound secret is in the URL: ECDSA-signed with that channel's
+    event_public_key, deduplicated by sg_event_id."""
+    return _receive(ChannelKind.EMAIL, "events", token)
+
+
+@blp.post("/sendgrid/events")
+@blp.alt_response(410, description="moved to /webhooks/sendgrid/events/<inbound_secret>")
+def sendgrid_events_moved() -> Response:
+    """The former shared Event Webhook URL: gone, since it let any channel's key claim another tenant's events."""
+    raise ApiError(410, "moved", "the Event Webhook URL is now per channel: POST /webhooks/sendgrid/events/"
+                   "<the channel's inbound_secret>; set it in SendGrid's Event Webhook settings",
+                   {"location": "/webhooks/sendgrid/events/<inbound_secret>"})
 
 
 @blp.post("/sandbox/<channel>")

@@ -99,7 +99,7 @@ def send_message(self: Task[Any, Any], message_id: int) -> str:
     settings = runtime().settings
     breakers = breaker.shared(settings.redis_url)
     with unit_of_work() as session:
-        step = outbound.claim_send(session, message_id, utcnow(), breakers)
+        step = outbound.claim_send(session, message_id, utcnow(), breakers, settings)
     if isinstance(step, outbound.Claim):
         with unit_of_work() as session:
             step = outbound.deliver(session, step, utcnow(), settings, breakers, store=runtime().store)

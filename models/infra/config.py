@@ -91,11 +91,18 @@ class Settings:
     inbox_requeue_min_age: float = 60.0  # an unprocessed event younger than this is not re-asked
     inbox_requeue_limit: int = 500  # rows per requeue run (and per batch after a broker restart)
     broker_watch_interval: float = 5.0  # how often beat checks whether Redis restarted empty
+    send_callback_wait: float = 60.0  # an interrupted send waits this long for the provider's callback
+    send_callback_wait_by_kind: tuple[tuple[str, float], ...] = ()  # SEND_CALLBACK_WAIT_<KIND> overrides
 
     @property
     def embedded(self) -> bool:
         """No Redis configured: tasks run in this process, Socket.IO has no message queue."""
         return self.redis_url is None
+
+    def callback_wait(self, channel_kind: str) -> float:
+        """Seconds an interrupted send of this channel kind waits for the provider's callback before re-sending
+        (SEND_CALLBACK_WAIT_<KIND>, else SEND_CALLBACK_WAIT)."""
+        return dict(self.send_callback_wait_by_kind).get(channel_kind, self.send_callback_wait)
 
     def attachment_limit(self, channel_kind: str) -> int:
         """The largest file stored for a channel kind (ATTACHMENT_MAX_BYTES_<KIND>, else ATTACHMENT_MAX_BYTES)."""
@@ -174,6 +181,10 @@ class Settings:
             ratelimit_webhooks=env.get("RATELIMIT_WEBHOOKS") or cls.ratelimit_webhooks,
             db_pool_size=int(env["DB_POOL_SIZE"]) if env.get("DB_POOL_SIZE") else None,
             db_max_overflow=int(env["DB_MAX_OVERFLOW"]) if env.get("DB_MAX_OVERFLOW") else None,
+            send_callback_wait=_float(env, "SEND_CALLBACK_WAIT", cls.send_callback_wait),
+            send_callback_wait_by_kind=tuple(
+                (key.removeprefix("SEND_CALLBACK_WAIT_").lower(), float(value)) for key, value in sorted(env.items())
+                if key.startswith("SEND_CALLBACK_WAIT_") and value),
             attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", cls.attachment_max_bytes),
             attachment_max_bytes_by_kind=tuple(
                 (key.removeprefix("ATTACHMENT_MAX_BYTES_").lower(), int(value)) for key, value in sorted(env.items())

@@ -5,6 +5,8 @@ Triage, outbound and the webhook views talk to a `ChannelAdapter` from `models.p
 entry in the registry, and a migration widening the `channelkind` check constraint.
 
 How a webhook delivery is taken in (`models.services.inbound.receive`):
+0. `authenticate(request, directory)`: the signature checks that need no parsing (WhatsApp's HMAC of the raw
+   body, SendGrid's ECDSA for the channel its URL names), so a forged body is refused before it is even parsed.
 1. `parse_delivery(request)`: content type, shape, events; raises `MalformedDelivery` / `UnsupportedMediaType`.
 2. `verify_delivery(request, delivery, directory)`: find the delivery's channel(s) through the directory and check
    the signature with each channel's secret; raises `UnknownChannel`, `SignatureMissing`, `SignatureInvalid` (or a
@@ -88,6 +90,11 @@ class ChannelAdapter(Protocol):
     address: Literal["phone", "email"]  # how a customer of this channel is identified
 
     # -- receiving ------------------------------------------------------------------------------------------
+    def authenticate(self, request: WebhookRequest, directory: ChannelDirectory) -> None:
+        """Refuse a delivery whose raw signature no channel's secret verifies, before it is parsed; a no-op where
+        the scheme signs parsed content (Twilio signs the form) or the channel is only known from the body."""
+        ...
+
     def parse_delivery(self, request: WebhookRequest) -> Delivery:
         """The events of one webhook delivery (not yet authenticated)."""
         ...

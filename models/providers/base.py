@@ -241,6 +241,7 @@ class StatusUpdate:
     error_code: str | None = None
     error_reason: str | None = None
     not_before: datetime | None = None
+    reference: str | None = None  # our message's reference, echoed by the provider (OutboundMessage.reference)
 
 
 # -- what we send ---------------------------------------------------------------------------------------------
@@ -271,6 +272,9 @@ class OutboundMessage:
 
     `to` is the contact's address in the channel's terms (digits of the phone number, or the email address);
     `last_inbound` is the stored payload of the customer's latest message on the ticket (email threading).
+    `reference` names our message to the provider, which echoes it in its status callbacks (WhatsApp
+    `biz_opaque_callback_data`, SendGrid `custom_args`, Twilio's per-message StatusCallback URL): a send whose
+    worker died after the provider took it is recognised by its callback instead of being sent again.
     """
 
     ticket_id: int
@@ -282,6 +286,7 @@ class OutboundMessage:
     subject: str | None = None
     last_inbound: Mapping[str, Any] | None = None
     reply_to: str | None = None  # provider id of the message to quote
+    reference: str | None = None
     files: tuple[OutboundFile, ...] = ()
     reaction: Reaction | None = None  # an emoji on the customer's message `reaction.message_id` ("" removes it)
     # quick-reply buttons {"buttons": [{id, title}]} or a list {"list": {button, sections: [{title?, rows}]}}

@@ -36,37 +36,56 @@ from models.providers.base import (
     WebhookRequest,
     unsupported,
 )
-from models.providers.sendgrid_parse import parse_events, parse_inbound, parse_message, ticket_token
+from models.providers.sendgrid_parse import REFERENCE_ARG, parse_events, parse_inbound, parse_message, ticket_token
 from models.rules.reply_address import reply_address, ticket_of
 from models.tickets import DeliveryStatus
 
 PROVIDER = "sendgrid"
-__all__ = ["ADAPTER", "PROVIDER", "parse_events", "parse_inbound", "parse_message", "send_mail", "ticket_token",
-           "verify_event_signature"]
+__all__ = ["ADAPTER", "PROVIDER", "event_public_key", "parse_events", "parse_inbound", "parse_message", "send_mail",
+           "ticket_token", "verify_event_signature"]
 _EPOCH = re.compile(r"\s*([0-9]{1,12})\s*")  # ASCII digits only: str.isdigit() also accepts "²"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+# How old a signed Event Webhook timestamp may be. SendGrid retries a failed post for up to 24 hours and its
+# documentation does not say a retry is signed afresh, so a 300-s window could refuse a genuine retry (and lose the
+# event for good). A replay of a genuinely signed post inside this window stores nothing: every event is deduplicated
+# on `sg_event_id` (the inbox's unique key), which is what actually stops a replay.
+EVENT_MAX_AGE = 25 * 3600
+
+
+def event_public_key(public_key_b64: str) -> ec.EllipticCurvePublicKey | None:
+    """The Event Webhook verification key (base64 DER SubjectPublicKeyInfo, P-256), or None when it is not one.
+
+    Checked when a channel's `event_public_key` is saved, so a typo is a 422 then rather than every event refused.
+    """
+    try:
+        key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
+    except (ValueError, binascii.Error, TypeError):
+        return None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        return None
+    return key
 
 
 def verify_event_signature(public_key_b64: str, signature_b64: str | None, timestamp: str | None, raw_body: bytes,
-                           now: float, max_age: float = 300) -> bool:
+                           now: float, max_age: float = 300, max_skew: float = 300) -> bool:
     """Check an Event Webhook post: ECDSA P-256/SHA-256 over `timestamp + raw body`.
 
     `public_key_b64` is the verification key from the SendGrid settings (base64 DER SubjectPublicKeyInfo) and the
-    signature is base64 DER. A timestamp further than `max_age` seconds from `now`, either way, is refused so a
-    captured post cannot be replayed later. Any malformed input (including a bad key) gives False.
+    signature is base64 DER. A timestamp more than `max_age` seconds before `now`, or `max_skew` after it, is
+    refused. Any malformed input (including a bad key) gives False.
     """
     epoch = _EPOCH.fullmatch(timestamp or "")
     if not signature_b64 or not timestamp or not epoch:
         return False
-    if abs(now - int(epoch.group(1))) > max_age:
+    if not -max_skew <= now - int(epoch.group(1)) <= max_age:
         return False
+    key = event_public_key(public_key_b64)
     try:
-        key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
         signature = base64.b64decode(signature_b64, validate=True)
     except (ValueError, binascii.Error, TypeError):
         return False
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+    if key is None:
         return False
     try:
         key.verify(signature, timestamp.encode() + raw_body, ec.ECDSA(hashes.SHA256()))
@@ -83,7 +102,7 @@ def _angle(message_id: str) -> str:
 def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | None, to: str, subject: str,
               text: str, in_reply_to: str | None, references: list[str], timeout: tuple[float, float],
               reply_to: str | None = None, session: requests.Session | None = None,
-              attachments: Sequence[dict[str, str]] = ()) -> str:
+              reference: str | None = None, attachments: Sequence[dict[str, str]] = ()) -> str:
     """Send a plain-text email; returns the X-Message-Id (the prefix of later `sg_message_id`s). Raises ProviderError.
 
     Message ids may be given with or without angle brackets; the headers always carry them bracketed.
@@ -104,6 +123,8 @@ def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | 
         headers["References"] = " ".join(_angle(r) for r in references)
     if headers:
         doc["headers"] = headers
+    if reference:  # returned on every Event Webhook event of this mail
+        doc["custom_args"] = {REFERENCE_ARG: reference}
     http = session or requests
     try:
         resp = http.post(f"{base_url.rstrip('/')}/v3/mail/send", json=doc,
@@ -170,7 +191,8 @@ class SendGridAdapter:
     `inbound_secret` (the Inbound Parse URL's secret, also the key signing reply addresses), `event_public_key`
     (Event Webhook verification key).
 
-    Routes: "inbound" (Inbound Parse, `path_token` = the secret) and "events" (the signed Event Webhook).
+    Routes: "inbound" (Inbound Parse, `path_token` = the secret) and "events" (the signed Event Webhook, at
+    `/webhooks/sendgrid/events/<inbound_secret>`: the secret names the channel, its key verifies the signature).
     Replies thread under the customer's latest email (In-Reply-To, References) and carry a signed reply address
     naming the ticket, which `ticket_named` reads back from the customer's answer.
     """
@@ -179,11 +201,12 @@ class SendGridAdapter:
     provider = PROVIDER
     address: Literal["phone", "email"] = "email"
 
+    def authenticate(self, request: WebhookRequest, directory: ChannelDirectory) -> None:
+        if request.route == "events":  # Inbound Parse signs nothing: its channel is checked once the body is read
+            self._events_channel(request, directory)
+
     def parse_delivery(self, request: WebhookRequest) -> Delivery:
         if request.route == "events":
-            # Signed posts only: an unsigned one is refused before its body is even read.
-            if not request.header(SIGNATURE_HEADER) or not request.header(TIMESTAMP_HEADER):
-                raise SignatureMissing(f"{SIGNATURE_HEADER} and -Timestamp required")
             return Delivery(parse_events(json_body(request)))
         if request.mimetype != "multipart/form-data":
             raise UnsupportedMediaType("expected multipart/form-data")
@@ -201,16 +224,33 @@ class SendGridAdapter:
             raise Refused("unknown recipient or wrong inbound secret", status=403, code="forbidden")
         return Verified({channel.external_id: channel}, delivery.events)
 
-    def _verify_events(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
-        signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
-        now = time.time()
-        # The post names no channel: the channel is the one whose key verifies it.
-        channel = next((c for c in directory.active() if credentials(c, "event_public_key") and verify_event_signature(
-            credentials(c, "event_public_key"), signature, timestamp, request.raw_body, now)), None)
+    def _events_channel(self, request: WebhookRequest, directory: ChannelDirectory) -> Channel:
+        """The channel an Event Webhook post is for, once its signature verified with that channel's key.
+
+        The post names no channel, so its URL does: `/webhooks/sendgrid/events/<inbound_secret>`. Only that
+        channel's key may verify it: a key found by trying every channel's would let a tenant who saved another
+        tenant's (public) key capture that tenant's events.
+        """
+        token = request.path_token or ""
+        channel = next((c for c in directory.active() if (secret := credentials(c, "inbound_secret"))
+                        and hmac.compare_digest(secret.encode(), token.encode())), None)
         if channel is None:
-            raise SignatureInvalid("signature does not verify, or the timestamp is too old")
+            raise Refused("no channel has this events URL secret", status=403, code="forbidden")
+        signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
+        if not signature or not timestamp:
+            raise SignatureMissing(f"{SIGNATURE_HEADER} and -Timestamp required")
+        if not verify_event_signature(credentials(channel, "event_public_key"), signature, timestamp,
+                                      request.raw_body, time.time(), max_age=EVENT_MAX_AGE):
+            raise SignatureInvalid("signature does not verify with this channel's event_public_key, or the "
+                                   "timestamp is out of range")
+        return channel
+
+    def _verify_events(self, request: WebhookRequest, delivery: Delivery, directory: ChannelDirectory) -> Verified:
+        channel = self._events_channel(request, directory)  # checked again: verify_delivery stands on its own
+        # Deduplicated per channel: a post replayed at another channel's URL cannot hide the event from its owner.
         return Verified({channel.external_id: channel},
-                        [replace(e, channel_ref=channel.external_id) for e in delivery.events])
+                        [replace(e, channel_ref=channel.external_id, event_id=f"{channel.id}:{e.event_id}")
+                         for e in delivery.events])
 
     def acknowledge(self, request: WebhookRequest) -> Ack | None:
         return None
@@ -225,8 +265,10 @@ class SendGridAdapter:
         status = _OURS.get(str(payload.get("status")))
         if status is None:
             return None
+        reference = payload.get("reference")
         return StatusUpdate(provider_message_id=str(payload["id"]), status=status,
-                            error_reason=None if payload.get("reason") is None else str(payload["reason"]))
+                            error_reason=None if payload.get("reason") is None else str(payload["reason"]),
+                            reference=None if reference is None else str(reference))
 
     def ticket_named(self, channel: Channel, message: ParsedMessage) -> int | None:
         recipient = message.thread.recipient if message.thread else None
@@ -243,7 +285,7 @@ class SendGridAdapter:
             from_email=channel.external_id, from_name=channel.name, to=message.to,
             subject=f"Re: {message.subject}" if message.subject else "Re: your message", text=message.body,
             in_reply_to=last_in, references=[last_in] if last_in else [], timeout=transport.timeout,
-            session=transport.http,
+            session=transport.http, reference=message.reference,
             reply_to=reply_address(channel.external_id, message.ticket_id, credentials(channel, "inbound_secret")),
             attachments=[{"content": base64.b64encode(f.read()).decode(), "filename": f.filename,
                           "type": f.content_type, "disposition": "attachment"} for f in message.files]))

@@ -20,6 +20,7 @@ _MAX_EVENT_ID = 255  # inbox_events.event_id
 _MAX_MESSAGE_ID = 200  # messages.provider_message_id, unique per channel
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REFERENCE_ARG = "atendimento_ref"  # the custom_args key naming our message; SendGrid echoes it on each event
 
 # Event Webhook `event` -> our delivery status. None: no status change (deferred will be retried by SendGrid;
 # click, spamreport, unsubscribe, group_* are engagement, not delivery).
@@ -207,9 +208,12 @@ def parse_events(doc: Any) -> list[InboundEvent]:
         if not isinstance(item, dict) or not item.get("sg_event_id") or not item.get("event"):
             raise MalformedDelivery(f"events[{i}]: sg_event_id and event are required")
         status = _STATUSES.get(str(item["event"]))
+        if item["event"] == "open" and item.get("sg_machine_open") in (True, "true"):
+            status = None  # a mail privacy proxy fetched the pixel: nobody read it
         message_id = str(item.get("sg_message_id") or "").split(".", 1)[0]
         if status is None or not message_id:
             continue
-        payload = {"id": message_id, "status": status, "reason": item.get("reason"), "raw": item}
+        payload = {"id": message_id, "status": status, "reason": item.get("reason"), "raw": item,
+                   "reference": item.get(REFERENCE_ARG)}
         events.append(InboundEvent(channel_ref="", event_id=str(item["sg_event_id"]), kind="status", payload=payload))
     return events

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal, NoReturn
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -68,24 +69,61 @@ def _pairs(params: Params) -> list[tuple[str, str]]:
     return [(str(k), str(v)) for k, v in params]
 
 
-def compute_signature(url: str, params: Params, auth_token: str) -> str:
-    """base64(HMAC-SHA1(auth token, url + name1 + value1 + name2 + value2 ...)).
+SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+_ALGORITHMS = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
+
+
+def compute_signature(url: str, params: Params, auth_token: str, algorithm: str = "HMAC_SHA1") -> str:
+    """base64(HMAC-SHA1(auth token, url + name1 + value1 + name2 + value2 ...)), or HMAC-SHA256 of the same string.
 
     `url` is the full URL Twilio requested, query string included (the public one when behind a proxy).
     Parameters are sorted by name (case-sensitive, code-point order); the values of a repeated name are sorted
     too, so the result is the same whatever order the form arrived in, as Twilio's own validators compute it.
     """
     data = url + "".join(name + value for name, value in sorted(_pairs(params)))
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    digest = hmac.new(auth_token.encode(), data.encode(), _ALGORITHMS[algorithm]).digest()
     return base64.b64encode(digest).decode()
 
 
-def verify_signature(url: str, params: Params, header: str | None, auth_token: str) -> bool:
-    """Check `X-Twilio-Signature` in constant time."""
-    if not header:
+def url_forms(url: str) -> list[str]:
+    """The URL as given, and with its default port written out or removed: Twilio signs an https URL sometimes
+    with `:443` and sometimes without (its SDKs' validators accept both), likewise `:80` for http."""
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    if default is None or not parts.hostname:
+        return [url]
+    try:
+        port = parts.port
+    except ValueError:
+        return [url]
+    if port not in (None, default):
+        return [url]
+    host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
+    other = host if port is not None else f"{host}:{default}"
+    return [url, urlunsplit(parts._replace(netloc=other))]
+
+
+def signature_algorithm(settings_header: str | None) -> str | None:
+    """The algorithm named by `X-Twilio-Webhooks-Signature-Settings` (`key=<id>,algorithm=HMAC_SHA256`), set when
+    a Webhooks rule signs with a shared key instead of the auth token; HMAC_SHA1 without the header, None when
+    the header names an algorithm we do not know."""
+    if not settings_header:
+        return "HMAC_SHA1"
+    fields = dict(part.strip().partition("=")[::2] for part in settings_header.split(","))
+    algorithm = fields.get("algorithm", "").strip().upper()
+    return algorithm if algorithm in _ALGORITHMS else None
+
+
+def verify_signature(url: str, params: Params, header: str | None, auth_token: str,
+                     algorithm: str = "HMAC_SHA1") -> bool:
+    """Check `X-Twilio-Signature` in constant time, for the URL with and without its default port."""
+    if not header or not auth_token:
         return False
-    expected = compute_signature(url, params, auth_token)
-    return hmac.compare_digest(expected.encode(), header.strip().encode())
+    given = header.strip().encode()
+    # Every form is computed and compared, so the time taken does not say which one matched.
+    results = [hmac.compare_digest(compute_signature(form, params, auth_token, algorithm).encode(), given)
+               for form in url_forms(url)]
+    return any(results)
 
 
 def _require(form: Mapping[str, str], *names: str) -> None:
@@ -260,6 +298,12 @@ def check_account(*, base_url: str, account_sid: str, auth_token: str, timeout: 
 _OURS = {s.value: s for s in DeliveryStatus}
 
 
+def status_callback_url(public_base_url: str, reference: str | None) -> str:
+    """Our status callback for one send: the query names our message, and Twilio signs the URL with it."""
+    url = f"{public_base_url}/webhooks/twilio/status"
+    return f"{url}?{urlencode({'ref': reference})}" if reference else url
+
+
 def _same_account(channel: Channel, form: Mapping[str, str]) -> bool:
     account = credentials(channel, "account_sid")
     return not account or hmac.compare_digest(account, form.get("AccountSid", ""))
@@ -267,7 +311,8 @@ def _same_account(channel: Channel, form: Mapping[str, str]) -> bool:
 
 class TwilioAdapter:
     """Twilio Programmable Messaging (SMS). Channel: `external_id` = our number (E.164) or Messaging Service sid;
-    credentials `account_sid`, `auth_token`, optional `messaging_service_sid` (send through the service).
+    credentials `account_sid`, `auth_token`, optional `messaging_service_sid` (send through the service) and
+    `webhook_shared_key` (the secret of a Webhooks rule that signs with HMAC-SHA256 instead of the auth token).
 
     Routes: "messages" (inbound SMS, answered with empty TwiML) and "status" (status callbacks).
     """
@@ -276,12 +321,17 @@ class TwilioAdapter:
     provider = PROVIDER
     address: Literal["phone", "email"] = "phone"
 
+    def authenticate(self, request: WebhookRequest, directory: ChannelDirectory) -> None:
+        return None  # the form is the signed input, and the form names the channel: verify_delivery checks it
+
     def parse_delivery(self, request: WebhookRequest) -> Delivery:
         if request.mimetype != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
         form = request.form_dict()
         status = request.route == "status"
         event = parse_status(form) if status else parse_inbound(form)
+        if status and request.query.get("ref"):  # our StatusCallback URL names our message (see send)
+            event.payload["reference"] = request.query["ref"]
         # A status we do not track (e.g. "receiving") is verified and answered, but stores nothing.
         events = [] if status and event.payload.get("status") is None else [event]
         return Delivery(events, tuple(channel_refs(form, status=status)))
@@ -297,8 +347,16 @@ class TwilioAdapter:
         signature = request.header("X-Twilio-Signature")
         if not signature:
             raise SignatureMissing("X-Twilio-Signature header is required")
-        if not verify_signature(request.url, list(request.form), signature, credentials(channel, "auth_token")):
-            raise SignatureInvalid("X-Twilio-Signature does not match the URL and parameters")
+        # A Webhooks rule may sign with a shared key (HMAC-SHA256) instead of the auth token (HMAC-SHA1).
+        settings_header = request.header(SIGNATURE_SETTINGS_HEADER)
+        algorithm = signature_algorithm(settings_header)
+        if algorithm is None:
+            raise SignatureInvalid(f"{SIGNATURE_SETTINGS_HEADER} names an algorithm we do not support")
+        key = credentials(channel, "webhook_shared_key" if settings_header else "auth_token")
+        if not verify_signature(request.url, list(request.form), signature, key, algorithm):
+            raise SignatureInvalid("X-Twilio-Signature does not match the URL and parameters"
+                                   + (" (signed with a shared key: set the channel's webhook_shared_key)"
+                                      if settings_header and not key else ""))
         return Verified({channel.external_id: channel},
                         [replace(e, channel_ref=channel.external_id) for e in delivery.events])
 
@@ -317,8 +375,10 @@ class TwilioAdapter:
         if status is None:
             return None
         code = payload.get("error_code")
+        reference = payload.get("reference")
         return StatusUpdate(provider_message_id=str(payload["id"]), status=status,
-                            error_code=None if code is None else str(code))
+                            error_code=None if code is None else str(code),
+                            reference=None if reference is None else str(reference))
 
     def ticket_named(self, channel: Channel, message: ParsedMessage) -> int | None:
         return None
@@ -335,7 +395,7 @@ class TwilioAdapter:
             base_url=settings.twilio_api_base_url, account_sid=credentials(channel, "account_sid"),
             auth_token=credentials(channel, "auth_token"), from_=None if service else channel.external_id,
             messaging_service_sid=service, to=f"+{message.to}" if message.to else "", body=message.body,
-            status_callback=f"{settings.public_base_url}/webhooks/twilio/status", timeout=transport.timeout,
+            status_callback=status_callback_url(settings.public_base_url, message.reference), timeout=transport.timeout,
             session=transport.http, media_urls=[f.url for f in message.files]))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:

@@ -192,20 +192,23 @@ def normalise_status(payload: dict[str, Any]) -> StatusUpdate | None:
         return None
     error = (item.get("errors") or [{}])[0] or {}
     code = error.get("code")
+    reference = item.get("biz_opaque_callback_data")
     return StatusUpdate(provider_message_id=str(item["id"]), status=status,
                         error_code=None if code is None else str(code),
-                        error_reason=error.get("title") or error.get("message"))
+                        error_reason=error.get("title") or error.get("message"),
+                        reference=None if reference is None else str(reference))
 
 
 def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, media: MediaRef | None = None,
                 buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None,
-                reaction: Reaction | None = None, interactive: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                reference: str | None = None, reaction: Reaction | None = None,
+                interactive: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The Graph API request body for one outbound message (text, template, media by id or link, reply buttons,
     a reaction)."""
     doc: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
     if reaction is not None:
-        return {**doc, "type": "reaction", "reaction": {"message_id": reaction.message_id, "emoji": reaction.emoji}}
-    if template:
+        doc.update(type="reaction", reaction={"message_id": reaction.message_id, "emoji": reaction.emoji})
+    elif template:
         doc.update(type="template", template=template)
     elif media is not None:
         kind = media.kind if media.kind in _MEDIA else "document"
@@ -226,6 +229,8 @@ def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, m
         doc.update(type="text", text={"body": body})
     if reply_to:
         doc["context"] = {"message_id": reply_to}
+    if reference:  # echoed in this message's status webhooks
+        doc["biz_opaque_callback_data"] = reference
     return doc
 
 
@@ -245,12 +250,12 @@ def interactive_doc(body: str, spec: Mapping[str, Any]) -> dict[str, Any]:
 def send(*, base_url: str, version: str, phone_number_id: str, token: str, to: str, body: str,
          timeout: tuple[float, float], template: dict[str, Any] | None = None,
          session: requests.Session | None = None, media: MediaRef | None = None,
-         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None,
+         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None, reference: str | None = None,
          reaction: Reaction | None = None, interactive: Mapping[str, Any] | None = None) -> str:
     """Send a text, or a template (`{"name", "language": {"code"}, "components"}`) outside the 24 h window."""
     url = f"{base_url}/{version}/{phone_number_id}/messages"
     doc = message_doc(to, body, template=template, media=media, buttons=buttons, reply_to=reply_to,
-                      reaction=reaction, interactive=interactive)
+                      reference=reference, reaction=reaction, interactive=interactive)
     resp = _call("post", url, token, timeout, session, json=doc)
     if resp.status_code == 200:
         try:
@@ -312,6 +317,16 @@ class WhatsAppAdapter:
     provider = PROVIDER
     address: Literal["phone", "email"] = "phone"
 
+    def authenticate(self, request: WebhookRequest, directory: ChannelDirectory) -> None:
+        # The raw-body HMAC first: a body no app secret of ours signed is never parsed. Which channel each
+        # number belongs to (and that its own secret signed it) is verify_delivery's, once the body is read.
+        signature = request.header("X-Hub-Signature-256")
+        if not signature:
+            raise SignatureMissing("X-Hub-Signature-256 header is required")
+        secrets = {credentials(c, "app_secret") for c in directory.active()} - {""}
+        if not any(verify_signature(request.raw_body, signature, secret) for secret in secrets):
+            raise SignatureInvalid("X-Hub-Signature-256 does not match the body")
+
     def parse_delivery(self, request: WebhookRequest) -> Delivery:
         delivery = parse_delivery(json_body(request))
         return Delivery(delivery.events, tuple(sorted(delivery.refs)))
@@ -359,8 +374,8 @@ class WhatsAppAdapter:
             base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
             phone_number_id=channel.external_id, token=credentials(channel, "access_token"), to=message.to,
             body=message.body, template=message.template, media=media, buttons=message.buttons,
-            reply_to=message.reply_to, reaction=message.reaction, interactive=message.interactive,
-            timeout=transport.timeout, session=transport.http))
+            reply_to=message.reply_to, reference=message.reference, reaction=message.reaction,
+            interactive=message.interactive, timeout=transport.timeout, session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
         if not media.id:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -18,6 +19,10 @@ from models.infra import tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import Channel, ChannelKind, Queue, QueueMember, Role, Strategy, Tenant, User
+from models.providers import sendgrid
+from models.providers.adapter import Transport
+from models.providers.base import ProviderError
+from models.providers.registry import adapter_for
 from models.rules.routing import TriageConfig
 from models.rules.sla import Calendar
 from models.services.accounts import end_all_sessions
@@ -116,8 +121,14 @@ def save_user(session: Session, actor: User, fields: dict[str, Any], now: dateti
 
 
 def save_channel(session: Session, actor: User, fields: dict[str, Any], now: datetime,
-                 channel_id: int | None = None) -> Channel:
-    """Create or update a channel; triage settings are validated before they are stored."""
+                 channel_id: int | None = None, transport: Transport | None = None) -> Channel:
+    """Create or update a channel; triage settings are validated before they are stored.
+
+    The claim rule: a number or address becomes a tenant's channel only once the provider accepts the credentials
+    given for it (`ChannelAdapter.validate_credentials` through `transport`), on creation and whenever they change;
+    the first tenant to prove it that way holds it. Only then is a clash looked up, and the 409 never says who
+    holds it. Raises ProviderError when the provider could not be asked (retryable: the caller answers 503).
+    """
     if "settings" in fields:
         settings = fields["settings"] or {}
         try:
@@ -126,13 +137,28 @@ def save_channel(session: Session, actor: User, fields: dict[str, Any], now: dat
             raise Invalid(str(exc), field="settings") from exc
     if channel_id is None:
         kind, external_id = ChannelKind(fields["kind"]), str(fields["external_id"])
-        if session.scalar(select(Channel.id).where(Channel.kind == kind, Channel.external_id == external_id)):
-            raise Conflict("this number or address is already a channel", field="external_id")
+        _check_credentials(kind, fields.get("credentials") or {})
         channel = Channel(tenant_id=actor.tenant_id, kind=kind, external_id=external_id, name=fields.get("name")
-                          or external_id, credentials={}, settings={})
-        session.add(channel)
+                          or external_id, credentials=dict(fields.get("credentials") or {}), settings={})
+        _verify_claim(channel, transport)
+        holder = session.scalar(select(Channel.tenant_id).where(Channel.kind == kind,
+                                                                Channel.external_id == external_id))
+        if holder is not None:
+            raise _claimed(holder == actor.tenant_id)
+        try:
+            with session.begin_nested():  # a claim racing ours commits first: the unique key decides
+                session.add(channel)
+                session.flush()
+        except IntegrityError as exc:
+            raise _claimed(False) from exc
     else:
         channel = _owned(session, Channel, actor, channel_id, "channel")
+        if fields.get("credentials"):
+            _check_credentials(channel.kind, fields["credentials"])
+            merged = {**channel.credentials, **fields["credentials"]}
+            _verify_claim(Channel(tenant_id=channel.tenant_id, kind=channel.kind, external_id=channel.external_id,
+                                  name=channel.name, credentials=merged, settings={}), transport)
+            channel.credentials = merged
     if "default_queue_id" in fields:
         if fields["default_queue_id"] is not None:
             _owned(session, Queue, actor, fields["default_queue_id"], "queue")
@@ -140,12 +166,40 @@ def save_channel(session: Session, actor: User, fields: dict[str, Any], now: dat
     for key in ("name", "active", "settings"):
         if key in fields:
             setattr(channel, key, fields[key])
-    if fields.get("credentials"):
-        channel.credentials = {**channel.credentials, **fields["credentials"]}
     session.flush()
     _audit(session, actor, "channel.saved", "channel", channel.id, now,
            **{k: v for k, v in fields.items() if k != "credentials"})
     return channel
+
+
+def _claimed(ours: bool) -> Conflict:
+    if ours:
+        return Conflict("this number or address is already one of your channels", field="external_id")
+    # Not who holds it: a tenant must not learn another tenant's numbers or addresses.
+    return Conflict("this number or address is already registered as a channel; if it is yours, contact support",
+                    field="external_id")
+
+
+def _verify_claim(channel: Channel, transport: Transport | None) -> None:
+    """Ask the provider whether the channel's credentials work for it; a refusal is a 422 on `credentials`."""
+    if transport is None:
+        raise Invalid("credentials cannot be checked here", field="credentials")
+    try:
+        adapter_for(channel.kind).validate_credentials(channel, transport)
+    except ProviderError as exc:
+        if exc.retryable:
+            raise
+        raise Invalid(f"the provider refused these credentials: {exc.reason}"[:300], code="credentials_rejected",
+                      field="credentials", provider_code=exc.code) from exc
+
+
+def _check_credentials(kind: ChannelKind, creds: dict[str, Any]) -> None:
+    """Refuse credentials that cannot work before they are stored (a SendGrid key that is no P-256 key)."""
+    key = creds.get("event_public_key")
+    if kind == ChannelKind.EMAIL and key is not None and (
+            not isinstance(key, str) or sendgrid.event_public_key(key) is None):
+        raise Invalid("credentials.event_public_key: not a P-256 public key (base64 DER, as SendGrid shows it)",
+                      field="credentials.event_public_key")
 
 
 def set_business_hours(session: Session, actor: User, doc: dict[str, Any], now: datetime) -> dict[str, Any]:

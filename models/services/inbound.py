@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,14 +57,35 @@ def receive(session: Session, adapter: ChannelAdapter, request: WebhookRequest) 
     """Take in one webhook delivery: parse, authenticate against the channel's secret, store each event once.
 
     Raises the adapter's `Refused` (malformed, unsigned, bad signature, unknown channel) before writing anything.
+    The signature is checked before anything that depends on the body's content, where the scheme allows it.
     """
+    directory = Directory(session, adapter.kind)
+    adapter.authenticate(request, directory)
     delivery = adapter.parse_delivery(request)
-    verified = adapter.verify_delivery(request, delivery, Directory(session, adapter.kind))
+    verified = adapter.verify_delivery(request, delivery, directory)
     for event in verified.events:  # signed, yet not storable: a 400 the provider sees, never a 500
-        reason = documents.refusal([event.event_id, event.channel_ref, event.payload])
+        reason = documents.refusal([event.event_id, event.channel_ref, event.payload]) or _unencodable(event)
         if reason:
             raise MalformedDelivery(f"the delivery cannot be stored: {reason}")
     return store_events(session, adapter.provider, verified.channels, verified.events)
+
+
+def _unencodable(event: InboundEvent) -> str | None:
+    """An unpaired surrogate (JSON `\\ud800`) parses into text no UTF-8 database can hold: the driver would raise."""
+    stack: list[Any] = [event.event_id, event.payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "an unpaired surrogate is not accepted in text"
+    return None
 
 
 def store_events(session: Session, provider: str, channels: dict[str, Channel],

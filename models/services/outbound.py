@@ -22,16 +22,16 @@ Why a message reaches the provider once, and when it may not:
   permanent one marks the message failed with the provider's code and reason, and `message.status` is emitted.
 - The remaining window: a worker killed (or whose commit fails) after the provider accepted the message but
   before `deliver` committed. The redelivered task finds an older in-flight marker on an unlocked row (PostgreSQL
-  dropped the dead worker's lock with its connection): the outcome of that attempt is unknown. We treat it as
-  possibly sent but send again, with a warning naming the message and a count in
-  `payload["delivery"]["interrupted"]`. None of our providers takes an idempotency key or can be asked by one
-  whether it got a message (WhatsApp Cloud API, Twilio Messages, SendGrid Mail Send), so the choice is between a
-  possible duplicate and a possibly lost reply, and a customer who never gets the agent's answer is the worse
-  outcome; parking the message as "unknown" for a person to decide would hold back every message whose worker
-  died before the provider took it, and the person could not tell either. The same holds for a read timeout (the
-  provider may have accepted a request it never answered). Interrupted attempts count as attempts, so a message
-  that kills its worker every time is dead-lettered after MAX_ATTEMPTS instead of looping. (Later: Twilio's
-  message list, filtered by recipient and date, could settle an interrupted SMS attempt before re-sending.)
+  dropped the dead worker's lock with its connection): the outcome of that attempt is unknown. None of our
+  providers takes an idempotency key, but each echoes our reference (`OutboundMessage.reference`, the message id)
+  in its status callbacks: WhatsApp's `biz_opaque_callback_data`, SendGrid's `custom_args`, the query of Twilio's
+  per-message StatusCallback URL. So the task first waits for that callback (`Settings.callback_wait`, per channel
+  kind: `payload["delivery"]["awaiting_since"]`, the task deferred meanwhile); a callback naming the message settles
+  it (`settle_by_reference`: provider id recorded, `sent`, nothing sent again). Only when none came in time is it
+  sent again, with a warning and a count in `payload["delivery"]["interrupted"]`: a customer who never gets the
+  agent's answer is worse than a rare duplicate (a provider whose callbacks are slower than the wait). Interrupted
+  attempts count as attempts, so a message that kills its worker every time is dead-lettered after MAX_ATTEMPTS
+  instead of looping.
 - After MAX_ATTEMPTS attempts that failed retryably the message is dead-lettered: status `failed`, reason
   "gave up after retries ...". While a breaker is open, sends wait and consume no attempts: an outage leaves the
   messages queued, and they go out when the provider is back.
@@ -60,7 +60,7 @@ from models.infra.outbox import enqueue
 from models.infra.storage import ObjectMissing, Store, StoreUnavailable
 from models.org import Channel
 from models.providers.adapter import Transport
-from models.providers.base import OutboundFile, OutboundMessage, ProviderError, Reaction, SendReceipt
+from models.providers.base import OutboundFile, OutboundMessage, ProviderError, Reaction, SendReceipt, StatusUpdate
 from models.providers.breaker import Breakers, Permit
 from models.providers.registry import adapter_for
 from models.services.inbound import store_events
@@ -132,8 +132,11 @@ def retry_delay(attempt: int, retry_after: float | None = None, rand: float | No
     return min(delay, MAX_COUNTDOWN)
 
 
-def claim_send(session: Session, message_id: int, now: datetime, breakers: Breakers) -> Claim | Outcome:
-    """First transaction of a send: decide whether to call the provider now, and put the attempt on record."""
+def claim_send(session: Session, message_id: int, now: datetime, breakers: Breakers,
+               settings: Settings | None = None) -> Claim | Outcome:
+    """First transaction of a send: decide whether to call the provider now, and put the attempt on record.
+
+    `settings` gives how long an interrupted attempt waits for the provider's callback (none without them)."""
     message = session.scalars(select(Message).where(Message.id == message_id)
                               .with_for_update(skip_locked=True)).one_or_none()
     if message is None:
@@ -148,12 +151,21 @@ def claim_send(session: Session, message_id: int, now: datetime, breakers: Break
         age = (now - datetime.fromisoformat(inflight["at"])).total_seconds()
         if 0 <= age < CLAIM_GRACE:
             return Outcome("deferred", _jitter(CLAIM_GRACE - age), "claimed a moment ago by another task")
-        # Its worker died (or its commit failed) during or right after the call: the provider may have it.
+        # Its worker died (or its commit failed) during or right after the call: the provider may have it. If it
+        # does, its callback names this message (our reference) and settles it: wait for that, bounded.
+        kind = session.get_one(Channel, message.channel_id).kind.value
+        wait = settings.callback_wait(kind) if settings is not None else 0.0
+        since = datetime.fromisoformat(state.setdefault("awaiting_since", now.isoformat()))
+        left = wait - (now - since).total_seconds()
+        if left > 0:
+            _save(message, state)
+            return Outcome("deferred", _jitter(left), "an interrupted attempt: waiting for the provider's callback")
+        state.pop("awaiting_since")
         state["interrupted"] = int(state.get("interrupted", 0)) + 1
         state.pop("inflight")
         _save(message, state)
-        log.warning("message %s: attempt %s was interrupted (claimed %.1fs ago, never finished); its outcome is "
-                    "unknown and sending again may duplicate it", message.id, inflight.get("attempt"), age)
+        log.warning("message %s: attempt %s was interrupted (claimed %.1fs ago, never finished) and no callback "
+                    "named it within %.0fs; sending again", message.id, inflight.get("attempt"), age, wait)
     if message.attempts >= MAX_ATTEMPTS:
         mark_failed(session, message, "outcome_unknown" if inflight else "max_attempts",
                     f"gave up after retries: {message.attempts} attempts"
@@ -287,7 +299,7 @@ def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, 
                                files=outbound_files(session, transport.settings, store, message, now),
                                reaction=_reaction(message.payload.get("reaction")),
                                reply_to=message.payload.get("reply_to_provider_id"),
-                               interactive=message.payload.get("interactive"))
+                               interactive=message.payload.get("interactive"), reference=str(message.id))
     return adapter.send(channel, outgoing, transport, now)
 
 
@@ -322,6 +334,33 @@ def outbound_files(session: Session, settings: Settings, store: Store | None, me
                               url=signed_link(settings, a, now.timestamp()), read=reader(str(a.storage_key)),
                               kind=kinds[i] if i < len(kinds) else "file")
                  for i, a in enumerate(rows))
+
+
+def settle_by_reference(session: Session, channel: Channel, update: StatusUpdate, now: datetime) -> Message | None:
+    """The outbound message a status callback names by our reference, when its provider id is not on record: the
+    worker that sent it died before recording it. The callback proves the provider took it, so it is `sent` now
+    with that provider id, and the waiting task will not send it again (see the module doc). None when the
+    reference names no message of this channel, or one already known under another provider id (a re-send's)."""
+    if not update.reference or not update.reference.isascii() or not update.reference.isdigit():
+        return None
+    message = session.scalars(select(Message).where(
+        Message.id == int(update.reference), Message.channel_id == channel.id,
+        Message.direction == Direction.OUTBOUND).with_for_update()).one_or_none()
+    if message is None or message.provider_message_id not in (None, update.provider_message_id):
+        return None
+    if message.provider_message_id is None:
+        state = dict(message.payload.get("delivery") or {})
+        interrupted = state.pop("inflight", None)
+        state.pop("awaiting_since", None)
+        state["settled_by_callback"] = True
+        _save(message, state)
+        message.provider_message_id = update.provider_message_id
+        message.status, message.error_code, message.error_reason = DeliveryStatus.SENT, None, None
+        message.sent_at = now
+        log.info("message %s: the provider's callback settled attempt %s (%s)", message.id,
+                 (interrupted or {}).get("attempt"), update.provider_message_id)
+        _emit_status(session, message, session.get_one(Ticket, message.ticket_id))
+    return message
 
 
 def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 120, limit: int = 500) -> int:

@@ -21,7 +21,7 @@ from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
 from models.services import contacts, facts, labels, media, reactions, sla, workflow
-from models.services.outbound import queue_text
+from models.services.outbound import queue_text, settle_by_reference
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 
@@ -235,6 +235,8 @@ def apply_status(session: Session, channel: Channel, update: StatusUpdate, now: 
     message = session.scalars(select(Message).where(Message.channel_id == channel.id,
                                                     Message.provider_message_id == update.provider_message_id)
                               .with_for_update()).one_or_none()
+    if message is None:  # a send whose worker died before recording the provider's id: named by our reference
+        message = settle_by_reference(session, channel, update, now)
     if message is None:
         raise StatusBeforeMessage(update.provider_message_id)
     new = update.status

@@ -58,6 +58,8 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
         db = st.db
         assert db is not None and st.pg is not None and st.redis is not None
         base = st.start_api("api", threads=args.api_threads)
+        # The Graph server reports each accepted send to the API, echoing our reference as Meta does.
+        graph.callback_url, graph.app_secret = base, tenant.app_secret
         workers = [st.start_worker(f"worker{k}", 1) for k in range(2)]
         st.start_beat()
         st.wait_http(base)
@@ -168,6 +170,8 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
                           "(payload->'delivery'->'inflight') IS NOT NULL")
         interrupted = db.one("SELECT count(*) FROM messages WHERE direction = 'out' AND "
                              "(payload->'delivery'->>'interrupted') IS NOT NULL")
+        by_callback = db.one("SELECT count(*) FROM messages WHERE direction = 'out' AND "
+                             "(payload->'delivery'->>'settled_by_callback') IS NOT NULL")
         sends = {d.sender: graph.accepted.get(d.sender, []) for d in accepted}
         not_delivered = [s for s, v in sends.items() if not v]
         duplicated = {s: len(v) for s, v in sends.items() if len(v) > 1}
@@ -210,6 +214,7 @@ def run_fault(fault: str, args: argparse.Namespace) -> dict[str, Any]:
             "tickets": state["tickets"], "assigned": state["tickets"] - state["unassigned"],
             "replies_requested": len(agent.replied), "agent_errors": dict(agent.errors),
             "out_status": {str(s): n for s, n in out_rows}, "interrupted_sends": interrupted, "in_doubt": in_doubt,
+            "settled_by_callback": by_callback,
             "delivered": len(accepted) - len(not_delivered), "not_delivered": len(not_delivered),
             "duplicated": sum(n - 1 for n in duplicated.values()), "graph_500": graph.failed,
             "drain_s": drain, "settled_s": settled if state["queued_out"] == 0 else float("nan"),
@@ -241,7 +246,8 @@ def print_ledger(x: dict[str, Any]) -> None:
     print(f"messages stored {x['stored']} (lost {x['lost_inbound']}, duplicated {x['dup_inbound']}); tickets "
           f"{x['tickets']}, assigned {x['assigned']}")
     print(f"replies requested {x['replies_requested']} (agent retries: {x['agent_errors'] or 'none'}); outbound rows "
-          f"by status {x['out_status']}; sends interrupted and retried {x['interrupted_sends']}; still queued with "
+          f"by status {x['out_status']}; sends interrupted and retried {x['interrupted_sends']}, interrupted and "
+          f"settled by the provider's callback {x['settled_by_callback']}; still queued with "
           f"an attempt in flight (its task waits in Redis for the visibility timeout) {x['in_doubt']}")
     print(f"replies delivered to the Graph server: {x['delivered']} of {x['accepted']} (missing {x['not_delivered']},"
           f" duplicated {x['duplicated']}); Graph 500s served {x['graph_500']}")

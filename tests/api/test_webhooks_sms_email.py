@@ -28,6 +28,7 @@ from tests.services.helpers import drain
 
 SMS_URL = "/webhooks/twilio/sms"
 STATUS_URL = "/webhooks/twilio/status"
+EVENTS_URL = "/webhooks/sendgrid/events/parse-secret-acme"
 
 
 def inbox_count(sessions: sessionmaker[Session]) -> int:
@@ -170,15 +171,17 @@ def test_signed_email_events_update_status_and_bad_signatures_are_refused(
         x_message_id = s.get_one(Message, message_id).provider_message_id
     raw = json.dumps([sg.event_item(f"{x_message_id}.filter0001.16648.5515E0B88.0", "delivered")]).encode()
     now = str(int(time.time()))
-    assert client.post("/webhooks/sendgrid/events", data=raw, headers={"Content-Type": "application/json"}
+    assert client.post(EVENTS_URL, data=raw, headers={"Content-Type": "application/json"}
                        ).status_code == 401
-    stale = EVENT_SIGNER.sign(raw, str(int(time.time()) - 3600))
-    assert client.post("/webhooks/sendgrid/events", data=raw, headers=stale).status_code == 403
+    stale = EVENT_SIGNER.sign(raw, str(int(time.time()) - 26 * 3600))  # beyond SendGrid's 24 h of retries
+    assert client.post(EVENTS_URL, data=raw, headers=stale).status_code == 403
+    future = EVENT_SIGNER.sign(raw, str(int(time.time()) + 3600))
+    assert client.post(EVENTS_URL, data=raw, headers=future).status_code == 403
     tampered = EVENT_SIGNER.sign(raw, now)
-    assert client.post("/webhooks/sendgrid/events", data=raw + b" ", headers=tampered).status_code == 403
-    good = client.post("/webhooks/sendgrid/events", data=raw, headers=EVENT_SIGNER.sign(raw, now))
+    assert client.post(EVENTS_URL, data=raw + b" ", headers=tampered).status_code == 403
+    good = client.post(EVENTS_URL, data=raw, headers=EVENT_SIGNER.sign(raw, now))
     assert good.json == {"stored": 1, "duplicates": 0}
-    assert client.post("/webhooks/sendgrid/events", data=raw, headers=EVENT_SIGNER.sign(raw, now)
+    assert client.post(EVENTS_URL, data=raw, headers=EVENT_SIGNER.sign(raw, now)
                        ).json["duplicates"] == 1
     work(app, sessions)
     with sessions() as s:

@@ -98,3 +98,13 @@ class GraphServer(FakeProvider):
         wamid = f"wamid.{uuid.uuid4().hex}"
         return 200, {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
                      "messages": [{"id": wamid}]}, {}
+
+
+def status_for(record: dict[str, Any], wamid: str, status: str = "sent") -> dict[str, Any]:
+    """The status webhook Meta sends about the send in `record` (accepted as `wamid`), echoing its
+    `biz_opaque_callback_data` as the Cloud API does."""
+    from tests.fakes.whatsapp import status_delivery
+
+    body = record["body"]
+    return status_delivery(wamid, status, recipient=str(body.get("to")), phone_number_id=str(record["phone_number_id"]),
+                           callback_data=body.get("biz_opaque_callback_data"))

@@ -26,6 +26,7 @@ class FakeProvider:
     responder: Responder | None = None
     delay: float = 0.0
     gets: list[dict[str, Any]] = field(default_factory=list)
+    get_responder: Callable[[str, Any], Answer] | None = None  # answers GETs in place of answer_get
     accepted: ClassVar[int] = 200  # the status that means "the provider took it"
 
     def __post_init__(self) -> None:
@@ -38,7 +39,8 @@ class FakeProvider:
             def do_GET(self) -> None:
                 record = {"path": self.path, "headers": dict(self.headers.items())}
                 server.gets.append(record)
-                self.reply(*server.answer_get(self.path, self.headers))
+                answer = server.get_responder or server.answer_get
+                self.reply(*answer(self.path, self.headers))
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -142,8 +142,22 @@ class EventSigner:
                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
         self.public_key_b64 = base64.b64encode(der).decode()
 
+    @staticmethod
+    def p384_public_key_b64() -> str:
+        """A well-formed EC public key on the wrong curve (P-384), which SendGrid never issues."""
+        der = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(der).decode()
+
     def sign(self, raw_body: bytes, timestamp: str) -> dict[str, str]:
         """The headers SendGrid sends with `raw_body`: base64 DER ECDSA over timestamp + body."""
         signature = self._key.sign(timestamp.encode() + raw_body, ec.ECDSA(hashes.SHA256()))
         return {SIGNATURE_HEADER: base64.b64encode(signature).decode(), TIMESTAMP_HEADER: timestamp,
                 "Content-Type": "application/json"}
+
+
+def events_for(record: dict[str, Any], event: str = "processed") -> list[dict[str, Any]]:
+    """The Event Webhook items SendGrid posts about the send in `record`: each carries the send's `custom_args`
+    as top-level fields, as SendGrid documents."""
+    custom = (record["body"] or {}).get("custom_args") or {}
+    return [event_item(record["message_id"], event, **custom)]

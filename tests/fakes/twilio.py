@@ -149,14 +149,31 @@ def status_form(message_sid: str, status: str, *, to: str = CUSTOMER, from_: str
     return form
 
 
-def signature(url: str, form: Mapping[str, str] | Sequence[tuple[str, str]], token: str = AUTH_TOKEN) -> str:
+def signature(url: str, form: Mapping[str, str] | Sequence[tuple[str, str]], token: str = AUTH_TOKEN,
+              digest: Any = hashlib.sha1) -> str:
     pairs = sorted(form.items() if isinstance(form, Mapping) else form)
     data = (url + "".join(k + v for k, v in pairs)).encode()
-    return base64.b64encode(hmac.new(token.encode(), data, hashlib.sha1).digest()).decode()
+    return base64.b64encode(hmac.new(token.encode(), data, digest).digest()).decode()
 
 
 def signed_headers(url: str, form: Mapping[str, str] | Sequence[tuple[str, str]],
-                   token: str = AUTH_TOKEN) -> dict[str, str]:
-    """The headers Twilio sends with a webhook POST of `form` to `url` (the full public URL, query included)."""
-    return {"X-Twilio-Signature": signature(url, form, token),
-            "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1"}
+                   token: str = AUTH_TOKEN, shared_key: tuple[str, str] | None = None) -> dict[str, str]:
+    """The headers Twilio sends with a webhook POST of `form` to `url` (the full public URL, query included).
+
+    `shared_key` = (key sid, secret): signed as a Webhooks rule does, HMAC-SHA256 with that key, announced in
+    `X-Twilio-Webhooks-Signature-Settings`.
+    """
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1"}
+    if shared_key is None:
+        return {"X-Twilio-Signature": signature(url, form, token), **headers}
+    key_sid, secret = shared_key
+    return {"X-Twilio-Signature": signature(url, form, secret, hashlib.sha256),
+            "X-Twilio-Webhooks-Signature-Settings": f"key={key_sid},algorithm=HMAC_SHA256", **headers}
+
+
+def status_callback_for(record: dict[str, Any], sid: str, status: str = "sent") -> tuple[str, dict[str, str]]:
+    """The status callback Twilio posts about the send in `record` (accepted as `sid`): to the `StatusCallback`
+    URL the send named (query included, so our reference comes back), form fields as Twilio sends them."""
+    form = record["form"]
+    return form["StatusCallback"], status_form(sid, status, to=form["To"], from_=form.get("From", OUR_NUMBER),
+                                               messaging_service_sid=form.get("MessagingServiceSid"))

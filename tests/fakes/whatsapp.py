@@ -32,8 +32,11 @@ def text_delivery(wamid: str, sender: str = "5511987654321", body: str = "Olá, 
 
 
 def status_delivery(wamid: str, status: str, recipient: str = "5511987654321",
-                    phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+                    phone_number_id: str = PHONE_NUMBER_ID, callback_data: str | None = None) -> dict[str, Any]:
+    """A status webhook; `callback_data` is the send's `biz_opaque_callback_data`, which Meta echoes in it."""
     item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": "1700000100", "recipient_id": recipient}
+    if callback_data is not None:
+        item["biz_opaque_callback_data"] = callback_data
     if status == "failed":
         item["errors"] = [{"code": 131047, "title": "Re-engagement message",
                            "message": "Re-engagement message", "error_data": {"details": "outside window"}}]

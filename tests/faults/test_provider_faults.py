@@ -96,7 +96,9 @@ def test_a_hung_provider_does_not_hold_the_workers(start_stack: Callable[..., St
 def test_a_worker_killed_mid_send_is_covered_by_redelivery_once(start_stack: Callable[..., Stack],
                                                                 provider: FlakyGraph) -> None:
     # Redis gives an unacknowledged task back after the visibility timeout: 3 s here instead of an hour.
-    stack = start_stack(CELERY_VISIBILITY_TIMEOUT="3")
+    # An interrupted send waits for the provider's callback before re-sending: none comes here (the provider
+    # took nothing), so it is re-sent after SEND_CALLBACK_WAIT.
+    stack = start_stack(CELERY_VISIBILITY_TIMEOUT="3", SEND_CALLBACK_WAIT="5")
     agent = Agent(stack)
     provider.mode = "hold"
     body = "killed-mid-call"

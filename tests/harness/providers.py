@@ -8,6 +8,9 @@ Modes, read when a call arrives:
   call is accepted only if its caller is still alive then (`caller_dead` False): a provider that accepts a
   message when it answers, so a caller killed before that has sent nothing.
 
+`callback_url` (the API's base) and `app_secret`: after accepting a send, post its signed `sent` status webhook
+there, echoing the send's `biz_opaque_callback_data` as Meta does (a caller killed mid-call is then settled by it).
+
 `delay` slows every call. Every call is logged (`calls`), accepted sends by recipient too (`accepted`: wall
 times, `bodies`), and `inflight` counts the calls being answered right now.
 """
@@ -22,7 +25,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.graph import GraphServer
+import requests
+
+from tests.fakes.graph import GraphServer, status_for
+from tests.fakes.whatsapp import encode, sign
 
 HANG_LIMIT = 45.0  # a hung or held call is let go after this at the latest
 Answer = tuple[int, dict[str, Any], dict[str, str]]
@@ -46,6 +52,9 @@ class FlakyGraph:
     inflight: int = 0
     held: threading.Event = field(default_factory=threading.Event)
     caller_dead: bool = False
+    callback_url: str | None = None
+    app_secret: str = ""
+    callbacks: list[int] = field(default_factory=list)  # HTTP status of each status webhook posted
     _release: threading.Event = field(default_factory=threading.Event)
     _unhang: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,12 +108,29 @@ class FlakyGraph:
             if self.caller_dead:
                 return self._log(body, "abandoned", 503, {"error": {"message": "caller gone", "code": 2}})
         to = str(record["body"].get("to"))
+        wamid = f"wamid.{uuid.uuid4().hex}"
         with self._lock:
             self.accepted.setdefault(to, []).append(time.time())
             self.bodies.setdefault(to, []).append(body)
+        if self.callback_url:
+            threading.Thread(target=self._report, args=(record, wamid), daemon=True).start()
         return self._log(body, "accepted", 200, {"messaging_product": "whatsapp",
                                                  "contacts": [{"input": to, "wa_id": to}],
-                                                 "messages": [{"id": f"wamid.{uuid.uuid4().hex}"}]})
+                                                 "messages": [{"id": wamid}]})
+
+    def _report(self, record: dict[str, Any], wamid: str) -> None:
+        """Meta's status webhook for an accepted send, a moment later; retried a few times like Meta does."""
+        raw = encode(status_for(record, wamid, "sent"))
+        for attempt in range(5):
+            time.sleep(0.2 * (attempt + 1))
+            try:
+                status = requests.post(f"{self.callback_url}/webhooks/whatsapp", data=raw, timeout=10, headers={
+                    "Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, self.app_secret)}).status_code
+            except requests.RequestException:
+                status = -1
+            self.callbacks.append(status)
+            if status == 200:
+                return
 
     def _log(self, body: str, outcome: str, status: int, doc: dict[str, Any]) -> Answer:
         with self._lock:

@@ -137,7 +137,7 @@ def _sg_parse(fields: dict[str, str], token: str = "parse-secret") -> WebhookReq
 def _sg_events(items: list[dict[str, Any]]) -> WebhookRequest:
     raw = json.dumps(items).encode()
     return WebhookRequest(route="events", raw_body=raw, mimetype="application/json",
-                          headers=SIGNER.sign(raw, str(int(time.time()))))
+                          headers=SIGNER.sign(raw, str(int(time.time()))), path_token="parse-secret")
 
 
 SENDGRID = Case(
@@ -191,6 +191,7 @@ def transport(graph: GraphServer, twilio_server: TwilioServer, sendgrid_server: 
 
 
 def _accept(adapter: ChannelAdapter, request: WebhookRequest, channels: list[Channel]) -> Any:
+    adapter.authenticate(request, Directory(channels))
     delivery = adapter.parse_delivery(request)
     return adapter.verify_delivery(request, delivery, Directory(channels))
 

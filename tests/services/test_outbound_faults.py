@@ -17,17 +17,21 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Message, Ticket, User
+from models import Channel, Contact, Message, Ticket, User
 from models.base import utcnow
 from models.infra.bus import RecordingBus
 from models.infra.config import Settings
 from models.org import AgentStatus
 from models.providers import breaker
+from models.providers.adapter import Transport
+from models.providers.base import OutboundMessage
+from models.providers.registry import adapter_for
 from models.services import conversation, outbound
 from models.services.agents import set_status
+from models.services.triage import StatusBeforeMessage
 from models.tickets import DeliveryStatus
-from tests.fakes.graph import GraphServer
-from tests.fakes.whatsapp import text_delivery
+from tests.fakes.graph import GraphServer, status_for
+from tests.fakes.whatsapp import status_delivery, text_delivery
 from tests.harness.processes import free_port
 from tests.services.helpers import drain, store
 
@@ -231,7 +235,7 @@ class Worker:
 
     def claim(self, message_id: int, now: datetime) -> outbound.Claim | outbound.Outcome:
         with self.sessions() as s, s.begin():
-            return outbound.claim_send(s, message_id, now, self.breakers)
+            return outbound.claim_send(s, message_id, now, self.breakers, self.settings)
 
     def deliver(self, claim: outbound.Claim, now: datetime) -> outbound.Outcome:
         with self.sessions() as s, s.begin():
@@ -245,7 +249,7 @@ class Worker:
 @pytest.fixture
 def worker(sessions: sessionmaker[Session], settings: Settings, provider: GraphServer,
            shared: breaker.Breakers) -> Worker:
-    return Worker(sessions, settings.with_(whatsapp_graph_base_url=provider.url), shared)
+    return Worker(sessions, settings.with_(whatsapp_graph_base_url=provider.url, send_callback_wait=20.0), shared)
 
 
 def load(sessions: sessionmaker[Session], message_id: int) -> Message:
@@ -331,8 +335,11 @@ def test_an_interrupted_attempt_is_taken_over_and_sent_once(
     assert isinstance(dead, outbound.Claim)
     soon = worker.claim(message_id, now + timedelta(seconds=1))  # maybe just between its two transactions
     assert isinstance(soon, outbound.Outcome) and soon.result == "deferred"
+    # Found interrupted: first the provider's callback is awaited (none comes: the call never happened).
+    waiting = worker.claim(message_id, now + timedelta(seconds=outbound.CLAIM_GRACE + 1))
+    assert isinstance(waiting, outbound.Outcome) and waiting.result == "deferred" and 19 < waiting.countdown <= 21
     with caplog.at_level(logging.WARNING, logger=outbound.__name__):
-        takeover = worker.claim(message_id, now + timedelta(seconds=outbound.CLAIM_GRACE + 1))
+        takeover = worker.claim(message_id, now + timedelta(seconds=outbound.CLAIM_GRACE + 22))
     assert isinstance(takeover, outbound.Claim) and takeover.attempt == 2
     assert any("was interrupted" in r.getMessage() for r in caplog.records)
     # Had the first worker only been slow, its claim is no longer its own: it does not call.
@@ -342,7 +349,55 @@ def test_an_interrupted_attempt_is_taken_over_and_sent_once(
     message = load(sessions, message_id)
     assert [r["body"]["text"]["body"] for r in provider.requests] == ["sete"]
     assert (message.status, message.attempts, message.payload["delivery"]) == (
-        DeliveryStatus.SENT, 2, {"interrupted": 1})
+        DeliveryStatus.SENT, 2, {"interrupted": 1})  # no callback came: sent again, once
+
+
+def test_an_attempt_the_provider_took_before_its_worker_died_is_settled_by_the_callback_not_sent_again(
+        worker: Worker, provider: GraphServer, sessions: sessionmaker[Session], bus: RecordingBus,
+        write: Callable[[str], int]) -> None:
+    message_id = write("dez")
+    now = utcnow()
+    dead = worker.claim(message_id, now)
+    assert isinstance(dead, outbound.Claim)
+    # The dead worker's call reached the provider, which took it; the worker died before recording that.
+    with sessions() as s:
+        message = s.get_one(Message, message_id)
+        channel = s.get_one(Channel, message.channel_id)
+        contact = s.get_one(Contact, s.get_one(Ticket, message.ticket_id).contact_id)
+        s.expunge_all()
+    receipt = adapter_for(channel.kind).send(channel, OutboundMessage(
+        ticket_id=message.ticket_id, to=contact.phone or "", body="dez", reference=str(message_id)),
+        Transport(worker.settings), now)
+    waiting = worker.claim(message_id, now + timedelta(seconds=outbound.CLAIM_GRACE + 1))
+    assert isinstance(waiting, outbound.Outcome) and waiting.result == "deferred"
+    # Meta's status webhook for it names our message: it settles the attempt.
+    bus.tasks.clear()
+    store(sessions, status_for(provider.requests[-1], receipt.provider_message_id, "sent"))
+    drain(sessions, bus)
+    settled = load(sessions, message_id)
+    assert (settled.status, settled.provider_message_id) == (DeliveryStatus.SENT, receipt.provider_message_id)
+    assert worker.send(message_id, now + timedelta(seconds=outbound.CLAIM_GRACE + 30)).result == "skipped"
+    assert [r["body"]["text"]["body"] for r in provider.requests] == ["dez"]
+    assert settled.payload["delivery"] == {"settled_by_callback": True}
+    assert ("message.status", "sent") in [(n, d["data"].get("status")) for n, d, _r in bus.events]
+    # A later status moves it forward as usual.
+    store(sessions, status_for(provider.requests[-1], receipt.provider_message_id, "delivered"))
+    drain(sessions, bus)
+    assert load(sessions, message_id).status == DeliveryStatus.DELIVERED
+
+
+def test_a_callback_naming_another_channels_message_settles_nothing(
+        worker: Worker, provider: GraphServer, sessions: sessionmaker[Session], bus: RecordingBus,
+        write: Callable[[str], int], tenants: dict[str, Any]) -> None:
+    message_id = write("onze")
+    assert isinstance(worker.claim(message_id, utcnow()), outbound.Claim)
+    bus.tasks.clear()
+    # Globex's number reports a status naming acme's message: its reference is only ours within our channel.
+    doc = status_delivery("wamid.globex", "sent", phone_number_id="999000111", callback_data=str(message_id))
+    store(sessions, doc)
+    with pytest.raises(StatusBeforeMessage):  # as for any status of a message not on record (retried later)
+        drain(sessions, bus)
+    assert load(sessions, message_id).provider_message_id is None
 
 
 def test_after_the_last_attempt_the_message_is_dead_lettered(
