@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.fakes.http import Answer, FakeProvider, Responder
+from tests.fakes.http import Answer, FakeProvider
 
 
 @dataclass
@@ -22,7 +22,6 @@ class GraphServer(FakeProvider):
 
     # media id -> (bytes, MIME type): what customers "sent"; `add_media` puts one there, as Meta holds it
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-    get_responder: Responder | None = None  # answers a GET in the server's place (outages), when set
     templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # WABA id -> its templates
     templates_page: int = 2  # small pages, so every sync pages
 
@@ -56,8 +55,6 @@ class GraphServer(FakeProvider):
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190,
                                    "fbtrace_id": "AbC"}}, {}
-        if self.get_responder is not None:
-            return self.get_responder({"path": path, "headers": dict(headers.items())})
         route, _, query = path.partition("?")
         parts = route.strip("/").split("/")
         if parts[0] == "whatsapp_business":

@@ -136,7 +136,7 @@ def test_outage_retries_then_stores(sessions: sessionmaker[Session], bus: Record
     media_id, sha = graph.add_media(JPEG, "image/jpeg")
     _deliver(sessions, bus, media_message("wamid.out1", "image", media_id, "image/jpeg", sha))
     [attachment_id] = [a.id for a in _attachments(sessions)]
-    graph.get_responder = lambda record: (503, {"error": {"message": "Service temporarily unavailable",
+    graph.get_responder = lambda path, headers: (503, {"error": {"message": "Service temporarily unavailable",
                                                           "code": 2, "type": "OAuthException"}}, {})
     try:
         for _ in (1, 2):
@@ -164,7 +164,7 @@ def test_media_that_never_comes_back_expires_with_its_reason(sessions: sessionma
     [attachment_id] = [a.id for a in _attachments(sessions)]
     with sessions() as s, s.begin():  # the item arrived longer ago than MEDIA_FETCH_FOR
         s.execute(update(Attachment).values(created_at=utcnow() - timedelta(seconds=settings.media_fetch_for + 1)))
-    graph.get_responder = lambda record: (500, {"error": {"message": "unknown error", "code": 1}}, {})
+    graph.get_responder = lambda path, headers: (500, {"error": {"message": "unknown error", "code": 1}}, {})
     try:
         with sessions() as s, s.begin():
             assert media.fetch(s, files, settings, attachment_id, utcnow()).result == "expired"
@@ -191,7 +191,7 @@ def test_attempts_are_bounded(sessions: sessionmaker[Session], bus: RecordingBus
     media_id, sha = graph.add_media(JPEG, "image/jpeg")
     _deliver(sessions, bus, media_message("wamid.b1", "image", media_id, "image/jpeg", sha))
     [attachment_id] = [a.id for a in _attachments(sessions)]
-    graph.get_responder = lambda record: (429, {"error": {"message": "rate", "code": 4}}, {})
+    graph.get_responder = lambda path, headers: (429, {"error": {"message": "rate", "code": 4}}, {})
     try:
         results = []
         for _ in range(2):
