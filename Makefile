@@ -35,16 +35,32 @@ api/static/console/index.html: $(CONSOLE_SRC)
 	npm ci --prefix api/console --no-audit --no-fund
 	npm run build --prefix api/console
 
-.PHONY: install run test lint console lock
+.PHONY: install run demo test lint console lock
 install: $(VENV)/.installed api/static/console/index.html
 console: api/static/console/index.html
 
-# Migrates, loads the example tenant (ops/provision.example.json), then runs API + worker + beat.
-# Embedded default (SQLite under ./var, in-process tasks) unless DATABASE_URL / REDIS_URL are set.
+# Migrates, then runs API + worker + beat on http://$(HOST):$(PORT) (`make run PORT=9000`). The embedded default
+# (SQLite under ./var, in-process tasks, unless DATABASE_URL / REDIS_URL are set) loads the example tenant
+# (ops/provision.example.json) first; the real mode never writes demo users into a real database unasked:
+# `make demo` loads them there. Browsers and Socket.IO check PUBLIC_BASE_URL, so it follows the port.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(VENV)/bin/atendimento migrate
+ifeq ($(DATABASE_URL)$(REDIS_URL),)
 	$(VENV)/bin/flask --app api provision ops/provision.example.json
-	$(VENV)/bin/atendimento run
+else
+	@echo "real mode: the example tenant (acme, a sandbox channel) is not loaded; 'make demo' loads it"
+endif
+	@echo "console: $(PUBLIC_BASE_URL)/console/ (tenant acme, ana@acme.example / change-me-ana);" \
+	  "a customer: $(VENV)/bin/atendimento simulate --url $(PUBLIC_BASE_URL) --text 'Oi'"
+	$(VENV)/bin/atendimento run --host $(HOST) --port $(PORT)
+
+# The example tenant of ops/provision.example.json (idempotent), into whichever database is configured.
+demo: install
+	$(VENV)/bin/atendimento migrate
+	$(VENV)/bin/flask --app api provision ops/provision.example.json
 
 lint: install
 	$(VENV)/bin/ruff check .

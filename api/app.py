@@ -25,6 +25,7 @@ from api import (
     outgoing,
     reports,
     search,
+    simulate,
     sockets,  # noqa: F401 - registers the Socket.IO handlers
     templates,
     tickets,
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(attachments.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
                 templates.sync_blp, admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp,
-                auto_resolve.blp):
+                auto_resolve.blp, simulate.blp):
         api.register_blueprint(blp)
     api.register_blueprint(contacts.blp)
     api.register_blueprint(search.blp)

@@ -1,4 +1,4 @@
-"""`atendimento run|migrate`: the whole system from one command.
+"""`atendimento run|migrate|simulate`: the whole system from one command, and a simulated customer for it.
 
 Embedded mode (no REDIS_URL): one process holds the API, a Celery worker thread and beat, all on Celery's
 in-memory broker, and the worker emits through this process's Socket.IO server. Real mode: the API under
@@ -22,7 +22,7 @@ from typing import Any
 
 from api.app import create_app
 from api.extensions import socketio
-from models.infra.config import get_settings
+from models.infra.config import Settings, get_settings
 
 log = logging.getLogger("atendimento")
 
@@ -112,14 +112,110 @@ def migrate() -> None:
     command.upgrade(Config(str(ini)), "head")
 
 
-def main(argv: list[str] | None = None) -> int:
+def simulate(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """Post one signed sandbox delivery to a running atendimento, through its real webhook path, over HTTP.
+
+    The channel's secret comes from the database (the same `DATABASE_URL` the server uses) unless `--secret`
+    names it; a reaction or status without `--message` names the newest reply sent to `--from`.
+    """
+    import urllib.error
+    import urllib.request
+
+    from sqlalchemy.orm import Session
+
+    from api.simulate import SimulationError, delivery, encode, latest_reply_id, sandbox_channels
+    from models.infra.db import make_engine
+
+    settings = settings or get_settings()
+    kind, extra = _simulated_kind(args)
+    engine = make_engine(settings)
+    try:
+        with Session(engine) as session:
+            channels = [c for c in sandbox_channels(session)
+                        if args.channel is None or c.external_id == args.channel]
+            if not channels and args.secret is None:
+                print(f"no sandbox channel{f' named {args.channel}' if args.channel else ''} in the database "
+                      "(load one: flask --app api provision ops/provision.example.json)", file=sys.stderr)
+                return 2
+            external_id = args.channel or channels[0].external_id
+            secret = args.secret or str((channels[0].credentials or {}).get("secret") or "")
+            message_id = args.message
+            if kind in ("reaction", "status") and not message_id and channels:
+                message_id = latest_reply_id(session, channels[0], args.sender)
+                if not message_id:
+                    print(f"no reply has been sent to {args.sender} yet: answer in the console first, or name "
+                          "one with --message sbx-...", file=sys.stderr)
+                    return 2
+    finally:
+        engine.dispose()
+    try:
+        doc = delivery(kind, args.sender, name=args.name, message_id=message_id, **extra)
+    except SimulationError as exc:
+        print(f"cannot simulate: {exc}", file=sys.stderr)
+        return 2
+    raw, signature = encode(doc, secret)
+    url = f"{(args.url or settings.public_base_url).rstrip('/')}/webhooks/sandbox/{external_id}"
+    req = urllib.request.Request(url, data=raw, method="POST",  # noqa: S310 - the operator's own server
+                                 headers={"Content-Type": "application/json", "X-Sandbox-Signature": signature})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            answer = resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        print(f"POST {url}: {exc.code} {exc.read().decode()[:500]}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"POST {url}: {exc} (is `atendimento run` up?)", file=sys.stderr)
+        return 1
+    print(f"POST {url}: {answer.strip()}")
+    return 0
+
+
+def _simulated_kind(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    if args.image is not None:
+        image = None
+        if args.image:
+            import mimetypes
+
+            path = Path(args.image)
+            image = (path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        return "image", {"image": image, "caption": args.text}
+    if args.reaction:
+        return "reaction", {"emoji": args.reaction}
+    if args.status:
+        return "status", {"status": args.status, "reason": args.reason}
+    return "text", {"text": args.text or "Olá! Preciso de ajuda."}
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atendimento", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="migrate, then run the API, a worker and beat")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
     sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
-    args = parser.parse_args(argv)
+    sim = sub.add_parser("simulate", help="a simulated customer: post one signed sandbox delivery to a running "
+                                          "atendimento (text, image, reaction or status)")
+    sim.add_argument("--from", dest="sender", default="5511999990000", help="the customer's phone (digits)")
+    sim.add_argument("--name", default=None, help="the customer's name, as WhatsApp profiles carry it")
+    what = sim.add_mutually_exclusive_group()
+    what.add_argument("--image", nargs="?", const="", default=None, metavar="FILE",
+                      help="send an image (a tiny PNG without FILE); --text becomes its caption")
+    what.add_argument("--reaction", metavar="EMOJI", help="react to our newest reply (or --message)")
+    what.add_argument("--status", choices=["delivered", "read", "failed"],
+                      help="report a status of our newest reply (or --message)")
+    sim.add_argument("--text", default=None, help="the message's text (default: a greeting); an image's caption")
+    sim.add_argument("--message", default=None, metavar="SBX_ID", help="the reply a reaction or status names")
+    sim.add_argument("--reason", default=None, help="with --status failed: the provider's reason")
+    sim.add_argument("--channel", default=None, help="the sandbox channel's external_id (default: the first)")
+    sim.add_argument("--secret", default=None, help="the channel's secret (default: read from the database)")
+    sim.add_argument("--url", default=None, help="the server's base URL (default: PUBLIC_BASE_URL)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.cmd == "simulate":
+        return simulate(args)
     migrate()
     if args.cmd == "migrate":
         return 0

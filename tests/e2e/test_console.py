@@ -481,3 +481,236 @@ def test_a_built_console_is_served_with_a_same_origin_policy(tmp_path: Path,
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
     assert client.get("/console/../secret.txt").status_code == 404
     assert client.get("/console/%2e%2e/secret.txt").status_code == 404
+
+
+# The first hour and the workday screens: a sandbox customer simulated from the console, labels, canned replies,
+# pending and snooze, reactions, the window warning, the template picker, and the supervisor's admin screens.
+
+SANDBOX_SECRET = "e2e-sandbox-secret-0123456789"
+
+
+@pytest.fixture
+def workday_stack(database_url: str, redis_url: str, graph: GraphServer, tenants: dict[str, Any],
+                  sessions: Any, tmp_path: Path) -> Iterator[str]:
+    """The real stack with beat (window warnings every 2 s), acme's sandbox channel, and webhooks allowed to
+    call loopback (nothing listens on the endpoint the test adds: its deliveries fail, as a log should show)."""
+    from models import MessageTemplate
+    from models.services.accounts import provision
+    from tests.harness.processes import child_env
+    from tests.harness.stack import running_stack
+
+    with sessions() as s, s.begin():
+        provision(s, {"tenants": [{"slug": "acme", "name": "Acme", "queues": [{"name": "Support"}], "channels": [
+            {"kind": "sandbox", "external_id": "acme-sandbox", "name": "Sandbox", "default_queue": "Support",
+             "credentials": {"secret": SANDBOX_SECRET}}]}]})
+        whatsapp = tenants["channels"]["106540352242922"]
+        s.add(MessageTemplate(tenant_id=whatsapp.tenant_id, channel_id=whatsapp.id, name="retomar_conversa",
+                              language="pt_BR", category="UTILITY", status="APPROVED",
+                              components=[{"type": "BODY", "text": "Olá {{1}}, podemos continuar?"}]))
+    env = child_env(DATABASE_URL=database_url, REDIS_URL=redis_url,
+                    SECRET_KEY="e2e-secret-of-at-least-thirty-two-chars",
+                    WHATSAPP_GRAPH_BASE_URL=graph.url, SOCKETIO_CHANNEL=f"e2e-{uuid.uuid4().hex[:8]}",
+                    DATA_DIR=str(tmp_path), WINDOW_CHECK_INTERVAL="2", WEBHOOKS_ALLOW_PRIVATE="1")
+    with running_stack(env, tmp_path, beat=True) as bases:
+        yield bases[0]
+
+
+def as_staff(base: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_token(base, 'carla@acme.example', 'pw-carla')}"}
+
+
+def test_a_newcomer_simulates_a_customer_and_the_agent_works_the_ticket(
+        workday_stack: str, graph: GraphServer, database_url: str, tabs: Callable[..., Tab]) -> None:
+    """Carla (English, desktop) plays the customer from the console; Ana (pt-BR, 360 px) answers with a canned
+    reply that reaches "read", labels the ticket, parks it and gets it back when the customer writes again."""
+    base = workday_stack
+    staff = as_staff(base)
+    billing = requests.post(f"{base}/api/labels", json={"name": "billing", "color": "#b3261e"}, headers=staff,
+                            timeout=5).json()
+    canned = requests.post(f"{base}/api/canned-responses", headers=staff, timeout=5, json={
+        "code": "ola", "title": "Greeting", "body": "Olá {{contact.name}}, aqui é {{agent.name}}!", "scope": "tenant"})
+    assert canned.status_code == 201, canned.text
+
+    agent = tabs("pt-BR", PHONE)
+    page = agent.page
+    log_in(page, base)
+    supervisor = tabs("en-US", DESKTOP)
+    sup = supervisor.page
+    log_in(sup, base, "carla@acme.example", "pw-carla", go_online=False)
+    sup.get_by_test_id("screen-supervisor").click()
+    panel = sup.get_by_test_id("simulate")
+    expect(panel).to_be_visible(timeout=WAIT_MS)
+    sup.get_by_test_id("simulate-name").fill("Maria")
+    sup.get_by_test_id("simulate-text").fill("Oi, quero trocar meu plano")
+    supervisor.shot("en-1280-simulate")
+    sup.get_by_test_id("simulate-send").click()
+    expect(sup.get_by_test_id("notice")).to_contain_text("Delivered to the sandbox webhook", timeout=WAIT_MS)
+
+    item = page.locator('[data-testid^="ticket-item-"]').first
+    expect(item).to_contain_text("Maria", timeout=WAIT_MS)  # through the webhook path, triage and assignment
+    item.click()
+    messages = page.locator('[data-testid="message-list"] > li')
+    expect(messages.filter(has_text="Oi, quero trocar meu plano")).to_have_count(1, timeout=WAIT_MS)
+
+    page.get_by_test_id("label-add").select_option(label="billing")
+    expect(page.get_by_test_id("label-billing")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_test_id("contact-button").click()
+    expect(page.get_by_test_id("contact-phones")).to_have_text("5511999990000", timeout=WAIT_MS)
+    expect(page.get_by_test_id("contact-tickets").locator("li")).to_have_count(1)
+    agent.shot("pt-BR-360-contact")
+    page.get_by_test_id("contact-button").click()
+
+    box = page.get_by_test_id("reply-input")
+    box.fill("/ol")
+    expect(page.get_by_test_id("canned-ola")).to_be_visible(timeout=WAIT_MS)
+    agent.shot("pt-BR-360-canned")
+    assert fits_width(page), "the composer with canned replies is wider than 360 px"
+    box.press("Enter")  # picks the highlighted canned reply, filled on the server
+    expect(box).to_have_value("Olá Maria, aqui é Ana!", timeout=WAIT_MS)
+    box.press("Enter")
+    reply = messages.filter(has_text="Olá Maria, aqui é Ana!")
+    expect(reply).to_have_attribute("data-status", "read", timeout=WAIT_MS)  # the sandbox: sent, delivered, read
+    expect(reply.get_by_test_id("delivery")).to_have_text("lida")
+
+    sup.get_by_test_id("simulate-kind").select_option("reaction")
+    sup.get_by_test_id("simulate-send").click()
+    expect(messages.filter(has_text="Reagiu 👍 a uma mensagem")).to_have_count(1, timeout=WAIT_MS)
+    sup.get_by_test_id("simulate-kind").select_option("image")
+    sup.get_by_test_id("simulate-text").fill("foto do contrato")
+    sup.get_by_test_id("simulate-send").click()
+    expect(messages.filter(has_text="foto do contrato")).to_have_count(1, timeout=WAIT_MS)
+    agent.shot("pt-BR-360-thread-labels-reaction")
+
+    page.get_by_test_id("pending-button").click()
+    expect(page.get_by_test_id("ticket-status")).to_have_attribute("data-status", "pending", timeout=WAIT_MS)
+    expect(page.get_by_test_id("resume-button")).to_be_visible()
+    page.get_by_test_id("resume-button").click()
+    expect(page.get_by_test_id("ticket-status")).to_have_attribute("data-status", "assigned", timeout=WAIT_MS)
+    page.get_by_test_id("snooze-button").click()
+    page.get_by_test_id("snooze-mode-reply").check()
+    agent.shot("pt-BR-360-snooze")
+    assert fits_width(page), "the snooze form is wider than 360 px"
+    page.get_by_test_id("snooze-confirm").click()
+    expect(page.get_by_test_id("snoozed-badge")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_test_id("back").click()
+    page.get_by_test_id("tab-pending").click()
+    expect(page.get_by_test_id("count-pending")).to_have_text("1")
+    expect(page.locator('[data-testid^="ticket-item-"]')).to_have_count(1)
+    sup.get_by_test_id("simulate-kind").select_option("text")
+    sup.get_by_test_id("simulate-text").fill("Ainda estou aqui")
+    sup.get_by_test_id("simulate-send").click()
+    expect(page.get_by_test_id("count-pending")).to_have_text("0", timeout=WAIT_MS)  # the reply woke it
+    page.get_by_test_id("tab-mine").click()
+    expect(page.locator('[data-testid^="ticket-item-"]').first).to_contain_text("Maria")
+
+    # Carla's inbox, filtered by the label Ana added (live, through ticket.labels_changed or the load).
+    sup.get_by_test_id("screen-inbox").click()
+    sup.get_by_test_id("tab-all").click()
+    sup.get_by_test_id("label-filter").select_option(label="billing")
+    listed = sup.locator('[data-testid^="ticket-item-"]')
+    expect(listed).to_have_count(1, timeout=WAIT_MS)
+    expect(listed.first.get_by_test_id("list-label-billing")).to_be_visible()
+    assert billing["id"]
+    assert agent.errors == [] and supervisor.errors == [], agent.errors + supervisor.errors
+
+
+def test_the_window_warning_and_the_template_picker(workday_stack: str, graph: GraphServer, database_url: str,
+                                                    tabs: Callable[..., Tab]) -> None:
+    """A WhatsApp conversation near the end of its window warns the agent; once closed, the picker lists the
+    approved template, asks for its one variable and the server fills it."""
+    base = workday_stack
+    tab = tabs("en-US", DESKTOP)
+    page = tab.page
+    log_in(page, base)
+    deliver(base, "Preciso de uma segunda via")
+    item = page.locator('[data-testid^="ticket-item-"]').first
+    expect(item).to_be_visible(timeout=WAIT_MS)
+    ticket_id = int((item.get_attribute("data-testid") or "").removeprefix("ticket-item-"))
+    item.click()
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # 23 h 30 min since the customer wrote: beat warns within its 2 s period
+        conn.execute(text("UPDATE tickets SET last_customer_message_at = now() - interval '23 hours 30 minutes' "
+                          "WHERE id = :id"), {"id": ticket_id})
+    expect(page.get_by_test_id("window-warning")).to_contain_text("The WhatsApp window closes in", timeout=WAIT_MS)
+    tab.shot("en-1280-window-warning")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE tickets SET last_customer_message_at = now() - interval '25 hours' WHERE id = :id"),
+                     {"id": ticket_id})
+    engine.dispose()
+    page.get_by_test_id("reply-input").fill("Ainda precisa de ajuda?")
+    page.get_by_test_id("reply-send").click()
+    expect(page.get_by_test_id("template-choice")).to_have_value("retomar_conversa|pt_BR", timeout=WAIT_MS)
+    page.get_by_test_id("template-var-1").fill("Maria")
+    tab.shot("en-1280-template-picker")
+    before = len(graph.requests)
+    page.get_by_test_id("template-send").click()
+    sent = graph.wait_for(before + 1)[before:]
+    template = sent[0]["body"]["template"]
+    assert template["name"] == "retomar_conversa" and template["language"] == {"code": "pt_BR"}
+    assert template["components"] == [{"type": "body", "parameters": [{"type": "text", "text": "Maria"}]}]
+    expect(page.get_by_test_id("template-form")).to_be_hidden()
+    assert tab.errors == [], tab.errors
+
+
+@pytest.mark.parametrize("locale", ["pt-BR", "en-US"])
+def test_the_supervisor_admin_screens(workday_stack: str, tabs: Callable[..., Tab], locale: str) -> None:
+    """Simulate, inbox dead letters, auto-resolve, outgoing webhooks (secret once, ping, log, rotate, off) and the
+    audit log: axe-clean at 1280 and 360 px."""
+    base = workday_stack
+    lang = "pt-BR" if locale == "pt-BR" else "en"
+    staff = as_staff(base)
+    label = requests.post(f"{base}/api/labels", json={"name": f"vip-{lang}"}, headers=staff, timeout=5).json()
+    deliver(base, "Bom dia")
+    for name, viewport in (("1280", DESKTOP), ("360", PHONE)):
+        tab = tabs(locale, viewport, bypass_csp=True)
+        page = tab.page
+        log_in(page, base, "carla@acme.example", "pw-carla", go_online=False)
+        page.get_by_test_id("screen-supervisor").click()
+        expect(page.get_by_test_id("simulate")).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_test_id("inbox-dead")).to_be_visible()
+        expect(page.get_by_test_id("audit-entries")).to_contain_text("label", timeout=WAIT_MS)  # the label above
+        if name == "1280":
+            support = page.get_by_test_id("auto-resolve-Support")
+            support.get_by_test_id("auto-resolve-on").check()
+            support.get_by_test_id("auto-resolve-hours").fill("8")
+            support.get_by_test_id("auto-resolve-save").click()
+            expect(page.get_by_test_id("notice")).to_be_visible(timeout=WAIT_MS)
+
+            page.get_by_test_id("webhook-url").fill(f"http://127.0.0.1:9/hook-{lang}")
+            page.get_by_test_id("webhook-create").click()
+            secret = page.get_by_test_id("webhook-secret-value")
+            expect(secret).not_to_be_empty(timeout=WAIT_MS)
+            first = secret.inner_text()
+            hook = page.locator('[data-testid^="webhook-"]').filter(has_text=f"hook-{lang}").first
+            hook.get_by_test_id("webhook-ping").click()
+            expect(hook.get_by_test_id("webhook-deliveries")).to_contain_text("ping", timeout=WAIT_MS)
+            hook.get_by_test_id("webhook-rotate").click()
+            expect(secret).not_to_have_text(first, timeout=WAIT_MS)
+            hook.get_by_test_id("webhook-toggle").click()
+            expect(hook.locator(".badge")).to_have_class("badge s-failed", timeout=WAIT_MS)
+            settings = requests.get(f"{base}/api/admin/queues", headers=staff, timeout=5).json()
+            support_id = next(q["id"] for q in settings if q["name"] == "Support")
+            saved = requests.get(f"{base}/api/admin/queues/{support_id}/auto-resolve", headers=staff, timeout=5)
+            assert saved.json()["idle_hours"] == 8
+        check_axe(page, f"supervisor admin {lang} {name}")
+        page.get_by_test_id("simulate").screenshot(path=str(SHOTS / f"{lang}-{name}-simulate-panel.png"))
+        tab.shot(f"{lang}-{name}-supervisor-admin")
+        page.get_by_test_id("webhooks").scroll_into_view_if_needed()
+        tab.shot(f"{lang}-{name}-webhooks")
+        page.get_by_test_id("audit").scroll_into_view_if_needed()
+        tab.shot(f"{lang}-{name}-audit")
+        assert fits_width(page), f"the supervisor screen is wider than {viewport['width']} px"
+
+        page.get_by_test_id("screen-inbox").click()
+        page.get_by_test_id("tab-all").click()
+        page.locator('[data-testid^="ticket-item-"]').first.click()
+        page.get_by_test_id("label-add").select_option(label=label["name"])
+        expect(page.get_by_test_id(f"label-{label['name']}")).to_be_visible(timeout=WAIT_MS)
+        page.get_by_test_id("contact-button").click()
+        expect(page.get_by_test_id("contact-tickets").locator("li")).to_have_count(1, timeout=WAIT_MS)
+        check_axe(page, f"thread with labels and the contact {lang} {name}")
+        tab.shot(f"{lang}-{name}-thread-labels")
+        page.get_by_test_id(f"label-remove-{label['name']}").click()
+        expect(page.get_by_test_id(f"label-{label['name']}")).to_have_count(0, timeout=WAIT_MS)
+        assert fits_width(page), f"the thread is wider than {viewport['width']} px"
+        assert tab.errors == [], tab.errors

@@ -2,11 +2,18 @@
 // replay after a reconnect. Components read `state` and call the actions; nothing else writes it.
 import { reactive } from "vue";
 import { Api, ApiError, itemsOf } from "./api";
-import { inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
-import type { Envelope, Message, Page, Presence, Queue, Template, Ticket, User } from "./types";
+import { applyReaction, inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
+import type {
+  Envelope, Label, Message, Page, Presence, Queue, Template, TemplateInfo, Ticket, User,
+} from "./types";
 
 export const LIVE_EVENTS = ["ticket.created", "ticket.assigned", "ticket.updated", "message.created",
-  "message.status", "agent.status", "sla.warning", "sla.breached"] as const;
+  "message.status", "message.reaction", "agent.status", "sla.warning", "sla.breached", "window.closing",
+  "ticket.labels_changed"] as const;
+
+/** Where the per-user "go online when I log in" choice is kept (this browser only). */
+export const autoOnlineKey = (tenant: number | undefined, user: number | undefined) =>
+  `atendimento.autoOnline.${tenant ?? "?"}.${user ?? "?"}`;
 
 /** What the store needs of a Socket.IO client (socket.io-client's Socket has it). */
 export interface SocketLike {
@@ -45,6 +52,10 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     messagesLoading: false,
     previews: new Map<number, Message>(),
     templateNeeded: false,
+    templateChoices: [] as TemplateInfo[],
+    labels: [] as Label[],
+    labelFilter: null as number | null,
+    autoOnline: false,
     queues: [] as Queue[],
     agents: [] as User[],
     connection: "offline" as Connection,
@@ -164,8 +175,10 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
   }
 
   function visible(tab: Tab = state.tab): Ticket[] {
+    const label = state.labelFilter;
     const list = [...state.tickets.values()].filter((t) => inTab(t, tab, meId())
-      && (!state.searchIds || state.searchIds.has(t.id)));
+      && (!state.searchIds || state.searchIds.has(t.id))
+      && (label == null || (t.labels ?? []).some((l) => l.id === label)));
     return list.sort((a, b) => Number(b.unread) - Number(a.unread) || b.id - a.id);
   }
 
@@ -262,11 +275,13 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     }
   }
 
-  async function reply(body: string, template?: Template): Promise<boolean> {
+  /** A reply: text, a template (outside WhatsApp's window), or a canned response filled on the server. */
+  async function reply(body: string, template?: Template, cannedId?: number): Promise<boolean> {
     const id = state.openId;
-    if (id == null || (!body.trim() && !template)) return false;
+    if (id == null || (!body.trim() && !template && cannedId == null)) return false;
+    const doc = template ? { body, template } : cannedId != null ? { canned_response_id: cannedId } : { body };
     try {
-      const m = await api.post<Message>(`/api/tickets/${id}/messages`, template ? { body, template } : { body });
+      const m = await api.post<Message>(`/api/tickets/${id}/messages`, doc);
       state.templateNeeded = false;
       if (state.openId === id) addMessage(m);
       state.previews.set(id, m);
@@ -274,6 +289,10 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     } catch (err) {
       if (err instanceof ApiError && err.code === "template_required") {
         state.templateNeeded = true; // the 24-hour window is closed: the composer offers a template instead
+        patch(id, { window_closes_at: new Date().toISOString() }); // and the warning says it is closed
+        const listed = (err.details as { templates?: TemplateInfo[] } | undefined)?.templates;
+        state.templateChoices = Array.isArray(listed) ? listed : [];
+        if (!state.templateChoices.length) void loadTemplates();
         return false;
       }
       fail(err);
@@ -292,6 +311,40 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
       fail(err);
       return false;
     }
+  }
+
+  async function loadTemplates(): Promise<void> {
+    try {
+      state.templateChoices = itemsOf(await api.get<TemplateInfo[]>("/api/templates"));
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  async function loadLabels(): Promise<void> {
+    try {
+      state.labels = itemsOf(await api.get<Label[]>("/api/labels"));
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  async function setLabel(labelId: number, on: boolean): Promise<void> {
+    const id = state.openId;
+    if (id == null) return;
+    try {
+      const labels = await api.request<Label[] | { labels: Label[] }>(on ? "POST" : "DELETE",
+        `/api/tickets/${id}/labels/${labelId}`, on ? {} : undefined);
+      patch(id, { labels: Array.isArray(labels) ? labels : labels?.labels ?? [] });
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  function setAutoOnline(on: boolean): void {
+    state.autoOnline = on;
+    if (on) localStorage.setItem(autoOnlineKey(api.session?.tenant_id, meId()), "1");
+    else localStorage.removeItem(autoOnlineKey(api.session?.tenant_id, meId()));
   }
 
   async function loadQueues(): Promise<void> {
@@ -347,6 +400,17 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
       if (d.agent_id === meId() && state.me && typeof d.status === "string") {
         state.me = { ...state.me, status: d.status as Presence };
       }
+    },
+    "message.reaction": (d) => {
+      const r = d as { ticket_id: number; message_id: number; reactor: string; emoji: string | null };
+      const m = state.messages.get(r.message_id);
+      if (r.ticket_id === state.openId && m) addMessage({ id: m.id, reactions: applyReaction(m.reactions, r.reactor, r.emoji) });
+    },
+    "window.closing": (d) => {
+      if (typeof d.closes_at === "string") patch(Number(d.ticket_id), { window_closes_at: d.closes_at });
+    },
+    "ticket.labels_changed": (d) => {
+      if (Array.isArray(d.labels)) patch(Number(d.ticket_id), { labels: d.labels as Label[] });
     },
     "sla.warning": (d) => patch(Number(d.ticket_id), { sla: "warning" }),
     "sla.breached": (d) => patch(Number(d.ticket_id), { sla: "breached" }),
@@ -417,11 +481,13 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     const tickets = loadTickets();
     try {
       state.me = await api.get<User>("/api/me");
+      state.autoOnline = localStorage.getItem(autoOnlineKey(api.session?.tenant_id ?? state.me.tenant_id, state.me.id)) === "1";
+      if (state.autoOnline && state.me.status !== "online") await setStatus("online"); // the agent's own setting
       state.askOnline = state.me.status !== "online";
     } catch (err) {
       fail(err);
     }
-    await Promise.all([tickets, loadQueues()]);
+    await Promise.all([tickets, loadQueues(), loadLabels()]);
   }
 
   function reset(): void {
@@ -432,13 +498,18 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     Object.assign(state, {
       me: null, tickets: new Map(), openId: null, messages: new Map(), previews: new Map(), queues: [], agents: [],
       connection: "offline", lastEventId: 0, searchIds: null, search: "", askOnline: false, templateNeeded: false,
-      tab: "mine",
+      tab: "mine", labels: [], labelFilter: null, templateChoices: [], autoOnline: false,
     });
   }
 
   return {
     state, apply, catchUp, enter, reset, loadTickets, loadMoreResolved, search, visible, loadPreviews, openTicket,
-    closeTicket, loadMessages, markRead, reply, note, setStatus, fail, notice, isStaff, meId,
+    closeTicket, loadMessages, markRead, reply, note, setStatus, fail, notice, isStaff, meId, loadTemplates,
+    loadLabels, setLabel, setAutoOnline,
+    pending: () => act("pending", undefined, "notices.pending"),
+    snooze: (until: string | null) => act("snooze", until ? { until } : { until_customer_replies: true },
+      "notices.snoozed"),
+    resume: () => act("resume", undefined, "notices.resumed"),
     accept: () => act("accept", undefined, "notices.accepted"),
     resolve: () => act("resolve", undefined, "notices.resolved"),
     reopen: () => act("reopen", undefined, "notices.reopened"),

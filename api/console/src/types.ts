@@ -18,8 +18,54 @@ export interface Ticket {
   created_at: string;
   unread: boolean;
   in_bot?: boolean;
-  // Set by the console from sla.* events.
+  labels?: Label[];
+  snoozed?: boolean;
+  snoozed_until?: string | null;
+  // Set by the console from sla.* and window.closing events.
   sla?: "warning" | "breached";
+  window_closes_at?: string;
+}
+
+export interface Label {
+  id: number;
+  name: string;
+  color?: string | null;
+}
+
+export interface Attachment {
+  id: number;
+  filename: string | null;
+  content_type: string | null;
+  size: number | null;
+  status?: string;
+  url: string | null;
+}
+
+export interface Reaction {
+  reactor: string;
+  emoji: string;
+}
+
+export interface Canned {
+  id: number;
+  code: string;
+  title: string;
+  body: string;
+  scope: "tenant" | "personal";
+}
+
+export interface TemplateNeeds {
+  body: number;
+  header_text: number;
+  header_media: string | null;
+}
+
+export interface TemplateInfo {
+  name: string;
+  language: string;
+  category?: string;
+  status?: string;
+  needs: TemplateNeeds;
 }
 
 export interface Message {
@@ -33,6 +79,8 @@ export interface Message {
   error_code?: string | null;
   error_reason?: string | null;
   created_at: string;
+  attachments?: Attachment[];
+  reactions?: Reaction[];
 }
 
 export interface User {
@@ -75,10 +123,13 @@ export interface Tokens {
   role?: Role;
 }
 
+/** A template to send: by catalogue name with its variables (filled on the server), or raw components. */
 export interface Template {
   name: string;
-  language: { code: string };
-  components: Array<Record<string, unknown>>;
+  language: { code: string } | string;
+  components?: Array<Record<string, unknown>>;
+  variables?: string[];
+  header_variables?: string[];
 }
 
 export interface SlaTimes {

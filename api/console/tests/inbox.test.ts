@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  chooseLocale, countTabs, inTab, mergeMessage, mergeTicket, pageTitle, preview, priorityKey, templateComponents,
+  applyReaction, attachmentKind, cannedPrefix, chooseLocale, countTabs, fileSize, groupReactions, inTab, minutesLeft,
+  withOffset, mergeMessage, mergeTicket, pageTitle, preview, priorityKey, templateComponents,
 } from "../src/inbox";
 import type { Message, Ticket } from "../src/types";
 
@@ -20,14 +21,21 @@ describe("tabs", () => {
 
   it("puts each ticket where an agent looks for it", () => {
     const ids = (tab: Parameters<typeof inTab>[1]) => tickets.filter((t) => inTab(t, tab, 7)).map((t) => t.id);
-    expect(ids("mine")).toEqual([1, 5]);
+    expect(ids("mine")).toEqual([1]); // a pending ticket waits in its own tab, out of the working ones
     expect(ids("unassigned")).toEqual([2]);
     expect(ids("all")).toEqual([1, 2, 3, 5]);
+    expect(ids("pending")).toEqual([5]);
     expect(ids("resolved")).toEqual([4]);
   });
 
   it("counts every tab from the same tickets", () => {
-    expect(countTabs(tickets, 7)).toEqual({ mine: 2, unassigned: 1, all: 4, resolved: 1 });
+    expect(countTabs(tickets, 7)).toEqual({ mine: 1, unassigned: 1, all: 4, pending: 1, resolved: 1 });
+  });
+
+  it("counts a snoozed ticket as pending until it wakes, and never a resolved one", () => {
+    expect(inTab(ticket({ snoozed: true }), "pending", 7)).toBe(true);
+    expect(inTab(ticket({ snoozed: true }), "mine", 7)).toBe(false);
+    expect(inTab(ticket({ snoozed: true, status: "resolved" }), "pending", 7)).toBe(false);
   });
 });
 
@@ -84,5 +92,45 @@ describe("words", () => {
     expect(chooseLocale(["en-US", "pt-BR"])).toBe("en");
     expect(chooseLocale(["de-DE"])).toBe("en");
     expect(chooseLocale(["pt-BR"], "en")).toBe("en"); // the agent's own choice wins
+  });
+});
+
+describe("the composer's canned shortcut", () => {
+  it.each([["/", ""], ["/ola", "ola"], ["/OLA_2", "ola_2"], ["/a.b-c", "a.b-c"]])("%s asks for prefix %s", (text, prefix) => {
+    expect(cannedPrefix(text)).toBe(prefix);
+  });
+  it.each(["ola", "/ola mundo", " /ola", "/x\n", "//"])("%j is a plain reply", (text) => {
+    expect(cannedPrefix(text)).toBeNull();
+  });
+});
+
+describe("attachments and reactions", () => {
+  it.each([["image/jpeg", "image"], ["image/svg+xml", "file"], ["audio/ogg; codecs=opus", "audio"],
+    ["video/mp4", "video"], ["application/pdf", "file"], [null, "file"]] as const)("%s shows as %s", (type, kind) => {
+    expect(attachmentKind({ content_type: type })).toBe(kind);
+  });
+  it("writes sizes people read", () => {
+    expect([fileSize(930), fileSize(12_345), fileSize(3_500_000), fileSize(null)]).toEqual(["930 B", "12 KB", "3.3 MB", ""]);
+  });
+  it("groups reactions by emoji and keeps one per reactor", () => {
+    let list = applyReaction([], "customer", "👍");
+    list = applyReaction(list, "user:7", "👍");
+    list = applyReaction(list, "customer", "❤️"); // the customer changed their mind
+    expect(groupReactions(list)).toEqual([["👍", 1], ["❤️", 1]]);
+    expect(groupReactions(applyReaction(list, "customer", null))).toEqual([["👍", 1]]);
+  });
+});
+
+describe("times", () => {
+  it("says how many minutes a WhatsApp window has left, never below zero", () => {
+    const now = Date.parse("2026-12-02T10:00:00Z");
+    expect(minutesLeft("2026-12-02T10:45:00Z", now)).toBe(45);
+    expect(minutesLeft("2026-12-02T09:00:00Z", now)).toBe(0);
+    expect(minutesLeft(undefined, now)).toBeNull();
+  });
+  it("sends a snooze time with the browser's UTC offset", () => {
+    expect(withOffset("2026-12-03T09:00", 180)).toBe("2026-12-03T09:00:00-03:00"); // São Paulo
+    expect(withOffset("2026-12-03T09:00", -330)).toBe("2026-12-03T09:00:00+05:30");
+    expect(withOffset("2026-12-03T09:00", 0)).toBe("2026-12-03T09:00:00+00:00");
   });
 });

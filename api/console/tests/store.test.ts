@@ -99,6 +99,43 @@ describe("the store", () => {
     expect(store.state.error).toBeNull();
   });
 
+  it("offers the templates a 422 lists and marks the window closed", async () => {
+    const listed = [{ name: "retomar", language: "pt_BR", needs: { body: 1, header_text: 0, header_media: null } }];
+    const { api, calls } = fakeApi({
+      "POST /api/tickets/1/messages": () => {
+        throw new ApiError(422, "template_required", "send a template", { field: "template", templates: listed });
+      },
+    });
+    const store = createStore(api, () => new FakeSocket());
+    store.state.tickets.set(1, ticket());
+    store.state.openId = 1;
+    await store.reply("Olá");
+    expect(store.state.templateChoices).toEqual(listed);
+    expect(calls).not.toContain("GET /api/templates"); // the 422 already listed them
+    expect(Date.parse(store.state.tickets.get(1)?.window_closes_at ?? "")).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("follows labels, reactions and the window warning live, and filters the list by label", () => {
+    const { api } = fakeApi({});
+    const store = createStore(api, () => new FakeSocket());
+    store.state.tickets.set(1, ticket());
+    store.state.tickets.set(2, ticket({ id: 2 }));
+    store.state.openId = 1;
+    store.state.messages.set(5, { id: 5, ticket_id: 1, direction: "out", kind: "text", body: "Oi", status: "sent",
+      author_id: ME, created_at: "2026-01-01T10:00:00Z" });
+    store.apply(env(1, "ticket.labels_changed", { ticket_id: 1, labels: [{ id: 3, name: "billing" }] }));
+    store.apply(env(2, "message.reaction", { ticket_id: 1, message_id: 5, reactor: "customer", emoji: "👍" }));
+    store.apply(env(3, "window.closing", { ticket_id: 1, closes_at: "2026-01-02T10:00:00Z" }));
+    expect(store.state.tickets.get(1)?.labels).toEqual([{ id: 3, name: "billing" }]);
+    expect(store.state.messages.get(5)?.reactions).toEqual([{ reactor: "customer", emoji: "👍" }]);
+    expect(store.state.tickets.get(1)?.window_closes_at).toBe("2026-01-02T10:00:00Z");
+    store.apply(env(4, "message.reaction", { ticket_id: 1, message_id: 5, reactor: "customer", emoji: null }));
+    expect(store.state.messages.get(5)?.reactions).toEqual([]);
+    store.state.tab = "all";
+    store.state.labelFilter = 3;
+    expect(store.visible().map((t) => t.id)).toEqual([1]);
+  });
+
   it("notifies the agent of a ticket given to them and of a customer writing on another ticket", () => {
     const { api } = fakeApi({});
     const shown: string[] = [];
