@@ -83,8 +83,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(attachments.links)
     app.register_blueprint(csat.links)
     for blp in (health.blp, webhooks.blp, auth.blp, agents.blp, tickets.blp, attachments.blp, templates.blp,
-                admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp, auto_resolve.blp,
-                simulate.blp, api_keys.blp, csat.blp):
+                templates.sync_blp, admin.blp, outgoing.blp, reports.blp, canned.blp, labels.blp, audit.blp,
+                auto_resolve.blp, simulate.blp, api_keys.blp, csat.blp):
         api.register_blueprint(blp)
     api.register_blueprint(contacts.blp)
     api.register_blueprint(search.blp)

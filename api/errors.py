@@ -99,6 +99,12 @@ def init_input_guard(app: Flask, skip_blueprints: Iterable[str] = ()) -> None:
     def _guard() -> None:
         if request.blueprint in skipped:
             return
+        # A route that takes larger bodies (file uploads) says so on its view: `body_limit(settings)`, applied
+        # before the form below is read (Flask 3.1 lets a request carry its own max_content_length).
+        view = app.view_functions.get(request.endpoint or "")
+        limit = getattr(getattr(view, "view_class", view), "body_limit", None)
+        if limit is not None:
+            request.max_content_length = limit(app.extensions["atendimento.settings"])
         _check_text(request.path)
         for key, values in request.args.lists():
             check_texts([key, *values])

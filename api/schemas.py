@@ -59,6 +59,8 @@ class AttachmentSchema(Schema):
     status = fields.Function(lambda a: a.status.value,
                              metadata={"enum": ["pending", "stored", "failed", "expired", "erased"]})
     error = fields.String(allow_none=True, metadata={"description": "why the file is not stored (failed, expired)"})
+    inline_id = fields.String(allow_none=True, metadata={
+        "description": "an email's inline image: the Content-ID its HTML shows as cid:<inline_id>"})
     url = fields.Function(_attachment_url, allow_none=True,
                           metadata={"description": "short-lived download link; null until the file is stored"})
 
@@ -82,6 +84,20 @@ class MessageSchema(Schema):
     created_at = fields.DateTime()
     attachments = fields.List(fields.Nested(AttachmentSchema), dump_default=list)
     reactions = fields.List(fields.Nested(ReactionSchema), dump_default=list)
+    reply_to = fields.Function(lambda m: (m.payload or {}).get("reply_to_id"), allow_none=True, metadata={
+        "description": "id of the message this one quotes (a customer's reply, or their choice of our buttons)"})
+    location = fields.Function(lambda m: _content(m).get("location"), allow_none=True, metadata={
+        "description": "a shared location: latitude, longitude, name?, address?"})
+    contacts = fields.Function(lambda m: _content(m).get("contacts"), allow_none=True, metadata={
+        "description": "shared contact cards: name, phones, emails"})
+    interactive = fields.Function(lambda m: _content(m).get("interactive") or (m.payload or {}).get("interactive"),
+                                  allow_none=True, metadata={
+        "description": "our buttons or list (outbound), or the customer's choice: id, title, description?"})
+
+
+def _content(message: Any) -> dict[str, Any]:
+    content = (message.payload or {}).get("content")
+    return content if isinstance(content, dict) else {}
 
 
 class PageArgs(Schema):
@@ -141,9 +157,60 @@ class TemplateInfoSchema(Schema):
     synced_at = fields.DateTime()
 
 
+class SyncQueuedSchema(Schema):
+    channel_id = fields.Integer()
+    queued = fields.Boolean()
+
+
 class TemplateQuery(Schema):
     channel_id = fields.Integer()
     status = fields.String(load_default="APPROVED", metadata={"description": "APPROVED (default), or ALL"})
+
+
+class ButtonSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(1, 256))
+    title = fields.String(required=True, validate=validate.Length(1, 20))
+
+
+class ListRowSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(1, 200))
+    title = fields.String(required=True, validate=validate.Length(1, 24))
+    description = fields.String(validate=validate.Length(0, 72))
+
+
+class ListSectionSchema(Schema):
+    title = fields.String(validate=validate.Length(0, 24))
+    rows = fields.List(fields.Nested(ListRowSchema), required=True, validate=validate.Length(1, 10))
+
+
+class ListSchema(Schema):
+    button = fields.String(required=True, validate=validate.Length(1, 20),
+                           metadata={"description": "the label of the button that opens the list"})
+    sections = fields.List(fields.Nested(ListSectionSchema), required=True, validate=validate.Length(1, 10))
+
+    @validates_schema
+    def _rows(self, data: dict[str, Any], **kwargs: Any) -> None:
+        rows = [r for section in data.get("sections", []) for r in section["rows"]]
+        if len(rows) > 10:
+            raise ValidationError("at most 10 rows in all sections together", "sections")
+        if len({r["id"] for r in rows}) != len(rows):
+            raise ValidationError("row ids must be unique", "sections")
+
+
+class InteractiveSchema(Schema):
+    """WhatsApp quick-reply buttons (up to 3) or a list (up to 10 rows); the customer's choice comes back as a
+    message whose `reply_to` is this one."""
+
+    buttons = fields.List(fields.Nested(ButtonSchema), validate=validate.Length(1, 3))
+    list = fields.Nested(ListSchema)
+
+    @validates_schema
+    def _one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("buttons" in data) == ("list" in data):
+            raise ValidationError("give exactly one of buttons or list", "buttons")
+        ids = [b["id"] for b in data.get("buttons", [])]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("button ids must be unique", "buttons")
 
 
 class ReplySchema(Schema):
@@ -151,6 +218,9 @@ class ReplySchema(Schema):
                          metadata={"example": "Olá! Como posso ajudar?"})
     template = fields.Nested(TemplateSchema, load_default=None,
                              metadata={"description": "WhatsApp template, required outside the 24-hour window"})
+    reply_to = fields.Integer(load_default=None, allow_none=True,
+                              metadata={"description": "id of a message of this ticket to quote"})
+    interactive = fields.Nested(InteractiveSchema, load_default=None, allow_none=True)
     canned_response_id = fields.Integer(metadata={"description": "send this canned response, filled for the "
                                                                  "ticket, instead of `body`"})
     canned_code = fields.String(validate=validate.Length(1, 32),
@@ -168,6 +238,11 @@ class SnoozeSchema(Schema):
                                            "example": "2026-12-03T09:00:00-03:00"})
     until_customer_replies = fields.Boolean(load_default=False,
                                             metadata={"description": "instead of `until`: wake on the next reply"})
+
+
+class ReactSchema(Schema):
+    emoji = fields.String(required=True, validate=validate.Length(0, 32),
+                          metadata={"example": "👍", "description": "an empty string removes your reaction"})
 
 
 class NoteSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,6 +16,7 @@ from api.schemas import (
     MessageSchema,
     NoteSchema,
     PageArgs,
+    ReactSchema,
     ReplySchema,
     SnoozeSchema,
     TicketPage,
@@ -24,7 +25,11 @@ from api.schemas import (
     TransferSchema,
 )
 from models.base import utcnow
-from models.services import canned, conversation, labels, tickets, workflow
+from models.infra.config import Settings
+from models.infra.storage import StoreUnavailable
+from models.services import canned, conversation, labels, reactions, tickets, workflow
+from models.services.conversation import MAX_BODY
+from models.services.media import UploadedFile
 from models.tickets import Message, Ticket
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets", description="Tickets and messages")
@@ -57,8 +62,17 @@ class TicketById(MethodView):
         return conversation.get_ticket(db(), g.user, ticket_id)
 
 
+def _reply_cap(settings: Settings) -> int:
+    """The largest reply body: the largest file any channel kind stores, and room for the form around it."""
+    largest = max([settings.attachment_max_bytes, *(v for _, v in settings.attachment_max_bytes_by_kind)])
+    return largest + 1024 * 1024
+
+
 @blp.route("/<int:ticket_id>/messages")
 class TicketMessages(MethodView):
+    # Files make this route's body larger than the default cap (applied by the input guard before the form is
+    # read); each file is still checked against its channel kind's limit as it streams into the store.
+    body_limit = staticmethod(_reply_cap)
     @login_required()
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, MessagePage)
@@ -74,16 +88,56 @@ class TicketMessages(MethodView):
     @blp.response(202, MessageSchema)
     @blp.alt_response(404, description="no such ticket in your tenant")
     @blp.alt_response(403, description="the ticket is someone else's")
-    @blp.alt_response(422, description="empty body, or a WhatsApp text outside the 24-hour window")
+    @blp.alt_response(413, description="a file over the channel kind's ATTACHMENT_MAX_BYTES")
+    @blp.alt_response(415, description="a blocked file type")
+    @blp.alt_response(422, description="empty body, a WhatsApp text outside the 24-hour window, or a file the "
+                                       "provider cannot send (media_too_large, media_type_unsupported)")
     @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any], ticket_id: int) -> Message:
-        """Reply to the customer (text or a canned response); the message is queued and sent by a worker"""
+        """Reply to the customer (text, a canned response, or multipart with `body` and one or more `file`); a
+        worker sends it"""
+        system = current_app.extensions["atendimento.system"]
+        files = []
+        if request.mimetype == "multipart/form-data":
+            reply_to = request.form.get("reply_to", "")
+            if reply_to and not reply_to.isdigit():
+                raise ApiError(422, "unprocessable_entity", "reply_to is a message id",
+                               {"form": {"reply_to": ["not an integer"]}})
+            body = {**body, "body": request.form.get("body", ""), "reply_to": int(reply_to) if reply_to else None}
+            files = [UploadedFile("file", f.filename or "file", f.mimetype or "", f.stream)
+                     for f in request.files.getlist("file")]
+            if len(body["body"]) > MAX_BODY:
+                raise ApiError(422, "unprocessable_entity", "body is too long", {"form": {"body": ["too long"]}})
         if "canned_response_id" in body or "canned_code" in body:
             message = canned.reply_with(db(), g.user, ticket_id, utcnow(), canned_id=body.get("canned_response_id"),
                                         code=body.get("canned_code"), template=body["template"])
         else:
-            message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(), template=body["template"])
+            try:
+                message = conversation.reply(db(), g.user, ticket_id, body["body"], utcnow(),
+                                             template=body["template"], files=files, store=system.store,
+                                             settings=system.settings, reply_to=body["reply_to"],
+                                             interactive=body["interactive"])
+            except StoreUnavailable as exc:
+                raise ApiError(503, "store_unavailable", "the file store is unreachable; try again") from exc
         commit()
+        return message
+
+
+@blp.route("/<int:ticket_id>/messages/<int:message_id>/reaction")
+class MessageReaction(MethodView):
+    @login_required()
+    @blp.arguments(ReactSchema)
+    @blp.response(200, MessageSchema)
+    @blp.alt_response(404, description="no such ticket or message in your tenant")
+    @blp.alt_response(403, description="the ticket is someone else's")
+    @blp.alt_response(422, description="a channel without reactions, a message not sent yet, or the WhatsApp "
+                                       "window closed")
+    @blp.doc(security=BEARER)
+    def put(self, body: dict[str, Any], ticket_id: int, message_id: int) -> Message:
+        """React to a message (an empty emoji removes your reaction); WhatsApp shows it to the customer"""
+        message = reactions.agent_react(db(), g.user, ticket_id, message_id, body["emoji"], utcnow())
+        commit()
+        db().refresh(message)
         return message
 
 

@@ -14,10 +14,14 @@ from flask_smorest import Blueprint
 from api.db import commit, db
 from api.errors import ApiError
 from api.schemas import StoredSchema
+from models.infra.storage import StoreUnavailable
 from models.org import ChannelKind
 from models.providers.base import Refused, WebhookRequest
 from models.providers.registry import adapter_for
 from models.services.inbound import Directory, receive
+from models.services.media import UploadedFile, receive_with_files
+
+INBOUND_EMAIL_BYTES = 31 * 1024 * 1024  # SendGrid Inbound Parse: 30 MB per email, and the multipart framing
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Provider webhooks (signed by each provider)")
 
@@ -48,13 +52,15 @@ def _webhook_request(route: str, path_token: str | None = None) -> WebhookReques
         url=_public_url(), form=form, query=request.args.to_dict(), files_count=files_count, path_token=path_token)
 
 
-def _receive(kind: ChannelKind, route: str, path_token: str | None = None) -> Any:
+def _receive(kind: ChannelKind, route: str, path_token: str | None = None, take: Any = receive) -> Any:
     adapter = adapter_for(kind)
     hook = _webhook_request(route, path_token)
     try:
-        result = receive(db(), adapter, hook)
+        result = take(db(), adapter, hook)
     except Refused as exc:
         raise ApiError(exc.status, exc.code, exc.message, exc.details) from exc
+    except StoreUnavailable as exc:  # the provider retries on 5xx: nothing is lost
+        raise ApiError(503, "store_unavailable", "the file store is unreachable; retry later") from exc
     commit()
     ack = adapter.acknowledge(hook)
     if ack is not None:
@@ -105,7 +111,16 @@ def twilio_status() -> dict[str, int]:
 @_refusals
 def sendgrid_inbound(token: str) -> dict[str, int]:
     """An Inbound Parse email. Parse signs nothing: the channel's secret in the URL authenticates it."""
-    return _receive(ChannelKind.EMAIL, "inbound", token)
+    system = current_app.extensions["atendimento.system"]
+    # Parse posts the whole email, files included (SendGrid's limit is 30 MB): this route alone takes that much.
+    request.max_content_length = max(system.settings.max_webhook_bytes, INBOUND_EMAIL_BYTES)
+    files = {name: UploadedFile(name, f.filename or "", f.mimetype or "", f.stream)
+             for name, f in request.files.items()}
+
+    def take(session: Any, adapter: Any, hook: WebhookRequest) -> Any:
+        return receive_with_files(session, system.store, system.settings, adapter, hook, files)
+
+    return _receive(ChannelKind.EMAIL, "inbound", token, take)
 
 
 @blp.post("/sendgrid/events/<token>")

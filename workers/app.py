@@ -16,7 +16,7 @@ from models.infra.config import Settings, get_settings
 from workers import observability
 
 TASK_MODULES = ["workers.tasks", "workers.gauges", "workers.sla", "workers.agents", "workers.window",
-                "workers.webhooks", "workers.recovery", "workers.workflow"]
+                "workers.webhooks", "workers.recovery", "workers.workflow", "workers.media", "workers.templates"]
 
 
 class WorkerApp(Celery):
@@ -76,6 +76,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "agents-expire-presence": {"task": tasks.EXPIRE_PRESENCE, "schedule": 15.0},
             "outbound-requeue-stale": {"task": tasks.REQUEUE_STALE_SENDS, "schedule": 60.0},
             "webhooks-sweep": {"task": tasks.SWEEP_WEBHOOKS, "schedule": 5.0, "options": {"expires": 5.0}},
+            "templates-sync": {"task": tasks.SYNC_ALL_TEMPLATES, "schedule": settings.template_sync_interval,
+                               "options": {"expires": settings.template_sync_interval}},
             "window-warn-closing": {"task": tasks.WARN_WINDOW_CLOSING, "schedule": settings.window_check_interval,
                                     "options": {"expires": settings.window_check_interval}},
             "workflow-wake-snoozed": {"task": tasks.WAKE_SNOOZED, "schedule": 30.0},

@@ -17,6 +17,7 @@ from models.infra.config import Settings, get_settings
 from models.infra.db import session_scope
 from models.infra.presence import Presence
 from models.infra.realtime import redis_emitter
+from models.infra.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     presence: Presence
     pid: int
+    store: Store
 
 
 _runtime: Runtime | None = None
@@ -55,7 +57,7 @@ def runtime() -> Runtime:
 
         system = wiring.build(settings, publish=publish, emit=emit, pool_size=2, max_overflow=4, redis_timeout=2.0,
                               presence=_presence_override)
-        _runtime = Runtime(settings, system.sessions, system.presence, os.getpid())
+        _runtime = Runtime(settings, system.sessions, system.presence, os.getpid(), system.store)
     return _runtime
 
 

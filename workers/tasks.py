@@ -102,7 +102,7 @@ def send_message(self: Task[Any, Any], message_id: int) -> str:
         step = outbound.claim_send(session, message_id, utcnow(), breakers, settings)
     if isinstance(step, outbound.Claim):
         with unit_of_work() as session:
-            step = outbound.deliver(session, step, utcnow(), settings, breakers)
+            step = outbound.deliver(session, step, utcnow(), settings, breakers, store=runtime().store)
     if step.result in ("retry", "deferred"):
         raise self.retry(countdown=step.countdown, exc=step.error)
     return step.result

@@ -54,6 +54,7 @@ class Settings:
     sla_check_interval: float = 30.0
     window_warning_lead: float = 3600.0  # warn this long before WhatsApp's 24-hour window closes
     window_check_interval: float = 60.0
+    template_sync_interval: float = 3600.0  # beat syncs every WhatsApp channel's templates this often
     task_time_limit: int = 60
     celery_task_events: bool = False  # Celery task events, for Flower / celery-exporter
     celery_visibility_timeout: int = 3600  # Redis re-delivers a task unacknowledged this long (worker died)
@@ -69,6 +70,8 @@ class Settings:
     attachment_max_bytes: int = 25 * 1024 * 1024  # per file, any channel kind without its own limit
     attachment_max_bytes_by_kind: tuple[tuple[str, int], ...] = ()  # ATTACHMENT_MAX_BYTES_<KIND> overrides
     attachment_url_ttl: int = 900  # seconds a download link in a message's JSON stays valid
+    media_fetch_for: float = 24 * 3600.0  # an inbound media item still unfetched this long after arrival expires
+    media_fetch_attempts: int = 20  # ... or after this many failed fetches, whichever comes first
     webhook_retry_for: float = 24 * 3600.0  # a delivery failing this long after its event is dead-lettered
     webhook_disable_after: float = 72 * 3600.0  # an endpoint failing every attempt this long is switched off
     webhooks_allow_private: bool = False  # let endpoints be http:// or resolve to loopback/private addresses
@@ -165,6 +168,7 @@ class Settings:
             sla_check_interval=_float(env, "SLA_CHECK_INTERVAL", cls.sla_check_interval),
             window_warning_lead=_float(env, "WINDOW_WARNING_LEAD", cls.window_warning_lead),
             window_check_interval=_float(env, "WINDOW_CHECK_INTERVAL", cls.window_check_interval),
+            template_sync_interval=_float(env, "TEMPLATE_SYNC_INTERVAL", cls.template_sync_interval),
             task_time_limit=_int(env, "TASK_TIME_LIMIT", cls.task_time_limit),
             celery_task_events=(env.get("CELERY_TASK_EVENTS") or "").lower() in ("1", "true", "yes"),
             celery_visibility_timeout=_int(env, "CELERY_VISIBILITY_TIMEOUT", cls.celery_visibility_timeout),
@@ -186,6 +190,8 @@ class Settings:
                 (key.removeprefix("ATTACHMENT_MAX_BYTES_").lower(), int(value)) for key, value in sorted(env.items())
                 if key.startswith("ATTACHMENT_MAX_BYTES_") and value),
             attachment_url_ttl=_int(env, "ATTACHMENT_URL_TTL", cls.attachment_url_ttl),
+            media_fetch_for=_float(env, "MEDIA_FETCH_FOR", cls.media_fetch_for),
+            media_fetch_attempts=_int(env, "MEDIA_FETCH_ATTEMPTS", cls.media_fetch_attempts),
             webhook_retry_for=_float(env, "WEBHOOK_RETRY_FOR", cls.webhook_retry_for),
             webhook_disable_after=_float(env, "WEBHOOK_DISABLE_AFTER", cls.webhook_disable_after),
             webhooks_allow_private=(env.get("WEBHOOKS_ALLOW_PRIVATE") or "").lower() in ("1", "true", "yes"),

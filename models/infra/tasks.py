@@ -13,6 +13,8 @@ from typing import Final
 PROCESS_EVENT: Final = "triage.process_event"
 ASSIGN_QUEUE: Final = "assignment.assign_queue"
 SEND_MESSAGE: Final = "outbound.send_message"
+FETCH_MEDIA: Final = "media.fetch"
+SYNC_TEMPLATES: Final = "templates.sync"
 RUN_CONTACT_JOB: Final = "contacts.run_job"  # export or erasure of a contact, in committed steps
 
 # Periodic jobs, run by beat; each is idempotent, so two beats or overlapping runs do no harm.
@@ -28,6 +30,7 @@ EXPIRE_PRESENCE: Final = "agents.expire_presence"
 REQUEUE_STALE_SENDS: Final = "outbound.requeue_stale"
 WARN_WINDOW_CLOSING: Final = "window.warn_closing"
 SWEEP_WEBHOOKS: Final = "webhooks.sweep"
+SYNC_ALL_TEMPLATES: Final = "templates.sync_all"
 WAKE_SNOOZED: Final = "workflow.wake_snoozed"
 AUTO_RESOLVE: Final = "workflow.auto_resolve"
 
@@ -38,7 +41,7 @@ WEBHOOKS_QUEUE: Final = "webhooks"
 # Beat's routine: their runs are logged at DEBUG (models.infra.telemetry.RoutineFilter), not once a minute each.
 PERIODIC: Final = (OUTBOX_RELAY, ASSIGNMENT_SWEEP, SLA_CHECK, RETURN_UNANSWERED, EXPIRE_MENUS, REQUEUE_STALE_INBOX,
                    REFRESH_GAUGES, EXPIRE_PRESENCE, REQUEUE_STALE_SENDS, WARN_WINDOW_CLOSING, SWEEP_WEBHOOKS,
-                   WAKE_SNOOZED, AUTO_RESOLVE, WATCH_BROKER)
+                   WAKE_SNOOZED, AUTO_RESOLVE, WATCH_BROKER, SYNC_ALL_TEMPLATES)
 
 DEFAULT_QUEUE: Final = "celery"
 QUEUES: Final = (DEFAULT_QUEUE, WEBHOOKS_QUEUE)  # a worker started without -Q consumes both

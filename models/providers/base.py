@@ -8,7 +8,7 @@ failures of a call to the provider are `ProviderError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -133,6 +133,9 @@ class MediaRef:
     sha256: str | None = None
     filename: str | None = None
     caption: str | None = None
+    inline_id: str | None = None  # an email's Content-ID: the HTML shows it in place as cid:<inline_id>
+    stored: Mapping[str, Any] | None = None  # came inside the webhook, already in our store: {key, size, sha256}
+    error: str | None = None  # came inside the webhook and was refused (size, type): why
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,20 @@ class InteractiveButton:
 
 
 @dataclass(frozen=True)
+class OutboundFile:
+    """A file going out with a reply: our signed, expiring link for providers that fetch it (WhatsApp by link,
+    Twilio MMS), `read()` for those that take the bytes inline (SendGrid). `kind` is the provider's media kind
+    (models.rules.media.outbound_kind), checked before the message was queued."""
+
+    filename: str
+    content_type: str
+    size: int
+    url: str
+    read: Callable[[], bytes]
+    kind: str = "file"
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """One reply to send, with what any adapter may need to address and thread it.
 
@@ -270,6 +287,10 @@ class OutboundMessage:
     last_inbound: Mapping[str, Any] | None = None
     reply_to: str | None = None  # provider id of the message to quote
     reference: str | None = None
+    files: tuple[OutboundFile, ...] = ()
+    reaction: Reaction | None = None  # an emoji on the customer's message `reaction.message_id` ("" removes it)
+    # quick-reply buttons {"buttons": [{id, title}]} or a list {"list": {button, sections: [{title?, rows}]}}
+    interactive: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -283,9 +304,12 @@ class SendReceipt:
 
 @dataclass(frozen=True)
 class MediaContent:
+    """Fetched media bytes; `sha256` is the provider's own checksum of them when it reports one."""
+
     content: bytes
     mime_type: str
     filename: str | None = None
+    sha256: str | None = None
 
 
 @dataclass

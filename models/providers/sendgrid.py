@@ -7,6 +7,7 @@ import binascii
 import hmac
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal, NoReturn
@@ -101,7 +102,7 @@ def _angle(message_id: str) -> str:
 def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | None, to: str, subject: str,
               text: str, in_reply_to: str | None, references: list[str], timeout: tuple[float, float],
               reply_to: str | None = None, session: requests.Session | None = None,
-              reference: str | None = None) -> str:
+              reference: str | None = None, attachments: Sequence[dict[str, str]] = ()) -> str:
     """Send a plain-text email; returns the X-Message-Id (the prefix of later `sg_message_id`s). Raises ProviderError.
 
     Message ids may be given with or without angle brackets; the headers always carry them bracketed.
@@ -113,6 +114,8 @@ def send_mail(*, base_url: str, api_key: str, from_email: str, from_name: str | 
                            "content": [{"type": "text/plain", "value": text}]}
     if reply_to:
         doc["reply_to"] = {"email": reply_to}
+    if attachments:  # {content (base64), filename, type, disposition}
+        doc["attachments"] = list(attachments)
     headers: dict[str, str] = {}
     if in_reply_to:
         headers["In-Reply-To"] = _angle(in_reply_to)
@@ -283,7 +286,9 @@ class SendGridAdapter:
             subject=f"Re: {message.subject}" if message.subject else "Re: your message", text=message.body,
             in_reply_to=last_in, references=[last_in] if last_in else [], timeout=transport.timeout,
             session=transport.http, reference=message.reference,
-            reply_to=reply_address(channel.external_id, message.ticket_id, credentials(channel, "inbound_secret"))))
+            reply_to=reply_address(channel.external_id, message.ticket_id, credentials(channel, "inbound_secret")),
+            attachments=[{"content": base64.b64encode(f.read()).decode(), "filename": f.filename,
+                          "type": f.content_type, "disposition": "attachment"} for f in message.files]))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
         raise unsupported("fetching attachments (Inbound Parse posts them inline; a later issue)", PROVIDER)

@@ -89,10 +89,11 @@ def _attachments(form: Mapping[str, str], files_count: int) -> list[dict[str, An
         def order(key: str) -> tuple[int, str]:  # attachment2 before attachment10
             digits = key.removeprefix("attachment")
             return (int(digits) if digits.isascii() and digits.isdigit() else 1 << 30, key)
-        items = [info[k] for k in sorted(info, key=order) if isinstance(info[k], dict)]
-        return [{"filename": i.get("filename") or i.get("name"), "type": i.get("type")} for i in items]
+        keys = [k for k in sorted(info, key=order) if isinstance(info[k], dict)]
+        return [{"field": k, "filename": info[k].get("filename") or info[k].get("name"), "type": info[k].get("type"),
+                 "content_id": info[k].get("content-id")} for k in keys]
     count = min(files_count or _int(form.get("attachments")), 100)  # the field is a claim, not a file list
-    return [{"filename": None, "type": None} for _ in range(count)]
+    return [{"field": f"attachment{i + 1}", "filename": None, "type": None} for i in range(count)]
 
 
 def _int(value: Any) -> int:
@@ -183,7 +184,10 @@ def parse_message(payload: dict[str, Any]) -> ParsedMessage:
         body=body,
         extra={k: payload.get(k) for k in ("subject", "message_id", "in_reply_to", "references", "attachments",
                                            "recipient")},
-        media=tuple(MediaRef(kind="file", filename=a.get("filename"), mime_type=a.get("type")) for a in attachments),
+        media=tuple(MediaRef(kind="file", filename=a.get("filename"), mime_type=a.get("type"),
+                             inline_id=a.get("content_id"), error=a.get("error"),
+                             stored=a["stored"] if isinstance(a.get("stored"), dict) else None)
+                    for a in attachments),
         thread=EmailThread(subject=str(payload.get("subject") or ""), message_id=payload.get("message_id"),
                            in_reply_to=payload.get("in_reply_to"),
                            references=tuple(str(r) for r in payload.get("references") or []),

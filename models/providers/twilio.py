@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import requests
 
 from models.org import Channel, ChannelKind
+from models.providers import twilio_media
 from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials
 from models.providers.base import (
     Ack,
@@ -205,8 +206,10 @@ def parse_status(form: Mapping[str, str]) -> InboundEvent:
 
 def send_sms(*, base_url: str, account_sid: str, auth_token: str, from_: str | None,
              messaging_service_sid: str | None, to: str, body: str, status_callback: str | None,
-             timeout: tuple[float, float], session: requests.Session | None = None) -> str:
-    """Send an SMS; returns the message sid (`SM...`). Raises ProviderError.
+             timeout: tuple[float, float], session: requests.Session | None = None,
+             media_urls: Sequence[str] = ()) -> str:
+    """Send an SMS (an MMS with `media_urls`: public URLs Twilio fetches); returns the message sid. Raises
+    ProviderError.
 
     A read timeout is reported as retryable although Twilio may have accepted the message: the REST API has no
     idempotency key, so a retry can, rarely, send the text twice. Callers that cannot accept that should treat
@@ -223,8 +226,9 @@ def send_sms(*, base_url: str, account_sid: str, auth_token: str, from_: str | N
         form["StatusCallback"] = status_callback
     url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
     http = session or requests
+    data: Any = list(form.items()) + [("MediaUrl", u) for u in media_urls]  # MediaUrl repeats, one per file
     try:
-        resp = http.post(url, data=form, auth=(account_sid, auth_token), timeout=timeout)
+        resp = http.post(url, data=data, auth=(account_sid, auth_token), timeout=timeout)
     except requests.Timeout as exc:
         raise ProviderError("timeout", str(exc), retryable=True) from exc
     except requests.ConnectionError as exc:
@@ -382,6 +386,8 @@ class TwilioAdapter:
     def send(self, channel: Channel, message: OutboundMessage, transport: Transport, now: datetime) -> SendReceipt:
         if message.media is not None or message.buttons:
             raise unsupported("media or interactive messages", PROVIDER)
+        if len(message.files) > 10:
+            raise ProviderError("unsupported", "Twilio MMS carries at most 10 files", retryable=False)
         service = credentials(channel, "messaging_service_sid") or None
         settings = transport.settings
         # Twilio has no templates: a template reply goes out as its text.
@@ -390,10 +396,15 @@ class TwilioAdapter:
             auth_token=credentials(channel, "auth_token"), from_=None if service else channel.external_id,
             messaging_service_sid=service, to=f"+{message.to}" if message.to else "", body=message.body,
             status_callback=status_callback_url(settings.public_base_url, message.reference), timeout=transport.timeout,
-            session=transport.http))
+            session=transport.http, media_urls=[f.url for f in message.files]))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
-        raise unsupported("fetching media (a later issue)", PROVIDER)
+        if not media.url:
+            raise unsupported("media without a MediaUrl", PROVIDER)
+        return twilio_media.fetch(base_url=transport.settings.twilio_api_base_url,
+                                  account_sid=credentials(channel, "account_sid"),
+                                  auth_token=credentials(channel, "auth_token"), url=media.url,
+                                  timeout=transport.timeout, session=transport.http)
 
     def validate_credentials(self, channel: Channel, transport: Transport) -> None:
         check_account(base_url=transport.settings.twilio_api_base_url, account_sid=credentials(channel, "account_sid"),

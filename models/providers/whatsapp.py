@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NoReturn
@@ -12,6 +12,7 @@ from typing import Any, Literal, NoReturn
 import requests
 
 from models.org import Channel, ChannelKind
+from models.providers import whatsapp_media
 from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials, json_body
 from models.providers.base import (
     Ack,
@@ -53,7 +54,7 @@ def verify_signature(raw_body: bytes, header: str | None, app_secret: str) -> bo
     return hmac.compare_digest(expected, header.removeprefix("sha256="))
 
 
-def _values(doc: Any) -> Iterator[dict[str, Any]]:
+def _values(doc: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
     if not isinstance(doc, dict) or doc.get("object") != "whatsapp_business_account":
         raise MalformedDelivery("object: expected 'whatsapp_business_account'")
     entries = doc.get("entry")
@@ -72,7 +73,7 @@ def _values(doc: Any) -> Iterator[dict[str, Any]]:
             metadata = value.get("metadata")
             if not isinstance(metadata, dict) or not isinstance(metadata.get("phone_number_id"), str):
                 raise MalformedDelivery(f"entry[{i}].changes[{j}].value.metadata.phone_number_id: required")
-            yield value
+            yield entry.get("id"), value
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,15 @@ def parse_delivery(doc: Any) -> ParsedDelivery:
     """Every message and status of a delivery (several entries, changes and items may come at once)."""
     events: list[InboundEvent] = []
     refs: set[str] = set()
-    for value in _values(doc):
+    for waba_id, value in _values(doc):
         ref = value["metadata"]["phone_number_id"]
         refs.add(ref)
         contacts = {c.get("wa_id"): c for c in value.get("contacts") or [] if isinstance(c, dict)}
         for message in value.get("messages") or []:
             if not isinstance(message, dict) or not message.get("id") or not message.get("from"):
                 raise MalformedDelivery("messages[]: id and from are required")
-            payload = {"metadata": value["metadata"], "contact": contacts.get(message["from"]), "message": message}
+            payload = {"metadata": value["metadata"], "contact": contacts.get(message["from"]), "message": message,
+                       "waba_id": None if waba_id is None else str(waba_id)}  # entry.id: the business account
             events.append(InboundEvent(ref, str(message["id"]), "message", payload))
         for status in value.get("statuses") or []:
             if not isinstance(status, dict) or not status.get("id") or not status.get("status"):
@@ -199,10 +201,14 @@ def normalise_status(payload: dict[str, Any]) -> StatusUpdate | None:
 
 def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, media: MediaRef | None = None,
                 buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None,
-                reference: str | None = None) -> dict[str, Any]:
-    """The Graph API request body for one outbound message (text, template, media by id or link, reply buttons)."""
+                reference: str | None = None, reaction: Reaction | None = None,
+                interactive: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The Graph API request body for one outbound message (text, template, media by id or link, reply buttons,
+    a reaction)."""
     doc: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
-    if template:
+    if reaction is not None:
+        doc.update(type="reaction", reaction={"message_id": reaction.message_id, "emoji": reaction.emoji})
+    elif template:
         doc.update(type="template", template=template)
     elif media is not None:
         kind = media.kind if media.kind in _MEDIA else "document"
@@ -212,6 +218,8 @@ def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, m
         if media.filename and kind == "document":
             item["filename"] = media.filename
         doc.update(type=kind, **{kind: item})
+    elif interactive:
+        doc.update(type="interactive", interactive=interactive_doc(body, interactive))
     elif buttons:
         if len(buttons) > 3:
             raise ProviderError("unsupported", "WhatsApp reply buttons: at most 3", retryable=False)
@@ -226,14 +234,28 @@ def message_doc(to: str, body: str, *, template: dict[str, Any] | None = None, m
     return doc
 
 
+def interactive_doc(body: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Graph's `interactive` object for our buttons or list (validated by the API: 3 buttons, 10 rows)."""
+    if spec.get("list"):
+        listing = spec["list"]
+        return {"type": "list", "body": {"text": body}, "action": {
+            "button": listing["button"],
+            "sections": [{**({"title": s["title"]} if s.get("title") else {}),
+                          "rows": [{k: r[k] for k in ("id", "title", "description") if r.get(k)} for r in s["rows"]]}
+                         for s in listing["sections"]]}}
+    return {"type": "button", "body": {"text": body}, "action": {
+        "buttons": [{"type": "reply", "reply": {"id": b["id"], "title": b["title"]}} for b in spec["buttons"]]}}
+
+
 def send(*, base_url: str, version: str, phone_number_id: str, token: str, to: str, body: str,
          timeout: tuple[float, float], template: dict[str, Any] | None = None,
          session: requests.Session | None = None, media: MediaRef | None = None,
-         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None, reference: str | None = None) -> str:
+         buttons: tuple[InteractiveButton, ...] = (), reply_to: str | None = None, reference: str | None = None,
+         reaction: Reaction | None = None, interactive: Mapping[str, Any] | None = None) -> str:
     """Send a text, or a template (`{"name", "language": {"code"}, "components"}`) outside the 24 h window."""
     url = f"{base_url}/{version}/{phone_number_id}/messages"
     doc = message_doc(to, body, template=template, media=media, buttons=buttons, reply_to=reply_to,
-                      reference=reference)
+                      reference=reference, reaction=reaction, interactive=interactive)
     resp = _call("post", url, token, timeout, session, json=doc)
     if resp.status_code == 200:
         try:
@@ -347,15 +369,22 @@ class WhatsAppAdapter:
 
     def send(self, channel: Channel, message: OutboundMessage, transport: Transport, now: datetime) -> SendReceipt:
         settings = transport.settings
+        media = message.media or whatsapp_media.by_link(message.files, message.body)
         return SendReceipt(send(
             base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
             phone_number_id=channel.external_id, token=credentials(channel, "access_token"), to=message.to,
-            body=message.body, template=message.template, media=message.media, buttons=message.buttons,
-            reply_to=message.reply_to, reference=message.reference, timeout=transport.timeout,
-            session=transport.http))
+            body=message.body, template=message.template, media=media, buttons=message.buttons,
+            reply_to=message.reply_to, reference=message.reference, reaction=message.reaction,
+            interactive=message.interactive, timeout=transport.timeout, session=transport.http))
 
     def fetch_media(self, channel: Channel, media: MediaRef, transport: Transport) -> MediaContent:
-        raise unsupported("fetching media (a later issue)", PROVIDER)
+        if not media.id:
+            raise unsupported("media without a media id", PROVIDER)
+        settings = transport.settings
+        return whatsapp_media.fetch(
+            base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version,
+            phone_number_id=channel.external_id, token=credentials(channel, "access_token"), media_id=media.id,
+            timeout=transport.timeout, session=transport.http)
 
     def validate_credentials(self, channel: Channel, transport: Transport) -> None:
         settings = transport.settings

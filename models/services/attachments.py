@@ -36,7 +36,7 @@ def store_upload(session: Session, store: Store, message: Message, *, filename: 
     """Store `data` as an attachment of `message` (checked first: nothing half-stored on refusal)."""
     check_storable(content_type, None, max_bytes)
     key = storage_key(message.tenant_id)
-    stored = store.put(key, _Bounded(data, max_bytes), content_type)
+    stored = store.put(key, bounded(data, max_bytes), content_type)
     attachment = Attachment(tenant_id=message.tenant_id, message_id=message.id, filename=filename[:255],
                             content_type=content_type, size=stored.size, sha256=stored.sha256, storage_key=key,
                             status=AttachmentStatus.STORED, source={"upload": True}, created_at=now,
@@ -62,6 +62,11 @@ def of_messages(session: Session, message_ids: Iterable[int]) -> dict[int, list[
         for row in session.scalars(select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.id)):
             found[row.message_id].append(row)
     return found
+
+
+def bounded(data: Readable, limit: int) -> Readable:
+    """`data`, refusing (TooLarge) to be read past `limit` bytes: for bodies whose size is not known up front."""
+    return _Bounded(data, limit)
 
 
 class _Bounded:

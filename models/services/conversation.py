@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,9 +10,12 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from models.errors import Forbidden, Invalid, NotFound
+from models.infra.config import Settings
+from models.infra.storage import Store
 from models.labels import TicketLabel
 from models.org import Channel, ChannelKind, QueueMember, Role, User
-from models.services import facts, pagination, sla, templates
+from models.services import facts, media_out, pagination, sla, templates
+from models.services.media import UploadedFile
 from models.services.outbound import queue_text
 from models.tickets import Contact, Message, Ticket, TicketStatus
 
@@ -32,7 +36,8 @@ def list_messages(session: Session, user: User, ticket_id: int, cursor: str | No
                   limit: int = 50) -> tuple[list[Message], str | None]:
     """A page of the ticket's messages, newest page first, each page oldest first (as a chat shows it)."""
     ticket = get_ticket(session, user, ticket_id)
-    query = pagination.page(select(Message).where(Message.ticket_id == ticket.id)
+    # An agent's reaction send is a row for the outbound path, shown as the reaction it is, not as a message.
+    query = pagination.page(select(Message).where(Message.ticket_id == ticket.id, Message.kind != "reaction")
                             .options(selectinload(Message.attachments), selectinload(Message.reactions)),
                             Message, cursor, limit)
     rows, next_cursor = pagination.split(list(session.scalars(query)), limit)
@@ -40,15 +45,22 @@ def list_messages(session: Session, user: User, ticket_id: int, cursor: str | No
 
 
 def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime,
-          template: dict[str, Any] | None = None) -> Message:
+          template: dict[str, Any] | None = None, files: Sequence[UploadedFile] = (),
+          store: Store | None = None, settings: Settings | None = None, reply_to: int | None = None,
+          interactive: dict[str, Any] | None = None) -> Message:
     """Queue a reply to the customer; a worker sends it once this transaction commits.
 
     WhatsApp allows free-form text only within 24 hours of the customer's last message; after that the
     reply must be an approved template, and a plain text is refused here rather than failing at Meta.
+    `files` go with it (stored in `store`, checked against the provider's limits first: see media_out).
     """
     body = body.strip()
-    if not body and not template:
+    if not body and not template and not files:
         raise Invalid("body must not be empty", field="body")
+    if files and template is not None:
+        raise Invalid("a template carries no files: send them in a reply of their own", field="file")
+    if interactive is not None and (files or template is not None or not body):
+        raise Invalid("buttons and lists go with a body text, without files or a template", field="interactive")
     if len(body) > MAX_BODY:
         raise Invalid(f"body is longer than {MAX_BODY} characters", field="body")
     ticket = get_ticket(session, user, ticket_id)
@@ -70,9 +82,34 @@ def reply(session: Session, user: User, ticket_id: int, body: str, now: datetime
     if template is not None:
         template, text = templates.compose(session, channel, template)
         body = body or text
+    extra = _quoting(session, ticket, reply_to)
+    if interactive is not None:
+        if channel.kind not in (ChannelKind.WHATSAPP, ChannelKind.SANDBOX):
+            raise Invalid(f"{channel.kind.value} has no buttons or lists", field="interactive",
+                          code="interactive_unsupported")
+        extra["interactive"] = interactive
     sla.agent_replied(session, ticket, now)
     facts.agent_replied(session, ticket, user.id, now)  # reports: the open wait ends
-    return queue_text(session, ticket, body, user.id, now, template=template)
+    if files:
+        if store is None or settings is None:
+            raise RuntimeError("a reply with files needs the object store and the settings")
+        return media_out.queue_files(session, store, settings.attachment_limit(channel.kind.value), ticket,
+                                     channel, body, user.id, now, files, quoting=extra)
+    return queue_text(session, ticket, body, user.id, now, template=template,
+                      kind="interactive" if interactive is not None else None, payload=extra)
+
+
+def _quoting(session: Session, ticket: Ticket, reply_to: int | None) -> dict[str, Any]:
+    """What a reply quoting message `reply_to` of this ticket stores: our id, and the provider's to send."""
+    if reply_to is None:
+        return {}
+    quoted = session.scalars(select(Message).where(Message.id == reply_to, Message.ticket_id == ticket.id)
+                             ).one_or_none()
+    if quoted is None:
+        raise NotFound("the quoted message is not on this ticket")
+    if not quoted.provider_message_id:
+        raise Invalid("the quoted message has not reached the customer", field="reply_to", code="message_not_sent")
+    return {"reply_to_id": quoted.id, "reply_to_provider_id": quoted.provider_message_id}
 
 
 def list_tickets(session: Session, user: User, *, status: str | None = None, queue_id: int | None = None,

@@ -43,6 +43,7 @@ import copy
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,16 +52,19 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.attachments import Attachment, AttachmentStatus
 from models.infra import realtime, tasks
 from models.infra.config import Settings
 from models.infra.metrics import MESSAGES_SENT, count
 from models.infra.outbox import enqueue
+from models.infra.storage import ObjectMissing, Store, StoreUnavailable
 from models.org import Channel
 from models.providers.adapter import Transport
-from models.providers.base import OutboundMessage, ProviderError, SendReceipt, StatusUpdate
+from models.providers.base import OutboundFile, OutboundMessage, ProviderError, Reaction, SendReceipt, StatusUpdate
 from models.providers.breaker import Breakers, Permit
 from models.providers.registry import adapter_for
 from models.services.inbound import store_events
+from models.services.media import signed_link
 from models.services.payloads import message_view, ticket_audience
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket
 
@@ -99,15 +103,17 @@ class Outcome:
 
 
 def queue_text(session: Session, ticket: Ticket, body: str, author_id: int | None, now: datetime,
-               template: dict[str, Any] | None = None) -> Message:
+               template: dict[str, Any] | None = None, kind: str | None = None,
+               payload: dict[str, Any] | None = None) -> Message:
     """Record an outbound text on the ticket and ask a worker to send it once this transaction commits.
 
     The idempotency key identifies this message to the sender: a retried task finds the same row, never a
     second one. `author_id` None means the bot wrote it.
     """
     message = Message(tenant_id=ticket.tenant_id, ticket_id=ticket.id, channel_id=ticket.channel_id,
-                      direction=Direction.OUTBOUND, kind="template" if template else "text", body=body,
-                      payload={"template": template} if template else {}, author_id=author_id,
+                      direction=Direction.OUTBOUND, kind=kind or ("template" if template else "text"), body=body,
+                      payload={**(payload or {}), **({"template": template} if template else {})},
+                      author_id=author_id,
                       idempotency_key=uuid.uuid4().hex, status=DeliveryStatus.QUEUED, created_at=now, attempts=0)
     session.add(message)
     session.flush()
@@ -178,7 +184,7 @@ def claim_send(session: Session, message_id: int, now: datetime, breakers: Break
 
 
 def deliver(session: Session, claim: Claim, now: datetime, settings: Settings, breakers: Breakers,
-            http: requests.Session | None = None) -> Outcome:
+            http: requests.Session | None = None, store: Store | None = None) -> Outcome:
     """Second transaction: call the provider for a committed claim, with the row locked, and record the result.
 
     The lock is held during the call so that no other task can claim the message meanwhile (see the module doc).
@@ -194,7 +200,7 @@ def deliver(session: Session, claim: Claim, now: datetime, settings: Settings, b
     channel = session.get_one(Channel, message.channel_id)
     contact = session.get_one(Contact, ticket.contact_id)
     try:
-        receipt = _send(session, channel, contact, ticket, message, now, Transport(settings, http))
+        receipt = _send(session, channel, contact, ticket, message, now, Transport(settings, http), store)
     except ProviderError as exc:
         # A refusal (4xx) proves the provider is up; only retryable errors count against the breaker.
         breaker.record(claim.permit, ok=not exc.retryable, now=now.timestamp())
@@ -216,7 +222,8 @@ def deliver(session: Session, claim: Claim, now: datetime, settings: Settings, b
 
 
 def send_message(session: Session, message_id: int, now: datetime, settings: Settings,
-                 http: requests.Session | None = None, breakers: Breakers = NO_BREAKERS) -> str:
+                 http: requests.Session | None = None, breakers: Breakers = NO_BREAKERS,
+                 store: Store | None = None) -> str:
     """Claim and deliver in this one transaction; a message already sent or failed is left alone.
 
     For callers without a worker: nothing is on record before the call, so a retryable ProviderError propagates
@@ -225,7 +232,7 @@ def send_message(session: Session, message_id: int, now: datetime, settings: Set
     step = claim_send(session, message_id, now, breakers)
     if isinstance(step, Outcome):
         return step.result
-    outcome = deliver(session, step, now, settings, breakers, http)
+    outcome = deliver(session, step, now, settings, breakers, http, store)
     if outcome.error is not None and outcome.result == "retry":
         raise outcome.error
     return outcome.result
@@ -279,7 +286,7 @@ def _emit_status(session: Session, message: Message, ticket: Ticket) -> None:
 
 
 def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, message: Message, now: datetime,
-          transport: Transport) -> SendReceipt:
+          transport: Transport, store: Store | None = None) -> SendReceipt:
     adapter = adapter_for(channel.kind)
     last_inbound = None
     if adapter.address == "email":  # threading data, for the adapters that thread replies
@@ -288,8 +295,45 @@ def _send(session: Session, channel: Channel, contact: Contact, ticket: Ticket, 
             .order_by(Message.id.desc()).limit(1))
     to = (contact.email if adapter.address == "email" else contact.phone) or ""
     outgoing = OutboundMessage(ticket_id=ticket.id, to=to, body=message.body, template=message.payload.get("template"),
-                               subject=ticket.subject, last_inbound=last_inbound, reference=str(message.id))
+                               subject=ticket.subject, last_inbound=last_inbound,
+                               files=outbound_files(session, transport.settings, store, message, now),
+                               reaction=_reaction(message.payload.get("reaction")),
+                               reply_to=message.payload.get("reply_to_provider_id"),
+                               interactive=message.payload.get("interactive"), reference=str(message.id))
     return adapter.send(channel, outgoing, transport, now)
+
+
+def _reaction(doc: Any) -> Reaction | None:
+    if not isinstance(doc, dict):
+        return None
+    return Reaction(message_id=str(doc.get("message_id") or ""), emoji=str(doc.get("emoji") or ""))
+
+
+def outbound_files(session: Session, settings: Settings, store: Store | None, message: Message,
+                   now: datetime) -> tuple[OutboundFile, ...]:
+    """The message's stored files as the adapter sends them: a fresh signed link each attempt (a retry hours later
+    still hands the provider a valid one), and the bytes read only if the adapter asks for them."""
+    rows = session.scalars(select(Attachment).where(Attachment.message_id == message.id,
+                                                    Attachment.status == AttachmentStatus.STORED)
+                           .order_by(Attachment.id)).all()
+    kinds = message.payload.get("media_kinds") or []
+
+    def reader(key: str) -> Callable[[], bytes]:
+        def read() -> bytes:
+            if store is None:
+                raise ProviderError("store_unavailable", "no object store in this process", retryable=True)
+            try:
+                return b"".join(store.open(key))
+            except StoreUnavailable as exc:
+                raise ProviderError("store_unavailable", str(exc), retryable=True) from exc
+            except ObjectMissing as exc:
+                raise ProviderError("file_missing", f"the file {key} is gone from the store") from exc
+        return read
+
+    return tuple(OutboundFile(filename=a.filename, content_type=a.content_type, size=a.size or 0,
+                              url=signed_link(settings, a, now.timestamp()), read=reader(str(a.storage_key)),
+                              kind=kinds[i] if i < len(kinds) else "file")
+                 for i, a in enumerate(rows))
 
 
 def settle_by_reference(session: Session, channel: Channel, update: StatusUpdate, now: datetime) -> Message | None:

@@ -6,15 +6,78 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import requests
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from models.errors import Invalid
-from models.org import Channel
+from models.errors import Invalid, NotFound
+from models.events import InboxEvent
+from models.infra import tasks
+from models.infra.config import Settings
+from models.infra.outbox import enqueue
+from models.org import Channel, ChannelKind, User
+from models.providers import whatsapp_templates
+from models.providers.adapter import credentials
 from models.rules import templates as rules
 from models.templates import MessageTemplate
 
 APPROVED = "APPROVED"
+_LEARN_FROM = 20  # recent deliveries looked at for the business account id (entry.id) of a channel
+
+
+def business_account(session: Session, channel: Channel) -> str | None:
+    """The channel's WhatsApp Business Account id: its `business_account_id` credential, else the entry.id of
+    its recent deliveries (Meta names the account in every webhook)."""
+    configured = credentials(channel, "business_account_id")
+    if configured:
+        return configured
+    for payload in session.scalars(select(InboxEvent.payload).where(InboxEvent.channel_id == channel.id,
+                                                                    InboxEvent.kind == "message")
+                                   .order_by(InboxEvent.id.desc()).limit(_LEARN_FROM)):
+        if isinstance(payload, dict) and payload.get("waba_id"):
+            return str(payload["waba_id"])
+    return None
+
+
+def request_sync(session: Session, user: User, channel_id: int) -> Channel:
+    """Ask a worker to sync the channel's catalogue now (a supervisor's "sync now")."""
+    channel = session.scalars(select(Channel).where(Channel.id == channel_id,
+                                                    Channel.tenant_id == user.tenant_id)).one_or_none()
+    if channel is None:
+        raise NotFound("channel not found")
+    if channel.kind != ChannelKind.WHATSAPP:
+        raise Invalid("only WhatsApp channels have templates", field="channel_id", code="templates_unsupported")
+    if business_account(session, channel) is None:
+        raise Invalid("the channel's business account is not known yet: set its business_account_id credential, "
+                      "or wait for its first delivery", field="business_account_id", code="business_account_unknown")
+    enqueue(session, channel.tenant_id, tasks.SYNC_TEMPLATES, channel.id)
+    return channel
+
+
+def schedule_all(session: Session) -> int:
+    """Ask for a sync of every active WhatsApp channel (beat's periodic job); each runs as its own task."""
+    rows = session.execute(select(Channel.id, Channel.tenant_id).where(Channel.kind == ChannelKind.WHATSAPP,
+                                                                       Channel.active.is_(True))).all()
+    for channel_id, tenant_id in rows:
+        enqueue(session, tenant_id, tasks.SYNC_TEMPLATES, channel_id)
+    return len(rows)
+
+
+def sync(session: Session, channel_id: int, settings: Settings, now: datetime,
+         http: requests.Session | None = None) -> dict[str, Any]:
+    """Read the channel's templates from the Graph API and make them the stored catalogue. Raises ProviderError
+    (the task retries the retryable ones); a channel whose business account is unknown is skipped."""
+    channel = session.get(Channel, channel_id)
+    if channel is None or channel.kind != ChannelKind.WHATSAPP or not channel.active:
+        return {"skipped": "no such active WhatsApp channel"}
+    waba_id = business_account(session, channel)
+    if waba_id is None:
+        return {"skipped": "business account unknown"}
+    fetched = whatsapp_templates.list_templates(
+        base_url=settings.whatsapp_graph_base_url, version=settings.whatsapp_graph_version, waba_id=waba_id,
+        token=credentials(channel, "access_token"), timeout=(settings.http_connect_timeout,
+                                                             settings.http_read_timeout), session=http)
+    return replace_catalogue(session, channel, fetched, now)
 
 
 def replace_catalogue(session: Session, channel: Channel, fetched: Iterable[dict[str, Any]],

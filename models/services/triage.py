@@ -20,7 +20,7 @@ from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import contacts, csat, facts, labels, sla, workflow
+from models.services import contacts, csat, facts, labels, media, reactions, sla, workflow
 from models.services.outbound import queue_text, settle_by_reference
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -49,7 +49,11 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     event, channel = row.InboxEvent, row.Channel
     adapter = adapter_for(channel.kind)
     if event.kind == "message":
-        receive_message(session, channel, adapter.parse_message(event.payload), now)
+        parsed = adapter.parse_message(event.payload)
+        if parsed.reaction is not None:  # an annotation of an earlier message, never a message of its own
+            reactions.customer_reacted(session, channel, parsed, now)
+        else:
+            receive_message(session, channel, parsed, now)
     else:
         update = adapter.normalise_status(event.payload)
         if update is None:
@@ -92,6 +96,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if message_id is None:
         return None  # already stored by an earlier run: nothing else to do
     message = session.get_one(Message, message_id)
+    _link_reply(session, channel, message, parsed)
+    media.attach_inbound(session, channel, message, parsed, now)
     count(session, MESSAGES_RECEIVED, tenant=channel.tenant_id, channel=channel.kind.value)
     if how == "new":
         count(session, TICKETS_CREATED, tenant=channel.tenant_id, channel=channel.kind.value)
@@ -124,6 +130,18 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     for text in decision.replies if decision else ():
         queue_text(session, ticket, text, None, now)
     return message
+
+
+def _link_reply(session: Session, channel: Channel, message: Message, parsed: ParsedMessage) -> None:
+    """A reply quoting a message of the conversation (or choosing one of our buttons) names it by the provider's
+    id: keep our id of it, so the message JSON's `reply_to` points at it. One we do not know stays unlinked."""
+    if not parsed.reply_to:
+        return
+    quoted = session.scalar(select(Message.id).where(Message.channel_id == channel.id,
+                                                     Message.ticket_id == message.ticket_id,
+                                                     Message.provider_message_id == parsed.reply_to))
+    if quoted is not None:
+        message.payload = {**message.payload, "reply_to_id": quoted}
 
 
 def _payload(parsed: ParsedMessage) -> dict[str, object]:

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Channel, InboxEvent, Message, OutboxTask, Ticket, User
+from models import Channel, InboxEvent, Message, OutboxTask, Reaction, Ticket, User
 from models.base import utcnow
 from models.infra.bus import RecordingBus
 from models.infra.config import Settings
@@ -78,7 +78,7 @@ def test_a_simulated_message_of_every_kind_reaches_a_ticket(app: Flask, client: 
                                                                 "mime_type": "image/png", "caption": "a nota"}},
         {"id": "m3", "from": MARIA, "type": "location", "location": {"latitude": -23.56, "longitude": -46.65,
                                                                       "name": "Loja Paulista"}},
-        {"id": "m4", "from": MARIA, "type": "reaction", "reaction": {"message_id": "sbx-1", "emoji": "👍"}},
+        {"id": "m4", "from": MARIA, "type": "reaction", "reaction": {"message_id": "m1", "emoji": "👍"}},
     ]}
     first = simulate(client, doc)
     assert (first.status_code, first.json) == (200, {"stored": 4, "duplicates": 0})
@@ -89,11 +89,13 @@ def test_a_simulated_message_of_every_kind_reaches_a_ticket(app: Flask, client: 
         assert ticket.channel_id == sandbox.id and ticket.contact.phone == "5511987654321"
         assert ticket.contact.name == "Maria" and ticket.queue_id == sandbox.default_queue_id
         messages = s.scalars(select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)).all()
+        reactions = [(r.message_id, r.reactor, r.emoji) for r in s.scalars(select(Reaction))]
+    # The reaction annotates the message it names; it is no message of its own.
     assert [(m.kind, m.body) for m in messages] == [
-        ("text", "Olá, preciso de ajuda"), ("image", "a nota"), ("location", "Loja Paulista"), ("reaction", "👍")]
+        ("text", "Olá, preciso de ajuda"), ("image", "a nota"), ("location", "Loja Paulista")]
+    assert reactions == [(messages[0].id, "customer", "👍")]
     assert messages[1].payload["content"]["media"][0]["mime_type"] == "image/png"
     assert messages[2].payload["content"]["location"]["latitude"] == -23.56
-    assert messages[3].payload["content"]["reaction"] == {"message_id": "sbx-1", "emoji": "👍"}
 
 
 def test_a_reply_goes_sent_then_delivered_then_read(app: Flask, client: FlaskClient, sessions: sessionmaker[Session],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
-from tests.fakes.http import FakeProvider
+from tests.fakes.http import Answer, FakeProvider
 
 
 @dataclass
@@ -17,12 +20,56 @@ class GraphServer(FakeProvider):
     token: str = "example-graph-token"
     phone_number_id: str = "106540352242922"
 
-    def answer_get(self, path: str, headers: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """`GET /{version}/{phone-number-id}`: the number's profile, for a token that may use it."""
+    # media id -> (bytes, MIME type): what customers "sent"; `add_media` puts one there, as Meta holds it
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # WABA id -> its templates
+    templates_page: int = 2  # small pages, so every sync pages
+
+    def _templates(self, waba_id: str, query: dict[str, str]) -> Answer:
+        """`GET /{waba-id}/message_templates`: a page of `templates_page` items, `paging.cursors.after` and
+        `paging.next` while more follow (Meta's cursor paging)."""
+        if waba_id not in self.templates:
+            return 400, {"error": {"message": f"Unsupported get request. Object with ID '{waba_id}' does not exist",
+                                   "type": "GraphMethodException", "code": 100, "error_subcode": 33}}, {}
+        items = self.templates[waba_id]
+        start = int(base64.b64decode(query["after"]).decode()) if query.get("after") else 0
+        size = min(int(query.get("limit", 25)), self.templates_page)
+        page = items[start:start + size]
+        cursors = {"before": base64.b64encode(str(start).encode()).decode(),
+                   "after": base64.b64encode(str(start + len(page)).encode()).decode()}
+        paging: dict[str, Any] = {"cursors": cursors}
+        if start + len(page) < len(items):
+            paging["next"] = f"{self.url}/v21.0/{waba_id}/message_templates?after={cursors['after']}"
+        return 200, {"data": page, "paging": paging}, {}
+
+    def add_media(self, data: bytes, mime_type: str) -> tuple[str, str]:
+        """A media item a customer sent: its id and the base64 SHA-256 the webhook carries for it."""
+        media_id = str(uuid.uuid4().int)[:16]
+        self.media[media_id] = (data, mime_type)
+        return media_id, base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+    def answer_get(self, path: str, headers: Any) -> Answer:
+        """`GET /{version}/{phone-number-id}`: the number's profile, for a token that may use it.
+        `GET /{version}/{media-id}`: the media's metadata and its short-lived download URL.
+        `GET /whatsapp_business/attachments/?mid=..`: the bytes (the token is needed here too)."""
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190,
                                    "fbtrace_id": "AbC"}}, {}
-        parts = path.split("?", 1)[0].strip("/").split("/")
+        route, _, query = path.partition("?")
+        parts = route.strip("/").split("/")
+        if parts[0] == "whatsapp_business":
+            item = self.media.get(dict(parse_qsl(query)).get("mid", ""))
+            if item is None:
+                return 404, None, {}
+            return 200, item[0], {"Content-Type": item[1]}
+        if len(parts) == 3 and parts[2] == "message_templates":
+            return self._templates(parts[1], dict(parse_qsl(query)))
+        if len(parts) == 2 and parts[1] in self.media:
+            data, mime = self.media[parts[1]]
+            return 200, {"messaging_product": "whatsapp", "url": f"{self.url}/whatsapp_business/attachments/?mid="
+                         f"{parts[1]}&ext=1700000000&hash=ATtest", "mime_type": mime,
+                         "sha256": hashlib.sha256(data).hexdigest(), "file_size": str(len(data)),
+                         "id": parts[1]}, {}
         if len(parts) != 2 or parts[1] != self.phone_number_id:
             return 400, {"error": {"message": f"Unsupported get request. Object with ID '{parts[-1]}' does not "
                                               "exist", "type": "GraphMethodException", "code": 100,
@@ -35,7 +82,7 @@ class GraphServer(FakeProvider):
         return {"path": path, "phone_number_id": parts[1] if len(parts) == 3 else None,
                 "authorization": headers.get("Authorization"), "body": json.loads(raw or b"{}")}
 
-    def answer(self, record: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(self, record: dict[str, Any]) -> Answer:
         if record["authorization"] != f"Bearer {self.token}":
             return 401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190,
                                    "fbtrace_id": "AbC"}}, {}

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-# (status, JSON body or None for an empty body, extra headers)
-Answer = tuple[int, dict[str, Any] | None, dict[str, str]]
+# (status, JSON body, or None for an empty body, or bytes of a file; extra headers)
+Answer = tuple[int, dict[str, Any] | bytes | None, dict[str, str]]
 Responder = Callable[[dict[str, Any]], Answer]
 
 
@@ -53,11 +53,12 @@ class FakeProvider:
                     server.requests.append(record)
                 self.reply(status, doc, headers)
 
-            def reply(self, status: int, doc: dict[str, Any] | None, headers: dict[str, str]) -> None:
-                payload = b"" if doc is None else json.dumps(doc).encode()
+            def reply(self, status: int, doc: dict[str, Any] | bytes | None, headers: dict[str, str]) -> None:
+                # bytes are a file (media downloads): its Content-Type comes in `headers`
+                payload = doc if isinstance(doc, bytes) else b"" if doc is None else json.dumps(doc).encode()
                 try:  # the client may have given up (read-timeout tests)
                     self.send_response(status)
-                    if doc is not None:
+                    if doc is not None and not isinstance(doc, bytes):
                         self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     for key, value in headers.items():

@@ -89,7 +89,7 @@ def inbound_parse_fields(*, from_: str = f"Maria Silva <{CUSTOMER}>", to: str = 
                          html: str = "<p>Olá, preciso de ajuda</p>", message_id: str | None = None,
                          in_reply_to: str | None = None, references: Sequence[str] = (),
                          envelope_to: Sequence[str] | None = None,
-                         attachments: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+                         attachments: Sequence[tuple[str, ...]] = ()) -> dict[str, str]:
     """The text fields of an Inbound Parse post (files are not included: `attachments` only describes them).
 
     `message_id` defaults to a fresh id; pass "" for an email without a Message-ID header. Ids are given bare
@@ -108,8 +108,9 @@ def inbound_parse_fields(*, from_: str = f"Maria Silva <{CUSTOMER}>", to: str = 
     if references:
         lines.append("References: " + "\n\t".join(f"<{r}>" for r in references))
     envelope = {"to": list(envelope_to) if envelope_to is not None else [SUPPORT], "from": CUSTOMER}
-    info = {f"attachment{i}": {"filename": name, "name": name, "type": content_type}
-            for i, (name, content_type) in enumerate(attachments, start=1)}
+    # (filename, type[, content-id]): an inline image carries the Content-ID its HTML refers to as cid:...
+    info = {f"attachment{i}": {"filename": a[0], "name": a[0], "type": a[1], **({"content-id": a[2]} if a[2:] else {})}
+            for i, a in enumerate(attachments, start=1)}
     fields = {
         "headers": "\n".join(lines) + "\n", "dkim": "{@example.com : pass}", "to": to, "from": from_,
         "subject": subject, "text": text, "html": html, "sender_ip": "209.85.223.169",

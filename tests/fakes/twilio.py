@@ -11,12 +11,12 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from tests.fakes.http import FakeProvider
+from tests.fakes.http import Answer, FakeProvider
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "example-twilio-auth-token"
@@ -48,19 +48,36 @@ class TwilioServer(FakeProvider):
         parts = path.strip("/").split("/")
         return {"path": path, "account_sid": parts[2] if len(parts) == 4 else None,
                 "auth": _basic(headers.get("Authorization")), "content_type": headers.get("Content-Type"),
-                "form": dict(parse_qsl(raw.decode(), keep_blank_values=True))}
+                "form": dict(parse_qsl(raw.decode(), keep_blank_values=True)),
+                "pairs": parse_qsl(raw.decode(), keep_blank_values=True)}  # MediaUrl repeats
 
-    def answer_get(self, path: str, headers: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """`GET /2010-04-01/Accounts/{sid}.json`: the account, for its own basic auth."""
+    # media path -> (bytes, MIME type): what customers sent by MMS (`add_media`)
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+    def add_media(self, data: bytes, mime_type: str, message_sid: str | None = None) -> str:
+        """An MMS media item: its MediaUrl, under the account's Messages resource as Twilio names it."""
+        path = (f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message_sid or new_sid('MM')}/Media/"
+                f"{new_sid('ME')}")
+        self.media[path] = (data, mime_type)
+        return f"{self.url}{path}"
+
+    def answer_get(self, path: str, headers: Any) -> Answer:
+        """`GET /2010-04-01/Accounts/{sid}.json`: the account, for its own basic auth.
+        `GET .../Messages/{sid}/Media/{sid}`: the media's bytes (media authentication on: basic auth needed)."""
         if _basic(headers.get("Authorization")) != (self.account_sid, self.auth_token):
             return 401, twilio_error(401, 20003, "Authenticate"), {"WWW-Authenticate": 'Basic realm="Twilio API"'}
+        if "/Media/" in path:
+            item = self.media.get(path)
+            if item is None:
+                return 404, twilio_error(404, 20404, f"The requested resource {path} was not found"), {}
+            return 200, item[0], {"Content-Type": item[1]}
         if path != f"/2010-04-01/Accounts/{self.account_sid}.json":
             return 404, twilio_error(404, 20404, f"The requested resource {path} was not found"), {}
         return 200, {"sid": self.account_sid, "friendly_name": "Acme", "status": "active", "type": "Full",
                      "auth_token": self.auth_token, "date_created": formatdate(usegmt=True),
                      "uri": f"/2010-04-01/Accounts/{self.account_sid}.json"}, {}
 
-    def answer(self, record: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(self, record: dict[str, Any]) -> Answer:
         if record["auth"] != (self.account_sid, self.auth_token):
             return 401, twilio_error(401, 20003, "Authenticate"), {"WWW-Authenticate": 'Basic realm="Twilio API"'}
         if record["account_sid"] != self.account_sid or not record["path"].endswith("/Messages.json"):

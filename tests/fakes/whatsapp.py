@@ -54,3 +54,18 @@ def sign(raw: bytes, secret: str = APP_SECRET) -> str:
 def encode(doc: dict[str, Any]) -> bytes:
     # Meta escapes non-ASCII as \uXXXX: the signature covers exactly these bytes.
     return json.dumps(doc).encode()
+
+
+def message_delivery(message: dict[str, Any], sender: str = "5511987654321", name: str = "Maria Silva",
+                     phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+    """A delivery of one message of any type: `message` holds `id`, `type` and the type's object (and
+    `context` for a reply); `from` and `timestamp` are filled in."""
+    doc = text_delivery(message["id"], sender=sender, name=name, phone_number_id=phone_number_id)
+    doc["entry"][0]["changes"][0]["value"]["messages"] = [{"from": sender, "timestamp": "1700000000", **message}]
+    return doc
+
+
+def media_message(wamid: str, kind: str, media_id: str, mime_type: str, sha256: str, **extra: str) -> dict[str, Any]:
+    """A media message (image, document, audio, video, sticker) as Meta sends it: `{id, mime_type, sha256, ...}`
+    (voice notes are audio with `"voice": true`; documents carry `filename`; images and videos may have a caption)."""
+    return {"id": wamid, "type": kind, kind: {"id": media_id, "mime_type": mime_type, "sha256": sha256, **extra}}

@@ -285,9 +285,14 @@ def test_credentials_are_checked_against_the_provider(case: Case, transport: Tra
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_fetch_media_returns_bytes_or_says_unsupported(case: Case, transport: Transport) -> None:
+def test_fetch_media_returns_bytes_or_says_unsupported(case: Case, transport: Transport, graph: GraphServer,
+                                                       twilio_server: TwilioServer) -> None:
     adapter, channel = adapter_for(case.kind), case.channel()
-    ref = MediaRef(kind="image", id="MEDIA1", url="data:image/png;base64,iVBORw0KGgo=", mime_type="image/png")
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    graph.media["MEDIA1"] = (png, "image/png")  # the reference as each provider's own media server knows it
+    url = twilio_server.add_media(png, "image/png") if case.kind == ChannelKind.SMS else \
+        "data:image/png;base64,iVBORw0KGgo="
+    ref = MediaRef(kind="image", id="MEDIA1", url=url, mime_type="image/png")
     try:
         media = adapter.fetch_media(channel, ref, transport)
         outcome: tuple[object, ...] = (media.content.startswith(b"\x89PNG"), media.mime_type)

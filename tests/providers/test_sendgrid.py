@@ -37,8 +37,9 @@ def test_parse_inbound_reads_threading_headers() -> None:
     p = event.payload
     assert (p["message_id"], p["in_reply_to"]) == ("reply-1@mail.example.com", "out-2@acme.example")
     assert p["references"] == ["out-1@acme.example", "in-1@mail.example.com", "out-2@acme.example"]
-    assert p["attachments"] == [{"filename": "nota.pdf", "type": "application/pdf"},
-                                {"filename": "foto.jpg", "type": "image/jpeg"}]
+    assert p["attachments"] == [
+        {"field": "attachment1", "filename": "nota.pdf", "type": "application/pdf", "content_id": None},
+        {"field": "attachment2", "filename": "foto.jpg", "type": "image/jpeg", "content_id": None}]
     assert p["envelope"] == {"to": [SUPPORT], "from": CUSTOMER}
     assert (p["from"], p["to"], p["subject"]) == (fields["from"], fields["to"], "Pedido 123")
     json.dumps(p)  # stored as JSON
@@ -114,7 +115,8 @@ def test_malformed_parse_posts_name_the_field(mutate: Any, field: str) -> None:
 def test_attachments_without_info_are_counted() -> None:
     fields = inbound_parse_fields()
     fields["attachments"] = "2"
-    assert sendgrid.parse_inbound(fields).payload["attachments"] == [{"filename": None, "type": None}] * 2
+    assert sendgrid.parse_inbound(fields).payload["attachments"] == [
+        {"field": f"attachment{i}", "filename": None, "type": None} for i in (1, 2)]
     assert len(sendgrid.parse_inbound(inbound_parse_fields(), files_count=1).payload["attachments"]) == 1
 
 
