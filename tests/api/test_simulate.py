@@ -85,8 +85,9 @@ def test_a_supervisor_simulates_a_customer_who_writes_sends_a_photo_and_reacts(
     with sessions() as s:
         reply = s.scalars(select(Message).where(Message.provider_message_id == provider_id)).one()
         assert reply.status == DeliveryStatus.READ
-        reaction = s.scalars(select(Message).where(Message.kind == "reaction")).one()
-        assert reaction.body == "❤️" and reaction.payload["content"]["reaction"]["message_id"] == provider_id
+        # A reaction annotates the message it names: never a message of its own (issue 15).
+        assert [(r.reactor, r.emoji) for r in reply.reactions] == [("customer", "❤️")]
+        assert s.scalars(select(Message).where(Message.kind == "reaction")).all() == []
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [
@@ -155,6 +156,7 @@ def test_the_command_posts_a_signed_delivery_of_each_kind(app: Flask, sessions: 
     with sessions() as s:
         ticket = s.scalars(select(Ticket)).one()
         assert [m.kind for m in s.scalars(select(Message).where(Message.ticket_id == ticket.id).order_by(
-            Message.id))] == ["text", "image", "text", "reaction"]
+            Message.id))] == ["text", "image", "text"]
         reply = s.scalars(select(Message).where(Message.provider_message_id == provider_id)).one()
         assert reply.status == DeliveryStatus.FAILED and reply.error_reason == "phone off"
+        assert [r.emoji for r in reply.reactions] == ["👍"]
