@@ -109,6 +109,7 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
   }
 
   function patch(id: number, changes: Partial<Ticket>): void {
+    touched.add(id); // as upsert: a list load on its way (read before this change) must not undo it
     const t = state.tickets.get(id);
     if (t) state.tickets.set(id, { ...t, ...changes });
   }
