@@ -88,9 +88,18 @@ def policy_for(session: Session, ticket: Ticket) -> SlaPolicy | None:
     return policies[chosen.id] if chosen else None
 
 
-def _pauses(session: Session, ticket_id: int) -> list[tuple[datetime, datetime | None]]:
-    return [(p.started_at, p.ended_at) for p in
-            session.scalars(select(SlaPause).where(SlaPause.ticket_id == ticket_id).order_by(SlaPause.started_at))]
+def _pauses(session: Session, ticket_id: int) -> list[SlaPause]:
+    """The ticket's pauses, oldest first: read once per SLA event, which then works on this list."""
+    return list(session.scalars(select(SlaPause).where(SlaPause.ticket_id == ticket_id)
+                                .order_by(SlaPause.started_at)))
+
+
+def _spans(pauses: list[SlaPause]) -> list[tuple[datetime, datetime | None]]:
+    return [(p.started_at, p.ended_at) for p in pauses]
+
+
+def _open(pauses: list[SlaPause]) -> SlaPause | None:
+    return next((p for p in pauses if p.ended_at is None), None)
 
 
 def open_pause(session: Session, ticket_id: int) -> SlaPause | None:
@@ -99,17 +108,20 @@ def open_pause(session: Session, ticket_id: int) -> SlaPause | None:
                            ).one_or_none()
 
 
-def _begin(session: Session, ticket: Ticket, locked: bool = False) -> TicketSla:
+def _begin(session: Session, ticket: Ticket, locked: bool = False, new: bool = False) -> TicketSla:
     """Lock the ticket (then its SLA row, always in that order) and return its SLA row, created when missing.
 
     The refresh brings in what a concurrent check committed (an escalation) after the caller's changes are flushed;
-    `locked`: the caller read the ticket FOR UPDATE in this transaction, so it is current already.
+    `locked`: the caller read the ticket FOR UPDATE in this transaction, so it is current already; `new`: the
+    caller inserted the ticket in this transaction, so it has no SLA row yet and nobody else can see it.
     """
-    session.flush()
-    if not locked:
-        session.refresh(ticket, with_for_update=True)
-    state = session.scalars(select(TicketSla).where(TicketSla.ticket_id == ticket.id).with_for_update()
-                            ).one_or_none()
+    state = None
+    if not new:
+        session.flush()
+        if not locked:
+            session.refresh(ticket, with_for_update=True)
+        state = session.scalars(select(TicketSla).where(TicketSla.ticket_id == ticket.id).with_for_update()
+                                ).one_or_none()
     if state is None:
         state = TicketSla(tenant_id=ticket.tenant_id, ticket_id=ticket.id)
         session.add(state)
@@ -140,7 +152,8 @@ def instants(ticket: Ticket, state: TicketSla) -> Iterator[tuple[SlaClock, Notic
 
 # --- keeping the clocks ----------------------------------------------------------------------------------------
 
-def _recompute(session: Session, ticket: Ticket, state: TicketSla, now: datetime, crossed_until: datetime) -> None:
+def _recompute(session: Session, ticket: Ticket, state: TicketSla, now: datetime, crossed_until: datetime,
+               pauses: list[SlaPause]) -> None:
     """Re-select the policy and recompute the running clocks' warning and due instants, then reschedule.
 
     Instants at or before `crossed_until` (now, or the start of the pause the ticket was in) were reached while
@@ -148,10 +161,11 @@ def _recompute(session: Session, ticket: Ticket, state: TicketSla, now: datetime
     """
     previous_next = state.next_check_at
     running = _running(ticket, state)
-    policy = policy_for(session, ticket)
+    with session.no_autoflush:  # the reads below need none of the pending changes: they flush once, at the end
+        policy = policy_for(session, ticket)
+        cal = calendar_of(session, ticket.tenant_id)
     state.policy_id = policy.id if policy else None
-    cal = calendar_of(session, ticket.tenant_id)
-    pauses = _pauses(session, ticket.id)
+    spans = _spans(pauses)
     changed: list[datetime] = []
     for clock, start in running.items():
         target = getattr(policy, _TARGET[clock]) if policy else None
@@ -160,12 +174,12 @@ def _recompute(session: Session, ticket: Ticket, state: TicketSla, now: datetime
             old = getattr(holder, attr)
             if old is not None and old <= crossed_until:
                 continue
-            new = None if seconds is None else _due(start, seconds, pauses, cal, default=old)
+            new = None if seconds is None else _due(start, seconds, spans, cal, default=old)
             if new != old:
                 setattr(holder, attr, new)
                 if new is not None:
                     changed.append(new)
-    _schedule(session, ticket, state, now, previous_next, changed)
+    _schedule(ticket, state, now, previous_next, changed, _open(pauses))
 
 
 def _due(start: datetime, seconds: float, pauses: list[tuple[datetime, datetime | None]], cal: Calendar,
@@ -178,15 +192,14 @@ def _due(start: datetime, seconds: float, pauses: list[tuple[datetime, datetime 
     return default if due is None else due  # None: paused past this instant, which is not known until resume
 
 
-def _schedule(session: Session, ticket: Ticket, state: TicketSla, now: datetime, previous_next: datetime | None,
-              changed: list[datetime]) -> None:
+def _schedule(ticket: Ticket, state: TicketSla, now: datetime, previous_next: datetime | None,
+              changed: list[datetime], pause: SlaPause | None) -> None:
     """Set `next_check_at`: the earliest instant the check still has to handle.
 
     Every instant before the previous `next_check_at` was handled already; one from there up to the cutoff (now,
     or the start of the running pause) was not, nor one that a recomputation just moved into the past. While
     paused nothing new can come due, so only that overdue work is kept.
     """
-    pause = open_pause(session, ticket.id)
     cutoff = pause.started_at if pause else now
     live = [x for _c, _k, x in instants(ticket, state)]
     pending = [x for x in changed if x <= cutoff]
@@ -197,43 +210,53 @@ def _schedule(session: Session, ticket: Ticket, state: TicketSla, now: datetime,
     state.next_check_at = min(pending, default=None)
 
 
-def _pause(session: Session, ticket: Ticket, now: datetime) -> SlaPause | None:
-    """Open or close the ticket's pause to match its status; returns the pause that was open before, if any."""
-    pause = open_pause(session, ticket.id)
+def _pause(session: Session, ticket: Ticket, now: datetime) -> tuple[SlaPause | None, list[SlaPause]]:
+    """Open or close the ticket's pause to match its status; returns the pause that was open before, if any, and
+    the ticket's pauses as they are now."""
+    pauses = _pauses(session, ticket.id)
+    pause = _open(pauses)
     waiting = ticket.status == TicketStatus.PENDING
     if waiting and pause is None:
-        session.add(SlaPause(tenant_id=ticket.tenant_id, ticket_id=ticket.id, started_at=now))
+        pauses.append(SlaPause(tenant_id=ticket.tenant_id, ticket_id=ticket.id, started_at=now))
+        session.add(pauses[-1])
         session.flush()
     elif not waiting and pause is not None:
         pause.ended_at = max(now, pause.started_at)
         session.flush()
-    return pause
+    return pause, pauses
 
 
 def refresh(session: Session, ticket: Ticket, now: datetime) -> None:
     """The ticket's queue, priority or status changed: pause or resume its clocks, re-select its policy and
     recompute its due times. Call it wherever a ticket is routed, moved, or enters or leaves `pending`."""
     state = _begin(session, ticket)
-    was_paused = _pause(session, ticket, now)
+    was_paused, pauses = _pause(session, ticket, now)
     if ticket.status == TicketStatus.RESOLVED:
         state.next_check_at = None
         return
-    _recompute(session, ticket, state, now, was_paused.started_at if was_paused else now)
+    _recompute(session, ticket, state, now, was_paused.started_at if was_paused else now, pauses)
 
 
-def customer_wrote(session: Session, ticket: Ticket, how: str, now: datetime, resumed: bool = False) -> None:
+def customer_wrote(session: Session, ticket: Ticket, how: str, now: datetime, resumed: bool = False,
+                   routed: bool = False) -> None:
     """A customer message was stored on the ticket (`how`: "new", "open" or "reopened", as triage found it;
-    `resumed`: the message took the ticket out of `pending`). The caller holds the ticket's row lock.
+    `resumed`: the message took the ticket out of `pending`; `routed`: it gave the ticket a queue, so another
+    policy may apply). The caller holds the ticket's row lock. Triage's one SLA call per message.
 
-    A waiting ticket resumes; a reopened one restarts its resolution clock; once the ticket has had its first
-    response, the first unanswered message starts the next-response clock. Any other message (most of them: the
-    customer writes again while the clocks run) changes no clock, so nothing is recomputed.
+    A new ticket starts its clocks; a waiting one resumes; a reopened one restarts its resolution clock; once the
+    ticket has had its first response, the first unanswered message starts the next-response clock. Any other
+    message (most of them: the customer writes again while the clocks run) changes no clock, so nothing is
+    recomputed, and before the first response nothing is even read.
     """
-    state = _begin(session, ticket, locked=True)
-    starts_next = ticket.first_response_at is not None and state.next_response_started_at is None
-    if how == "open" and not resumed and not starts_next and ticket.status != TicketStatus.PENDING:
+    quiet = how == "open" and not resumed and not routed and ticket.status != TicketStatus.PENDING
+    if quiet and ticket.first_response_at is None:
         return
-    was_paused = _pause(session, ticket, now)
+    state = _begin(session, ticket, locked=True, new=how == "new")
+    starts_next = ticket.first_response_at is not None and state.next_response_started_at is None
+    if quiet and not starts_next:
+        return
+    # A ticket inserted by this transaction has no pauses, and is not waiting: nothing to read or change.
+    was_paused, pauses = (None, []) if how == "new" else _pause(session, ticket, now)
     crossed_until = was_paused.started_at if was_paused else now
     if how == "reopened":
         _restart(ticket, state, SlaClock.RESOLUTION)
@@ -241,7 +264,7 @@ def customer_wrote(session: Session, ticket: Ticket, how: str, now: datetime, re
     if starts_next:
         _restart(ticket, state, SlaClock.NEXT_RESPONSE)
         state.next_response_started_at = now
-    _recompute(session, ticket, state, now, crossed_until)
+    _recompute(session, ticket, state, now, crossed_until, pauses)
     if starts_next and ticket.next_response_due_at is not None:
         state.next_response_clocks = (state.next_response_clocks or 0) + 1
 
@@ -249,11 +272,12 @@ def customer_wrote(session: Session, ticket: Ticket, how: str, now: datetime, re
 def agent_replied(session: Session, ticket: Ticket, now: datetime) -> None:
     """An agent replied: the first response (if this is it) and any running next response are satisfied."""
     state = _begin(session, ticket)
-    pause = open_pause(session, ticket.id)
+    pauses = _pauses(session, ticket.id)
+    pause = _open(pauses)
     crossed_until = pause.started_at if pause else now
     if ticket.first_response_at is not None and state.first_response_seconds is None:
         cal = calendar_of(session, ticket.tenant_id)
-        first = elapsed_with_pauses(ticket.created_at, ticket.first_response_at, _pauses(session, ticket.id), cal)
+        first = elapsed_with_pauses(ticket.created_at, ticket.first_response_at, _spans(pauses), cal)
         state.first_response_seconds = first
         after_commit(session, lambda: FIRST_RESPONSE_SECONDS.observe(first))
         _settle(session, ticket, state, SlaClock.FIRST_RESPONSE, crossed_until, now)
@@ -261,16 +285,16 @@ def agent_replied(session: Session, ticket: Ticket, now: datetime) -> None:
         _settle(session, ticket, state, SlaClock.NEXT_RESPONSE, crossed_until, now)
         _restart(ticket, state, SlaClock.NEXT_RESPONSE)
         state.next_response_started_at = None
-    _schedule(session, ticket, state, now, state.next_check_at, [])
+    _schedule(ticket, state, now, state.next_check_at, [], pause)
 
 
 def resolved(session: Session, ticket: Ticket, now: datetime) -> None:
     """The ticket was resolved: every clock stops; a due time already passed is recorded as breached."""
     state = _begin(session, ticket)
-    was_paused = _pause(session, ticket, now)
+    was_paused, pauses = _pause(session, ticket, now)
     crossed_until = was_paused.started_at if was_paused else now
     start = ticket.reopened_at or ticket.created_at
-    handling = elapsed_with_pauses(start, ticket.resolved_at or now, _pauses(session, ticket.id),
+    handling = elapsed_with_pauses(start, ticket.resolved_at or now, _spans(pauses),
                                    calendar_of(session, ticket.tenant_id))
     state.resolution_seconds = handling
     after_commit(session, lambda: HANDLING_SECONDS.observe(handling))
@@ -287,10 +311,10 @@ def resolved(session: Session, ticket: Ticket, now: datetime) -> None:
 def reopened(session: Session, ticket: Ticket, now: datetime) -> None:
     """A resolved ticket was reopened by hand: its resolution clock starts again from the reopening."""
     state = _begin(session, ticket)
-    _pause(session, ticket, now)
+    _was, pauses = _pause(session, ticket, now)
     _restart(ticket, state, SlaClock.RESOLUTION)
     state.resolution_seconds = None
-    _recompute(session, ticket, state, now, now)
+    _recompute(session, ticket, state, now, now, pauses)
 
 
 def _restart(ticket: Ticket, state: TicketSla, clock: SlaClock) -> None:

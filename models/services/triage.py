@@ -42,11 +42,14 @@ class StatusNotDue(StatusBeforeMessage):
 
 def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     """Apply one inbox event; running it again for the same event changes nothing."""
-    row = session.execute(select(InboxEvent, Channel).join(Channel, Channel.id == InboxEvent.channel_id)
+    # The tenant comes in the same statement and stays referenced until the event is done: the session's identity
+    # map holds objects weakly, so the business-hours and SLA reads below would otherwise load it again each time.
+    row = session.execute(select(InboxEvent, Channel, Tenant).join(Channel, Channel.id == InboxEvent.channel_id)
+                          .join(Tenant, Tenant.id == Channel.tenant_id)
                           .where(InboxEvent.id == inbox_id).with_for_update(of=InboxEvent)).one_or_none()
     if row is None or row.InboxEvent.processed_at is not None:
         return "skipped"
-    event, channel = row.InboxEvent, row.Channel
+    event, channel, _tenant = row.InboxEvent, row.Channel, row.Tenant
     adapter = adapter_for(channel.kind)
     if event.kind == "message":
         parsed = adapter.parse_message(event.payload)
@@ -118,8 +121,11 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         facts.routed(session, ticket, now)  # reports: a cycle opens
     if decision is not None:
         _route(session, ticket, decision, now)
-    sla.customer_wrote(session, ticket, how, now, resumed=resumed)
-    facts.customer_wrote(session, ticket, now)  # reports: may open a next-response wait (one statement)
+    # The message's one SLA computation, routing included (a first message used to compute the clocks twice).
+    sla.customer_wrote(session, ticket, how, now, resumed=resumed,
+                       routed=decision is not None and decision.queue is not None)
+    if ticket.first_response_at is not None:  # before any agent's reply no next-response wait can open
+        facts.customer_wrote(session, ticket, now)  # reports: may open a next-response wait (one statement)
     # Emitted after routing, so the ticket's queue room hears about it.
     if how != "open" or decision is not None:
         realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
@@ -197,8 +203,7 @@ def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime) 
             log.warning("triage routes to unknown queue %r; using the channel's default", decision.queue)
     channel = session.get_one(Channel, ticket.channel_id)
     ticket.queue_id = queue_id or channel.default_queue_id
-    ticket.triage_state = {}
-    sla.refresh(session, ticket, now)
+    ticket.triage_state = {}  # the SLA follows the new queue in the caller's sla.customer_wrote
     facts.routed(session, ticket, now)  # reports: out of the bot, a cycle opens
     if ticket.queue_id is not None:
         enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)

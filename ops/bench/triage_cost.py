@@ -37,6 +37,7 @@ from tests.services.helpers import store
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=500, help="customers; each sends a first and a second message")
+    ap.add_argument("--show", action="store_true", help="also list each step's statements (per message)")
     args = ap.parse_args()
     pg = f"{os.environ.get('PGUSER', 'postgres')}@{os.environ.get('PGHOST', '127.0.0.1')}:" \
          f"{os.environ.get('PGPORT', '5432')}"
@@ -50,12 +51,14 @@ def main() -> int:
         migrate(url)
         engine = make_engine(Settings.from_env({"DATABASE_URL": url, "SECRET_KEY": "x" * 32}))
         statements: Counter[str] = Counter()
+        shapes: Counter[tuple[str, str]] = Counter()
         phase = ["setup"]
 
         @event.listens_for(engine, "before_cursor_execute")
         def _count(_c: Any, _cur: Any, stmt: str, _p: Any, _ctx: Any, _many: bool) -> None:
             if not stmt.startswith("UPDATE outbox_tasks SET dispatched_at"):  # the batching marker's thread
                 statements[phase[0]] += 1
+                shapes[phase[0], " ".join(stmt.split())[:110]] += 1
 
         bus = RecordingBus()
         sessions = make_session_factory(engine, bus)
@@ -99,6 +102,12 @@ def main() -> int:
                            ("next triage", next_triage)):
             print(f"{label:13s}: {cpu * 1000:6.3f} ms CPU = {cpu / base:5.1f} x baseline, "
                   f"{statements[label] / args.messages:5.2f} statements")
+        if args.show:
+            for label in ("first intake", "first triage", "next intake", "next triage"):
+                print(f"--- {label}")
+                for (step, shape), n in sorted(shapes.items(), key=lambda kv: -kv[1]):
+                    if step == label:
+                        print(f"  {n / args.messages:5.2f}  {shape}")
         print("(first: opens the ticket, routes it and asks for assignment; next: a message on that open ticket. "
               "Outbox dispatch marks are batched by a thread and not counted.)")
     finally:
