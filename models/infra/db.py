@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.exc import DisconnectionError
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.infra.bus import Bus
 from models.infra.config import Settings
+
+M = TypeVar("M")
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,18 @@ def insert_or_ignore(session: Session, model: Any, values: dict[str, Any], confl
     dialect = session.get_bind().dialect.name
     stmt = _insert_ignoring(model.__table__, tuple(conflict), dialect)
     return session.execute(stmt, values).scalar_one_or_none()
+
+
+def insert_or_ignore_row(session: Session, model: type[M], values: dict[str, Any], conflict: list[str]) -> M | None:
+    """As `insert_or_ignore`, for a caller that goes on with the row: the new row as an object of the session, from
+    the same statement (RETURNING every column), instead of the id and a second SELECT; None when it existed."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    stmt = dialect_insert(model).values(values).on_conflict_do_nothing(index_elements=conflict).returning(model)
+    return session.scalars(stmt).one_or_none()
 
 
 @lru_cache(maxsize=64)

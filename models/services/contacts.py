@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from models.contacts import ContactIdentity, IdentityKind
 from models.errors import Conflict, Invalid, NotFound
 from models.events import AuditEntry
-from models.infra.db import insert_or_ignore
+from models.infra.db import insert_or_ignore, insert_or_ignore_row
 from models.org import User
 from models.rules import contacts as rules
 from models.services import pagination
@@ -69,12 +69,15 @@ def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, val
         if contact_id is None:
             # The unique (tenant, phone|email) constraint decides between two first messages at once: the
             # loser waits for the winner's commit, inserts nothing, and finds the winner's identity next turn.
-            contact_id = insert_or_ignore(session, Contact, {"tenant_id": tenant_id, kind.value: value,
-                                                             "name": name, "attributes": {}, "created_at": now},
-                                          conflict=["tenant_id", kind.value])
-            if contact_id is None:
+            # The winner's row is invisible to others until it commits, so it needs no lock of its own.
+            inserted = insert_or_ignore_row(session, Contact, {"tenant_id": tenant_id, kind.value: value,
+                                                               "name": name, "attributes": {}, "created_at": now},
+                                            conflict=["tenant_id", kind.value])
+            if inserted is None:
                 continue
-        contact = live(session, _lock(session, contact_id))
+            contact = inserted
+        else:
+            contact = live(session, _lock(session, contact_id))
         insert_or_ignore(session, ContactIdentity, {"tenant_id": tenant_id, "contact_id": contact.id,
                                                     "kind": kind.value, "value": value, "created_at": now},
                          conflict=["tenant_id", "kind", "value"])

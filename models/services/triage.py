@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.contacts import IdentityKind
 from models.events import InboxEvent
 from models.infra import realtime, tasks
-from models.infra.db import insert_or_ignore
+from models.infra.db import insert_or_ignore_row
 from models.infra.metrics import MESSAGES_RECEIVED, TICKETS_CREATED, count
 from models.infra.outbox import enqueue
 from models.org import Channel, Queue, Tenant
@@ -90,15 +90,14 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if threaded is None and (answer := csat.take_answer(session, channel, contact, parsed, now)) is not None:
         return answer  # a rating of a resolved ticket (models.services.csat): recorded there, nothing reopens
     ticket, how = (threaded, "open") if threaded else _ticket_for(session, channel, contact, config, now)
-    message_id = insert_or_ignore(session, Message, {
+    message = insert_or_ignore_row(session, Message, {
         "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
         "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": _payload(parsed),
         "provider_message_id": parsed.provider_message_id, "status": DeliveryStatus.RECEIVED.value,
         "created_at": now, "attempts": 0,
     }, conflict=["channel_id", "provider_message_id"])
-    if message_id is None:
+    if message is None:
         return None  # already stored by an earlier run: nothing else to do
-    message = session.get_one(Message, message_id)
     _link_reply(session, channel, message, parsed)
     media.attach_inbound(session, channel, message, parsed, now)
     count(session, MESSAGES_RECEIVED, tenant=channel.tenant_id, channel=channel.kind.value)
