@@ -12,16 +12,18 @@ import os
 import threading
 import time
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
 from opentelemetry import context, propagate
-from sqlalchemy import Connection, Engine, Table, event, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, event, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.events import OutboxTask
 from models.infra.bus import bus_of
-from models.infra.db import after_commit
+from models.infra.db import after_commit, insert_or_ignore
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,57 @@ _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: dict[str, Any] | None = None) -> None:
     """Ask for `task(*args)` to run once this transaction commits."""
-    headers = dict(headers or {})
-    propagate.inject(headers)  # the trace context survives a relay, so the task stays in the request's trace
+    headers = _traced(headers)
     row_id = session.execute(_INSERT, {"tenant_id": tenant_id, "task": task, "args": list(args), "headers": headers,
                                        "created_at": utcnow(), "attempts": 0}).scalar_one()
+    _promise(session, row_id, task, list(args), headers)
+
+
+def insert_and_enqueue(session: Session, model: Any, values: dict[str, Any], conflict: list[str],
+                       task: str) -> int | None:
+    """Insert a row of `model` unless one with the same `conflict` key exists and, when it is new, enqueue
+    `task(new row's id)`: the webhook's whole write. Returns the new row's id, None for a duplicate.
+
+    On PostgreSQL one statement: the row's INSERT ... ON CONFLICT DO NOTHING RETURNING id is a data-modifying CTE
+    that feeds the outbox's INSERT ... SELECT, so a duplicate inserts neither. The embedded default's SQLite has no
+    such CTE: two statements there.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        row_id = insert_or_ignore(session, model, values, conflict)
+        if row_id is not None:
+            enqueue(session, values["tenant_id"], task, row_id)
+        return row_id
+    headers = _traced(None)
+    params = {f"row_{k}": v for k, v in values.items()}
+    params.update(outbox_task=task, outbox_headers=headers, outbox_created_at=utcnow())
+    stmt = _insert_and_enqueue(model.__table__, tuple(conflict), tuple(values))
+    row = session.execute(stmt, params).one_or_none()
+    if row is None:
+        return None
+    _promise(session, row.id, task, list(row.args), headers)
+    return int(row.args[0])
+
+
+@lru_cache(maxsize=16)
+def _insert_and_enqueue(table: Table, conflict: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    new_row = (pg_insert(table).values({c: bindparam(f"row_{c}", type_=table.c[c].type) for c in columns})
+               .on_conflict_do_nothing(index_elements=list(conflict))
+               .returning(table.c.id, table.c.tenant_id).cte("new_row"))
+    task = select(new_row.c.tenant_id, bindparam("outbox_task", type_=_TABLE.c.task.type),
+                  func.jsonb_build_array(new_row.c.id), bindparam("outbox_headers", type_=_TABLE.c.headers.type),
+                  bindparam("outbox_created_at", type_=_TABLE.c.created_at.type), literal(0))
+    return (insert(_TABLE).from_select(["tenant_id", "task", "args", "headers", "created_at", "attempts"], task)
+            .returning(_TABLE.c.id, _TABLE.c.args))
+
+
+def _traced(headers: dict[str, Any] | None) -> dict[str, Any]:
+    headers = dict(headers or {})
+    propagate.inject(headers)  # the trace context survives a relay, so the task stays in the request's trace
+    return headers
+
+
+def _promise(session: Session, row_id: int, task: str, args: list[Any], headers: dict[str, Any]) -> None:
+    """Publish the committed outbox row `row_id` once this transaction commits (one hook for all of them)."""
     pending = session.info.get(_PENDING)
     if pending is None:  # first task of this transaction: one hook publishes them all
         pending = session.info[_PENDING] = []
@@ -60,7 +109,7 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
                         mark_dispatched(bind, sent)
 
         after_commit(session, publish)
-    pending.append((row_id, task, list(args), dict(headers)))
+    pending.append((row_id, task, args, dict(headers)))
 
 
 @event.listens_for(Session, "after_rollback")

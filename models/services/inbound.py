@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.events import InboxEvent
 from models.infra import tasks
-from models.infra.db import insert_or_ignore
 from models.infra.metrics import WEBHOOK_EVENTS, count
-from models.infra.outbox import enqueue
+from models.infra.outbox import enqueue, insert_and_enqueue
 from models.org import Channel, ChannelKind
 from models.providers.adapter import ChannelAdapter
 from models.providers.base import InboundEvent, MalformedDelivery, WebhookRequest
@@ -98,18 +97,17 @@ def store_events(session: Session, provider: str, channels: dict[str, Channel],
     now = utcnow()
     for event in events:
         channel = channels[event.channel_ref]
-        inbox_id = insert_or_ignore(session, InboxEvent, {
+        inbox_id = insert_and_enqueue(session, InboxEvent, {
             "tenant_id": channel.tenant_id, "channel_id": channel.id, "provider": provider,
             "event_id": event.event_id, "kind": event.kind, "payload": event.payload, "received_at": now,
             "attempts": 0,
-        }, conflict=["provider", "event_id"])
+        }, ["provider", "event_id"], tasks.PROCESS_EVENT)
         if inbox_id is None:
             duplicates += 1
             count(session, WEBHOOK_EVENTS, provider=provider, outcome="duplicate")
             continue
         stored += 1
         count(session, WEBHOOK_EVENTS, provider=provider, outcome="stored")
-        enqueue(session, channel.tenant_id, tasks.PROCESS_EVENT, inbox_id)
     return StoreResult(stored, duplicates)
 
 
