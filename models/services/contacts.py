@@ -44,8 +44,9 @@ def live(session: Session, contact: Contact) -> Contact:
 
 
 def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, value: str, name: str | None,
-                       now: datetime) -> Contact:
-    """The contact an inbound message's sender is, locked for the rest of the transaction; new on first contact.
+                       now: datetime) -> tuple[Contact, bool]:
+    """The contact an inbound message's sender is, locked for the rest of the transaction, and whether this call
+    created it (first contact: it has no tickets yet, which spares triage their lookups).
 
     The lock serialises everything one customer sends (two messages processed at once cannot open two
     tickets) and orders triage against a merge of this contact: a message that raced a merge follows the
@@ -61,7 +62,7 @@ def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, val
         if contact is not None:
             contact = live(session, contact)
             if contact.erased_at is None:
-                return contact
+                return contact, False
             continue  # erased while we waited for its lock: its identities are gone, the sender is new again
         # Rows written before identities existed, or by hand, have only the column: adopt them.
         contact_id = session.scalar(select(Contact.id).where(Contact.tenant_id == tenant_id, column == value,
@@ -75,13 +76,13 @@ def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, val
                                             conflict=["tenant_id", kind.value])
             if inserted is None:
                 continue
-            contact = inserted
+            contact, created = inserted, True
         else:
-            contact = live(session, _lock(session, contact_id))
+            contact, created = live(session, _lock(session, contact_id)), False
         insert_or_ignore(session, ContactIdentity, {"tenant_id": tenant_id, "contact_id": contact.id,
                                                     "kind": kind.value, "value": value, "created_at": now},
                          conflict=["tenant_id", "kind", "value"])
-        return contact
+        return contact, created
     raise RuntimeError(f"no contact for {kind.value} after three tries")  # pragma: no cover - needs a pathology
 
 

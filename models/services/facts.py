@@ -41,9 +41,10 @@ ON CONFLICT (ticket_id) WHERE ended_at IS NULL AND kind <> 'resolution' DO NOTHI
 """).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-def routed(session: Session, ticket: Ticket, now: datetime) -> None:
-    """The ticket leaves the bot for people (new or reopened): its cycle opens, unless one is open already."""
-    last, open_cycles = session.execute(
+def routed(session: Session, ticket: Ticket, now: datetime, first_cycle: bool = False) -> None:
+    """The ticket leaves the bot for people (new or reopened): its cycle opens, unless one is open already.
+    `first_cycle`: the caller created the ticket in this transaction, so it has no facts to look at."""
+    last, open_cycles = (None, 0) if first_cycle else session.execute(
         select(func.max(ResponseFact.cycle),
                func.sum(case((text(CYCLE_OPEN), 1), else_=0)))
         .where(ResponseFact.ticket_id == ticket.id, ResponseFact.kind != FactKind.NEXT_RESPONSE)).one()

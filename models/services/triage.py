@@ -69,7 +69,7 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     return "processed"
 
 
-def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> Contact:
+def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> tuple[Contact, bool]:
     kind, value = (IdentityKind.EMAIL, parsed.sender.lower()) if adapter_for(channel.kind).address == "email" else (
         IdentityKind.PHONE, normalize_phone(parsed.sender))
     # Locked (contact row): serialises one customer's messages, and follows a merge to the surviving contact.
@@ -83,13 +83,15 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     new ticket starts, and the bot (greeting, menu, keywords, off-hours reply) decides its queue.
     """
     config = TriageConfig.from_doc(channel.settings.get("triage"))
-    contact = _contact_for(session, channel, parsed, now)
+    contact, first_contact = _contact_for(session, channel, parsed, now)
     if parsed.sender_name and not contact.name:
         contact.name = parsed.sender_name
     threaded = _threaded_ticket(session, channel, parsed)
-    if threaded is None and (answer := csat.take_answer(session, channel, contact, parsed, now)) is not None:
+    if threaded is None and not first_contact and (
+            answer := csat.take_answer(session, channel, contact, parsed, now)) is not None:
         return answer  # a rating of a resolved ticket (models.services.csat): recorded there, nothing reopens
-    ticket, how = (threaded, "open") if threaded else _ticket_for(session, channel, contact, config, now)
+    ticket, how = (threaded, "open") if threaded else _ticket_for(session, channel, contact, config, now,
+                                                                  first_contact)
     message = insert_or_ignore_row(session, Message, {
         "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
         "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": _payload(parsed),
@@ -119,7 +121,7 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         enqueue(session, channel.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
         facts.routed(session, ticket, now)  # reports: a cycle opens
     if decision is not None:
-        _route(session, ticket, decision, now)
+        _route(session, ticket, decision, now, first_cycle=how == "new")
     # The message's one SLA computation, routing included (a first message used to compute the clocks twice).
     sla.customer_wrote(session, ticket, how, now, resumed=resumed,
                        routed=decision is not None and decision.queue is not None)
@@ -165,13 +167,16 @@ def _threaded_ticket(session: Session, channel: Channel, parsed: ParsedMessage) 
 
 
 def _ticket_for(session: Session, channel: Channel, contact: Contact, config: TriageConfig,
-                now: datetime) -> tuple[Ticket, str]:
+                now: datetime, first_contact: bool) -> tuple[Ticket, str]:
+    """The contact's open ticket on the channel, one resolved within the reopen window (reopened), or a new one.
+    A contact this transaction created has no tickets: nothing to look up."""
     # Locked now (under the contact's lock), so the SLA bookkeeping later needs no second read of the row.
-    ticket = session.scalars(select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
-                                                  Ticket.status.in_(OPEN_STATUSES)).with_for_update()).one_or_none()
+    ticket = None if first_contact else session.scalars(
+        select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
+                             Ticket.status.in_(OPEN_STATUSES)).with_for_update()).one_or_none()
     if ticket is not None:
         return ticket, "open"
-    if config.reopen_window_seconds > 0:
+    if config.reopen_window_seconds > 0 and not first_contact:
         recent = session.scalars(
             select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
                                  Ticket.status == TicketStatus.RESOLVED,
@@ -188,7 +193,7 @@ def _ticket_for(session: Session, channel: Channel, contact: Contact, config: Tr
     return ticket, "new"
 
 
-def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime) -> None:
+def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime, first_cycle: bool) -> None:
     """Carry out a routing decision: queue the ticket (and ask for assignment) or keep it at the menu."""
     if decision.queue is None:
         ticket.triage_state = {"attempts": decision.attempts, "since": ticket.triage_state.get("since") or
@@ -203,7 +208,7 @@ def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime) 
     channel = session.get_one(Channel, ticket.channel_id)
     ticket.queue_id = queue_id or channel.default_queue_id
     ticket.triage_state = {}  # the SLA follows the new queue in the caller's sla.customer_wrote
-    facts.routed(session, ticket, now)  # reports: out of the bot, a cycle opens
+    facts.routed(session, ticket, now, first_cycle)  # reports: out of the bot, a cycle opens
     if ticket.queue_id is not None:
         enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
 
@@ -226,7 +231,8 @@ def expire_menus(session: Session, now: datetime) -> int:
         timeout = config.menu.timeout_seconds if config.menu else 0
         if since and datetime.fromisoformat(since) + timedelta(seconds=timeout) > now:
             continue
-        _route(session, ticket, Decision(DEFAULT), now)
+        _route(session, ticket, Decision(DEFAULT), now, first_cycle=False)
+        sla.refresh(session, ticket, now)  # the default queue's policy applies from now
         if config.fallback_reply:
             queue_text(session, ticket, config.fallback_reply, None, now)
         realtime.emit(session, ticket.tenant_id, "ticket.updated", ticket_summary(ticket), ticket_audience(ticket))

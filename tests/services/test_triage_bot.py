@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Channel, Message, Queue, Tenant, Ticket
+from models import Channel, Message, Queue, Tenant, Ticket, User
 from models.base import utcnow
 from models.infra.bus import RecordingBus
-from models.services import triage
+from models.services import sla, triage
 from models.tickets import Direction, TicketStatus
 from tests.fakes.whatsapp import text_delivery
 from tests.services.helpers import drain, store
@@ -73,12 +73,21 @@ def test_too_many_wrong_answers_go_to_the_default_queue(sessions: sessionmaker[S
 def test_a_silent_customer_leaves_the_menu_after_the_timeout(sessions: sessionmaker[Session], bus: RecordingBus,
                                                              tenants: dict[str, Any]) -> None:
     configure(sessions, TRIAGE)
+    with sessions() as s, s.begin():  # the Support queue answers within 10 minutes
+        carla = s.scalars(select(User).where(User.email == "carla@acme.example")).one()
+        support = s.scalars(select(Queue.id).where(Queue.tenant_id == carla.tenant_id, Queue.name == "Support")).one()
+        sla.save_policy(s, carla, {"name": "support", "queue_id": support, "first_response_seconds": 600},
+                        utcnow() - timedelta(days=1))
     say(sessions, bus, "w1", "oi")
     with sessions() as s, s.begin():
         assert triage.expire_menus(s, utcnow() + timedelta(seconds=60)) == 0
+    later = utcnow() + timedelta(seconds=301)
     with sessions() as s, s.begin():
-        assert triage.expire_menus(s, utcnow() + timedelta(seconds=301)) == 1
+        assert triage.expire_menus(s, later) == 1
     assert state(sessions)[0] == "Support"
+    with sessions() as s:  # out of the menu, into the queue's SLA
+        ticket = s.scalars(select(Ticket)).one()
+        assert ticket.first_response_due_at is not None and ticket.first_response_due_at > later
 
 
 def test_off_hours_auto_reply(sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any]) -> None:
