@@ -119,7 +119,7 @@ class Settings:
             return (f"mode=embedded database={db} ({self._safe_db()}) broker=in-process "
                     "socketio=no message queue")
         return (f"mode=real database={db} ({self._safe_db()}) broker=redis "
-                "socketio=redis message queue")
+                f"socketio=redis message queue ({self.socketio_async_mode})")
 
     def _safe_db(self) -> str:
         url = self.database_url

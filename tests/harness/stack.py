@@ -36,6 +36,12 @@ def gunicorn_argv(port: int, threads: int = 20, app: str = "api:create_app()", e
             "--bind", f"127.0.0.1:{port}", *extra, app]
 
 
+def sockets_argv(port: int, bin_dir: Path = BIN) -> list[str]:
+    """The Socket.IO tier's command (gevent, ops/gunicorn.sockets.conf.py) on a loopback port."""
+    return [str(bin_dir / "gunicorn"), "-c", str(ROOT / "ops" / "gunicorn.sockets.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "api:create_app()"]
+
+
 def worker_argv(hostname: str, concurrency: int = 1, app: str = "workers", loglevel: str = "INFO",
                 extra: Sequence[str] = (), bin_dir: Path = BIN) -> list[str]:
     return [str(bin_dir / "celery"), "-A", app, "worker", "--concurrency", str(concurrency), "--loglevel", loglevel,
