@@ -14,8 +14,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.auth import login_required
 from api.db import db
+from models.base import utcnow
 from models.org import Role
 from models.rules.report_stats import BUCKETS
+from models.services.board import live_board
 from models.services.csat_reports import GROUPS as CSAT_GROUPS
 from models.services.csat_reports import csat_report
 from models.services.reports import CLOCKS, MAX_PAGE, METRICS, Filters, response_tickets, responses, volume
@@ -305,3 +307,45 @@ class CsatReportView(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """CSAT over [start, end) by answer time: count, average and distribution per tenant, agent or queue"""
         return {**query, "rows": csat_report(db(), g.user.tenant_id, query["start"], query["end"], query["group"])}
+
+
+# --- the live board (models/services/board.py) -------------------------------------------------------------------
+
+
+class BoardAgent(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    status = fields.String(metadata={"description": "online or away"})
+    open_tickets = fields.Integer(metadata={"description": "assigned and pending tickets, every queue"})
+    max_tickets = fields.Integer(metadata={"description": "capacity"})
+
+
+class BoardQueue(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    waiting = fields.Integer(metadata={"description": "tickets queued for an agent"})
+    oldest_waiting_since = fields.DateTime(allow_none=True,
+                                           metadata={"description": "the longest-waiting ticket's (re)opening"})
+    oldest_wait_seconds = fields.Float(allow_none=True, metadata={"description": "from then to `now`"})
+    assigned = fields.Integer()
+    pending = fields.Integer(metadata={"description": "waiting on the customer"})
+    sla_at_risk = fields.Integer(metadata={"description": "open tickets past a warning, not breached"})
+    sla_breached = fields.Integer(metadata={"description": "open tickets past a running clock's due time"})
+    agents = fields.List(fields.Nested(BoardAgent), metadata={"description": "online and away members"})
+
+
+class Board(Schema):
+    now = fields.DateTime()
+    queues = fields.List(fields.Nested(BoardQueue))
+
+
+@blp.route("/board")
+class BoardView(MethodView):
+    @login_required(Role.SUPERVISOR, Role.ADMIN)
+    @blp.response(200, Board)
+    @blp.doc(security=BEARER)
+    def get(self) -> dict[str, Any]:
+        """The live board: per queue, waiting tickets and the oldest wait, agents online and away with their load,
+        SLA at risk and breached"""
+        now = utcnow()
+        return {"now": now, "queues": live_board(db(), g.user.tenant_id, now)}
