@@ -1,6 +1,6 @@
 // The console's state and everything that changes it: HTTP loads, user actions, Socket.IO events and their
 // replay after a reconnect. Components read `state` and call the actions; nothing else writes it.
-import { reactive } from "vue";
+import { reactive, toRaw } from "vue";
 import { Api, ApiError, itemsOf } from "./api";
 import { applyReaction, inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
 import type {
@@ -84,7 +84,8 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
   function notice(key: string, params?: Record<string, unknown>): void {
     const n = { key, params };
     state.notice = n;
-    setTimeout(() => { if (state.notice === n) state.notice = null; }, 6000);
+    // toRaw: reading state.notice gives a reactive proxy of `n`, never `n` itself
+    setTimeout(() => { if (toRaw(state.notice) === n) state.notice = null; }, 6000);
   }
 
   // ---- Tickets -------------------------------------------------------------------------------------------------

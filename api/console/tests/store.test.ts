@@ -1,5 +1,5 @@
 // The store against an in-memory API and socket: what an agent would see after events, a reconnect, a reply.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ApiError, type Api } from "../src/api";
 import { createStore, type SocketLike } from "../src/store";
 import type { Envelope, Ticket } from "../src/types";
@@ -158,5 +158,20 @@ describe("the store", () => {
     expect(store.state.tickets.has(1)).toBe(false);
     expect(store.state.openId).toBeNull();
     expect(store.state.notice?.key).toBe("notices.reassigned");
+  });
+});
+
+describe("notices", () => {
+  it("pass after a few seconds", () => {
+    vi.useFakeTimers();
+    try {
+      const store = createStore(fakeApi({}).api, () => new FakeSocket());
+      store.notice("notices.saved");
+      expect(store.state.notice?.key).toBe("notices.saved");
+      vi.advanceTimersByTime(6000);
+      expect(store.state.notice).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
