@@ -2,6 +2,7 @@
 // replay after a reconnect. Components read `state` and call the actions; nothing else writes it.
 import { reactive, toRaw } from "vue";
 import { Api, ApiError, itemsOf } from "./api";
+import { shouldAlert } from "./attention";
 import { applyReaction, inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
 import type {
   Envelope, Label, Message, Page, Presence, Queue, Template, TemplateInfo, Ticket, User,
@@ -36,7 +37,8 @@ export interface Notice {
   text?: string; // the server's own message, when it has no translation
 }
 
-export function createStore(api: Api, connect: Connect, notifyUser: (title: string, body: string) => void = () => {}) {
+export function createStore(api: Api, connect: Connect,
+                            notifyUser: (title: string, body: string, decided?: boolean) => void = () => {}) {
   const state = reactive({
     me: null as User | null,
     tickets: new Map<number, Ticket>(),
@@ -378,14 +380,15 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     "message.created": (d) => {
       const m = d as unknown as Message;
       if (m.direction !== "note") state.previews.set(m.ticket_id, m); // the preview is the conversation's
+      const hidden = typeof document !== "undefined" && document.hidden;
       if (m.ticket_id === state.openId) {
         addMessage(m);
-        const hidden = typeof document !== "undefined" && document.hidden;
         if (m.direction === "in" && !hidden) void markRead(m.ticket_id);
-        if (m.direction === "in" && hidden) notifyUser(ticketName(m.ticket_id), m.body);
       } else if (m.direction === "in") {
         patch(m.ticket_id, { unread: true });
-        if (state.tickets.has(m.ticket_id)) notifyUser(ticketName(m.ticket_id), m.body);
+      }
+      if (shouldAlert(m, state.tickets.get(m.ticket_id), { me: meId(), openId: state.openId, hidden })) {
+        notifyUser(ticketName(m.ticket_id), m.body, true); // decided here: shown even while the tab is visible
       }
     },
     "message.status": (d) => {
@@ -511,7 +514,11 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     snooze: (until: string | null) => act("snooze", until ? { until } : { until_customer_replies: true },
       "notices.snoozed"),
     resume: () => act("resume", undefined, "notices.resumed"),
-    accept: () => act("accept", undefined, "notices.accepted"),
+    accept: async () => { // taken while open: the agent is reading it, so it is read (the title's count drops)
+      const ok = await act("accept", undefined, "notices.accepted");
+      if (ok && state.openId != null) await markRead(state.openId);
+      return ok;
+    },
     resolve: () => act("resolve", undefined, "notices.resolved"),
     reopen: () => act("reopen", undefined, "notices.reopened"),
     transfer: (target: { queue_id: number } | { agent_id: number }, reason: string) =>
