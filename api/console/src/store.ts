@@ -73,6 +73,7 @@ export function createStore(api: Api, connect: Connect,
   let refusals = 0;
   const early = new Map<number, Partial<Message>>();
   const previewing = new Set<number>();
+  const eventListeners = new Set<(name: string) => void>();
 
   const meId = () => state.me?.id ?? api.session?.user_id;
   const isStaff = () => (state.me?.role ?? api.session?.role) !== "agent";
@@ -431,6 +432,13 @@ export function createStore(api: Api, connect: Connect,
     if (seen.size > 5000) seen.delete(seen.values().next().value as number);
     state.lastEventId = Math.max(state.lastEventId, env.id);
     handlers[env.name]?.(env.data ?? {});
+    for (const fn of eventListeners) fn(env.name);
+  }
+
+  /** Hear every live event by name, after the store applied it (the supervisor's board refreshes on them). */
+  function onEvent(fn: (name: string) => void): () => void {
+    eventListeners.add(fn);
+    return () => { eventListeners.delete(fn); };
   }
 
   /** After every (re)connect: follow the open ticket again, then fetch what was missed while away. */
@@ -509,7 +517,7 @@ export function createStore(api: Api, connect: Connect,
   return {
     state, apply, catchUp, enter, reset, loadTickets, loadMoreResolved, search, visible, loadPreviews, openTicket,
     closeTicket, loadMessages, markRead, reply, note, setStatus, fail, notice, isStaff, meId, loadTemplates,
-    loadLabels, setLabel, setAutoOnline,
+    loadLabels, setLabel, setAutoOnline, onEvent,
     pending: () => act("pending", undefined, "notices.pending"),
     snooze: (until: string | null) => act("snooze", until ? { until } : { until_customer_replies: true },
       "notices.snoozed"),
