@@ -16,7 +16,8 @@ export interface SlaChartRow { name: string | null; opened: number; resolved: nu
   breach_rate: Record<string, number | null> }
 export interface CsatRow { name: string | null; count: number; average: number; distribution: Record<string, number> }
 
-/** The query string of one report: each API names the range and the grouping its own way. */
+/** The query string of one report: each API names the range and the grouping its own way. Grouped, the charts
+ * compare groups over the whole range, so the time series ask for no buckets (and the CSV has the same rows). */
 export function reportQuery(report: ReportName, from: string, to: string, group: Grouping, bucket: string,
                             csv = false): string {
   const start = `${from}T00:00:00Z`;
@@ -25,7 +26,7 @@ export function reportQuery(report: ReportName, from: string, to: string, group:
   const q: Record<string, string> =
     report === "sla" ? { from: start, to: end, group_by: wide }
       : report === "csat" ? { start, end, group: wide }
-        : { start, end, group, bucket };
+        : { start, end, group, bucket: group === "none" ? bucket : "none" }; // grouped: one row per group
   if (csv) q.format = "csv";
   return `/api/reports/${report}?${new URLSearchParams(q)}`;
 }

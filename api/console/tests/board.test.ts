@@ -45,7 +45,8 @@ describe("the report charts", () => {
       .toBe("/api/reports/sla?from=2026-03-01T00%3A00%3A00Z&to=2026-03-08T00%3A00%3A00Z&group_by=tenant");
     expect(reportQuery("csat", "2026-03-01", "2026-03-08", "queue", "day")).toContain("group=queue");
     expect(reportQuery("volume", "2026-03-01", "2026-03-08", "agent", "hour", true))
-      .toBe("/api/reports/volume?start=2026-03-01T00%3A00%3A00Z&end=2026-03-08T00%3A00%3A00Z&group=agent&bucket=hour&format=csv");
+      .toBe("/api/reports/volume?start=2026-03-01T00%3A00%3A00Z&end=2026-03-08T00%3A00%3A00Z&group=agent&bucket=none&format=csv");
+    expect(reportQuery("responses", "2026-03-01", "2026-03-08", "none", "hour")).toContain("group=none&bucket=hour");
   });
 
   it("draw volume over time, or per group summed over the range", () => {
