@@ -45,6 +45,7 @@ def test_the_live_board_the_report_charts_and_the_unread_title(workday_stack: st
     page.get_by_test_id("sound-toggle").check()  # kept in this browser, for Ana only
     assert page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('atendimento.sound.'))") == []
     check_axe(page, f"agent menu {lang}")
+    agent.shot(f"{lang}-{'360' if lang == 'pt-BR' else '1280'}-menu-sound")
     page.get_by_test_id("user-menu-button").click()
 
     supervisor = tabs(locale, DESKTOP, bypass_csp=True)
