@@ -42,11 +42,14 @@ export function setSound(storage: Pick<Storage, "setItem" | "removeItem"> | null
 }
 
 let audio: AudioContext | null = null;
+let lastChime = -Infinity;
+const CHIME_GAP_MS = 1500; // the replay after a reconnect brings many messages at once: one chime, not a dozen
 
 /** Two short soft tones (about a third of a second). Silent where the browser has no Web Audio or blocks it. */
-export function chime(): void {
+export function chime(now = Date.now()): void {
   const Ctx = typeof window === "undefined" ? undefined : window.AudioContext;
-  if (!Ctx) return;
+  if (!Ctx || now - lastChime < CHIME_GAP_MS) return;
+  lastChime = now;
   try {
     audio ??= new Ctx();
     const ctx = audio;
