@@ -14,12 +14,16 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.auth import login_required
 from api.db import db
+from models.base import utcnow
 from models.org import Role
+from models.rules.csat import SCORES
 from models.rules.report_stats import BUCKETS
+from models.services.board import live_board
 from models.services.csat_reports import GROUPS as CSAT_GROUPS
 from models.services.csat_reports import csat_report
 from models.services.reports import CLOCKS, MAX_PAGE, METRICS, Filters, response_tickets, responses, volume
 from models.services.reports import GROUPS as GROUPS_OF_FACTS
+from models.services.sla_reports import CLOCKS as SLA_CLOCKS
 from models.services.sla_reports import GROUPS, sla_report
 
 blp = Blueprint("reports", __name__, url_prefix="/api/reports", description="SLA, volume and CSAT reports")
@@ -43,6 +47,8 @@ class SlaReportQuery(Schema):
     end = fields.AwareDateTime(data_key="to", required=True, default_timezone=UTC, validate=_storable,
                                metadata={"description": "range end, exclusive"})
     group_by = fields.String(load_default="tenant", validate=validate.OneOf(GROUPS))
+    format = fields.String(load_default=None, validate=validate.OneOf(("json", "csv")),
+                           metadata={"description": "csv: the rows as CSV, one column per figure"})
 
     @validates_schema
     def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -82,15 +88,41 @@ class SlaReport(Schema):
     rows = fields.List(fields.Nested(SlaReportRow))
 
 
+def _csv_doc(schema: type[Schema]) -> dict[str, Any]:
+    """The 200 answer's two forms: JSON (the schema) and CSV (Accept: text/csv or format=csv)."""
+    return {"200": {"content": {"application/json": {"schema": schema},
+                                "text/csv": {"schema": {"type": "string", "description": "the same rows as CSV"}}}}}
+
+
+def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A report row with its nested figures as columns: {"first_response": {"p50": 1}} -> first_response_p50."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}_"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+SLA_COLUMNS = ("key", "name", "opened", "resolved",
+               *(f"{t}_{f}" for t in ("first_response", "resolution") for f in ("count", "p50", "p90")),
+               *(f"{fig}_{c}" for fig in ("breaches", "tickets_with_clock") for c in SLA_CLOCKS),
+               *(f"breach_rate_{c}" for c in (*SLA_CLOCKS, "any")))
+CSAT_COLUMNS = ("key", "name", "count", "average", *(f"distribution_{n}" for n in SCORES))
+
+
 @blp.route("/sla")
 class SlaReportView(MethodView):
     @login_required(Role.SUPERVISOR, Role.ADMIN)
     @blp.arguments(SlaReportQuery, location="query")
     @blp.response(200, SlaReport)
-    @blp.doc(security=BEARER)
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    @blp.doc(security=BEARER, responses=_csv_doc(SlaReport))
+    def get(self, query: dict[str, Any]) -> Any:
         """SLA report over [from, to): volumes, first response and resolution p50/p90, breach rates"""
         rows = sla_report(db(), g.user.tenant_id, query["start"], query["end"], query["group_by"])
+        if _wants_csv(query):
+            return _csv([_flat(r) for r in rows], SLA_COLUMNS, "sla")
         return {**query, "rows": rows}
 
 
@@ -98,10 +130,6 @@ class SlaReportView(MethodView):
 
 
 
-def _csv_doc(schema: type[Schema]) -> dict[str, Any]:
-    """The 200 answer's two forms: JSON (the schema) and CSV (Accept: text/csv or format=csv)."""
-    return {"200": {"content": {"application/json": {"schema": schema},
-                                "text/csv": {"schema": {"type": "string", "description": "the same rows as CSV"}}}}}
 RESPONSE_COLUMNS = ("metric", "group_value", "group_name", "bucket", "count", "unanswered", "p50", "p90", "p99",
                     "mean")
 VOLUME_COLUMNS = ("group_value", "group_name", "bucket", "messages_in", "messages_out", "tickets_opened",
@@ -270,6 +298,8 @@ class CsatReportQuery(Schema):
     end = fields.AwareDateTime(required=True, default_timezone=UTC, validate=_storable,
                                metadata={"description": "answers until, exclusive"})
     group = fields.String(load_default="tenant", validate=validate.OneOf(CSAT_GROUPS))
+    format = fields.String(load_default=None, validate=validate.OneOf(("json", "csv")),
+                           metadata={"description": "csv: the rows as CSV, one column per score"})
 
     @validates_schema
     def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -301,7 +331,52 @@ class CsatReportView(MethodView):
     @login_required(Role.SUPERVISOR, Role.ADMIN)
     @blp.arguments(CsatReportQuery, location="query")
     @blp.response(200, CsatReport)
-    @blp.doc(security=BEARER)
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    @blp.doc(security=BEARER, responses=_csv_doc(CsatReport))
+    def get(self, query: dict[str, Any]) -> Any:
         """CSAT over [start, end) by answer time: count, average and distribution per tenant, agent or queue"""
-        return {**query, "rows": csat_report(db(), g.user.tenant_id, query["start"], query["end"], query["group"])}
+        rows = csat_report(db(), g.user.tenant_id, query["start"], query["end"], query["group"])
+        if _wants_csv(query):
+            return _csv([_flat(r) for r in rows], CSAT_COLUMNS, "csat")
+        return {**query, "rows": rows}
+
+
+# --- the live board (models/services/board.py) -------------------------------------------------------------------
+
+
+class BoardAgent(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    status = fields.String(metadata={"description": "online or away"})
+    open_tickets = fields.Integer(metadata={"description": "assigned and pending tickets, every queue"})
+    max_tickets = fields.Integer(metadata={"description": "capacity"})
+
+
+class BoardQueue(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    waiting = fields.Integer(metadata={"description": "tickets queued for an agent"})
+    oldest_waiting_since = fields.DateTime(allow_none=True,
+                                           metadata={"description": "the longest-waiting ticket's (re)opening"})
+    oldest_wait_seconds = fields.Float(allow_none=True, metadata={"description": "from then to `now`"})
+    assigned = fields.Integer()
+    pending = fields.Integer(metadata={"description": "waiting on the customer"})
+    sla_at_risk = fields.Integer(metadata={"description": "open tickets past a warning, not breached"})
+    sla_breached = fields.Integer(metadata={"description": "open tickets past a running clock's due time"})
+    agents = fields.List(fields.Nested(BoardAgent), metadata={"description": "online and away members"})
+
+
+class Board(Schema):
+    now = fields.DateTime()
+    queues = fields.List(fields.Nested(BoardQueue))
+
+
+@blp.route("/board")
+class BoardView(MethodView):
+    @login_required(Role.SUPERVISOR, Role.ADMIN)
+    @blp.response(200, Board)
+    @blp.doc(security=BEARER)
+    def get(self) -> dict[str, Any]:
+        """The live board: per queue, waiting tickets and the oldest wait, agents online and away with their load,
+        SLA at risk and breached"""
+        now = utcnow()
+        return {"now": now, "queues": live_board(db(), g.user.tenant_id, now)}

@@ -1,7 +1,8 @@
 // The console's state and everything that changes it: HTTP loads, user actions, Socket.IO events and their
 // replay after a reconnect. Components read `state` and call the actions; nothing else writes it.
-import { reactive } from "vue";
+import { reactive, toRaw } from "vue";
 import { Api, ApiError, itemsOf } from "./api";
+import { shouldAlert } from "./attention";
 import { applyReaction, inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
 import type {
   Envelope, Label, Message, Page, Presence, Queue, Template, TemplateInfo, Ticket, User,
@@ -36,7 +37,8 @@ export interface Notice {
   text?: string; // the server's own message, when it has no translation
 }
 
-export function createStore(api: Api, connect: Connect, notifyUser: (title: string, body: string) => void = () => {}) {
+export function createStore(api: Api, connect: Connect,
+                            notifyUser: (title: string, body: string, decided?: boolean) => void = () => {}) {
   const state = reactive({
     me: null as User | null,
     tickets: new Map<number, Ticket>(),
@@ -71,6 +73,7 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
   let refusals = 0;
   const early = new Map<number, Partial<Message>>();
   const previewing = new Set<number>();
+  const eventListeners = new Set<(name: string) => void>();
 
   const meId = () => state.me?.id ?? api.session?.user_id;
   const isStaff = () => (state.me?.role ?? api.session?.role) !== "agent";
@@ -84,7 +87,8 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
   function notice(key: string, params?: Record<string, unknown>): void {
     const n = { key, params };
     state.notice = n;
-    setTimeout(() => { if (state.notice === n) state.notice = null; }, 6000);
+    // toRaw: reading state.notice gives a reactive proxy of `n`, never `n` itself
+    setTimeout(() => { if (toRaw(state.notice) === n) state.notice = null; }, 6000);
   }
 
   // ---- Tickets -------------------------------------------------------------------------------------------------
@@ -378,14 +382,15 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     "message.created": (d) => {
       const m = d as unknown as Message;
       if (m.direction !== "note") state.previews.set(m.ticket_id, m); // the preview is the conversation's
+      const hidden = typeof document !== "undefined" && document.hidden;
       if (m.ticket_id === state.openId) {
         addMessage(m);
-        const hidden = typeof document !== "undefined" && document.hidden;
         if (m.direction === "in" && !hidden) void markRead(m.ticket_id);
-        if (m.direction === "in" && hidden) notifyUser(ticketName(m.ticket_id), m.body);
       } else if (m.direction === "in") {
         patch(m.ticket_id, { unread: true });
-        if (state.tickets.has(m.ticket_id)) notifyUser(ticketName(m.ticket_id), m.body);
+      }
+      if (shouldAlert(m, state.tickets.get(m.ticket_id), { me: meId(), openId: state.openId, hidden })) {
+        notifyUser(ticketName(m.ticket_id), m.body, true); // decided here: shown even while the tab is visible
       }
     },
     "message.status": (d) => {
@@ -428,6 +433,13 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
     if (seen.size > 5000) seen.delete(seen.values().next().value as number);
     state.lastEventId = Math.max(state.lastEventId, env.id);
     handlers[env.name]?.(env.data ?? {});
+    for (const fn of eventListeners) fn(env.name);
+  }
+
+  /** Hear every live event by name, after the store applied it (the supervisor's board refreshes on them). */
+  function onEvent(fn: (name: string) => void): () => void {
+    eventListeners.add(fn);
+    return () => { eventListeners.delete(fn); };
   }
 
   /** After every (re)connect: follow the open ticket again, then fetch what was missed while away. */
@@ -506,12 +518,16 @@ export function createStore(api: Api, connect: Connect, notifyUser: (title: stri
   return {
     state, apply, catchUp, enter, reset, loadTickets, loadMoreResolved, search, visible, loadPreviews, openTicket,
     closeTicket, loadMessages, markRead, reply, note, setStatus, fail, notice, isStaff, meId, loadTemplates,
-    loadLabels, setLabel, setAutoOnline,
+    loadLabels, setLabel, setAutoOnline, onEvent,
     pending: () => act("pending", undefined, "notices.pending"),
     snooze: (until: string | null) => act("snooze", until ? { until } : { until_customer_replies: true },
       "notices.snoozed"),
     resume: () => act("resume", undefined, "notices.resumed"),
-    accept: () => act("accept", undefined, "notices.accepted"),
+    accept: async () => { // taken while open: the agent is reading it, so it is read (the title's count drops)
+      const ok = await act("accept", undefined, "notices.accepted");
+      if (ok && state.openId != null) await markRead(state.openId);
+      return ok;
+    },
     resolve: () => act("resolve", undefined, "notices.resolved"),
     reopen: () => act("reopen", undefined, "notices.reopened"),
     transfer: (target: { queue_id: number } | { agent_id: number }, reason: string) =>

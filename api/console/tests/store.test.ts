@@ -1,5 +1,5 @@
 // The store against an in-memory API and socket: what an agent would see after events, a reconnect, a reply.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ApiError, type Api } from "../src/api";
 import { createStore, type SocketLike } from "../src/store";
 import type { Envelope, Ticket } from "../src/types";
@@ -148,6 +148,20 @@ describe("the store", () => {
     expect(store.state.tickets.get(1)?.unread).toBe(true);
   });
 
+  it("rings for customers writing on my or unassigned tickets I am not reading, never on a colleague's", () => {
+    const { api } = fakeApi({ "POST /api/tickets/1/read": () => ticket({ unread: false }) });
+    const rang: Array<[string, boolean | undefined]> = [];
+    const store = createStore(api, () => new FakeSocket(), (title, _body, decided) => rang.push([title, decided]));
+    store.state.tickets.set(1, ticket({ id: 1 }));
+    store.state.tickets.set(2, ticket({ id: 2, agent_id: null, status: "queued", contact_name: "João" }));
+    store.state.tickets.set(3, ticket({ id: 3, agent_id: 8, contact_name: "Pedro" }));
+    store.state.openId = 1;
+    for (const [id, ticketId] of [[10, 1], [11, 2], [12, 3]] as const) {
+      store.apply(env(id, "message.created", { id, ticket_id: ticketId, direction: "in", body: "oi", kind: "text" }));
+    }
+    expect(rang).toEqual([["João", true]]); // the open one is being read; Pedro's is a colleague's
+  });
+
   it("drops a ticket a colleague took, and says so when it was open", async () => {
     const { api } = fakeApi({});
     const socket = new FakeSocket();
@@ -158,5 +172,20 @@ describe("the store", () => {
     expect(store.state.tickets.has(1)).toBe(false);
     expect(store.state.openId).toBeNull();
     expect(store.state.notice?.key).toBe("notices.reassigned");
+  });
+});
+
+describe("notices", () => {
+  it("pass after a few seconds", () => {
+    vi.useFakeTimers();
+    try {
+      const store = createStore(fakeApi({}).api, () => new FakeSocket());
+      store.notice("notices.saved");
+      expect(store.state.notice?.key).toBe("notices.saved");
+      vi.advanceTimersByTime(6000);
+      expect(store.state.notice).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,5 +1,7 @@
 // English. Every key here exists in pt-BR.ts too (a unit test checks).
+import board from "./board.en";
 export default {
+  ...board,
   app: { title: "Atendimento", console: "Agent console", skip: "Skip to the conversation" },
   login: {
     heading: "Agent console", tenant: "Company code (e.g. acme)", tenantHint: "The short name your company uses to sign in.",

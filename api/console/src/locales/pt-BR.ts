@@ -1,7 +1,9 @@
 // Português do Brasil: the default where the browser asks for Portuguese.
 import type en from "./en";
+import board from "./board.pt-BR";
 
 const ptBR: typeof en = {
+  ...board,
   app: { title: "Atendimento", console: "Console do agente", skip: "Ir para a conversa" },
   login: {
     heading: "Console do agente", tenant: "Código da empresa (ex.: acme)", tenantHint: "O nome curto que sua empresa usa para entrar.",
