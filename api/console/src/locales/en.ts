@@ -1,4 +1,5 @@
 // English. Every key here exists in pt-BR.ts too (a unit test checks).
+import admin from "./admin.en";
 export default {
   app: { title: "Atendimento", console: "Agent console", skip: "Skip to the conversation" },
   login: {
@@ -115,4 +116,5 @@ export default {
     heading: "Auto-resolve", on: "Resolve idle tickets of {name}", hours: "Business hours without a reply",
     message: "Closing message (optional)",
   },
+  admin,
 };
