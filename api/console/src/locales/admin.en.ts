@@ -12,7 +12,8 @@ export default {
     set: "credentials set", notSet: "credentials not set", queue: "Default queue", replace: "Replace credentials",
     keep: "unchanged", saveVerify: "Save and verify", createVerify: "Add and verify", new: "New channel",
     kind: "Kind", externalId: "Number, address or id", credentials: "Credentials",
-    accepted: "Saved: the provider accepted the credentials.",
+    accepted: "Saved: the provider accepted the credentials.", refused: "Not saved: the provider refused the credentials ({reason}).",
+    unavailable: "Not saved: the provider could not be asked; try again later ({reason}).",
   },
   hours: {
     tz: "Time zone", unset: "No business hours are set: SLA clocks run 24 hours a day, 7 days a week.",

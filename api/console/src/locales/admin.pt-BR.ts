@@ -14,7 +14,8 @@ const adminPtBR: typeof admin = {
     set: "credenciais definidas", notSet: "credenciais não definidas", queue: "Fila padrão", replace: "Substituir credenciais",
     keep: "sem alteração", saveVerify: "Salvar e verificar", createVerify: "Adicionar e verificar", new: "Novo canal",
     kind: "Tipo", externalId: "Número, endereço ou id", credentials: "Credenciais",
-    accepted: "Salvo: o provedor aceitou as credenciais.",
+    accepted: "Salvo: o provedor aceitou as credenciais.", refused: "Não salvo: o provedor recusou as credenciais ({reason}).",
+    unavailable: "Não salvo: não foi possível consultar o provedor; tente mais tarde ({reason}).",
   },
   hours: {
     tz: "Fuso horário", unset: "Nenhum horário definido: os prazos de SLA correm 24 horas por dia, 7 dias por semana.",
