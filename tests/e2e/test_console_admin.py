@@ -28,6 +28,8 @@ from tests.e2e.test_console import (
     log_in,
     tabs,
 )
+from tests.fakes.graph import GraphServer
+from tests.fakes.whatsapp import PHONE_NUMBER_ID
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser", "tabs"]  # fixtures, imported so pytest finds them here
@@ -80,8 +82,8 @@ def saves(page: Page, button: Locator) -> None:
 
 
 @pytest.mark.parametrize("locale", ["pt-BR", "en-US"])
-def test_an_admin_edits_every_section_and_the_api_has_it(admin_stack: str, tabs: Callable[..., Tab],
-                                                          locale: str) -> None:
+def test_an_admin_edits_every_section_and_the_api_has_it(admin_stack: str, graph: GraphServer,
+                                                          tabs: Callable[..., Tab], locale: str) -> None:
     base = admin_stack
     lang = "pt-BR" if locale == "pt-BR" else "en"
     words = COPY[lang]
@@ -159,6 +161,22 @@ def test_an_admin_edits_every_section_and_the_api_has_it(admin_stack: str, tabs:
     expect(lab.get_by_test_id("admin-channel-answer")).to_contain_text(words["accepted"], timeout=WAIT_MS)
     channel = next(c for c in get(base, "/api/admin/channels", auth) if c["external_id"] == "acme-lab")
     assert channel["name"] == "Lab 2"
+
+    # The WhatsApp number: the (local) Graph API is asked whether a new access token may use it.
+    whatsapp = page.get_by_test_id(f"admin-channel-{PHONE_NUMBER_ID}")
+    whatsapp.get_by_test_id("admin-channel-cred-access_token").fill("a-token-meta-never-issued")
+    whatsapp.get_by_test_id("admin-channel-save").click()
+    expect(whatsapp.get_by_test_id("admin-channel-answer")).to_contain_text("Invalid OAuth access token",
+                                                                           timeout=WAIT_MS)
+    whatsapp.get_by_test_id("admin-channel-cred-access_token").fill(graph.token)
+    whatsapp.get_by_test_id("admin-channel-save").click()
+    expect(whatsapp.get_by_test_id("admin-channel-answer")).to_contain_text(words["accepted"], timeout=WAIT_MS)
+
+    def refused() -> None:  # the screenshot shows a refusal
+        lab.get_by_test_id("admin-channel-cred-secret").fill("tiny")
+        lab.get_by_test_id("admin-channel-save").click()
+        expect(lab.get_by_test_id("admin-channel-answer")).to_contain_text(words["refused"], timeout=WAIT_MS)
+    shots["channels"] = refused
 
     # Business hours: São Paulo, Monday 08-17 copied to the weekdays, a Saturday morning, Christmas.
     section(page, "hours")
@@ -274,6 +292,6 @@ def look_at_every_section(tab: Tab, lang: str, width: str, before: dict[str, Cal
         # The area scrolls inside the supervisor screen: a window as tall as the area shows all of it.
         viewport = page.viewport_size or DESKTOP
         tall = page.get_by_test_id("admin").evaluate("a => Math.ceil(a.getBoundingClientRect().height)")
-        page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], tall + 160)})
+        page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], tall + 400)})
         page.get_by_test_id("admin").screenshot(path=str(SHOTS / f"{lang}-{width}-admin-{name}.png"))
         page.set_viewport_size(viewport)
