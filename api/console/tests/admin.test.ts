@@ -2,8 +2,9 @@ import { mount, flushPromises } from "@vue/test-utils";
 import { describe, expect, it } from "vitest";
 import { copyMondayToWeekdays, credentialPatch, parseHolidays, toMinutes, toSeconds, weekFromDoc, weekProblems,
   weekToDoc } from "../src/admin";
+import AdminChannels from "../src/components/admin/AdminChannels.vue";
 import AdminHours from "../src/components/admin/AdminHours.vue";
-import { Api } from "../src/api";
+import { Api, ApiError } from "../src/api";
 import { makeI18n } from "../src/i18n";
 import { API_KEY } from "../src/useApi";
 import { STORE_KEY } from "../src/keys";
@@ -97,5 +98,52 @@ describe("the business-hours editor", () => {
     const day = [["08:00", "17:00"]];
     expect(put).toEqual({ method: "PUT", path: "/api/admin/business-hours", body: { tz: "America/Sao_Paulo",
       holidays: ["2026-12-25"], weekly: { mon: day, tue: day, wed: day, thu: day, fri: day, sat: [["09:00", "13:00"]] } } });
+  });
+});
+
+describe("the channels section", () => {
+  const channel = { id: 3, kind: "whatsapp", name: "Vendas", external_id: "1065", default_queue_id: null, active: true,
+    has_credentials: true };
+
+  function mounted(onPatch: (body: unknown) => unknown) {
+    const api = new Api(null);
+    const patches: unknown[] = [];
+    api.request = (async (method: string, path: string, body?: unknown) => {
+      if (method === "PATCH") {
+        patches.push(body);
+        return onPatch(body);
+      }
+      return path === "/api/admin/channels" ? [channel] : [];
+    }) as Api["request"];
+    const store = createStore(api, () => ({ active: false, on() {}, emit() {}, connect() {}, disconnect() {} }));
+    const wrapper = mount(AdminChannels, { global: { plugins: [makeI18n("pt-BR")],
+      provide: { [STORE_KEY as symbol]: store, [API_KEY as symbol]: api } } });
+    return { wrapper, patches, store };
+  }
+
+  it("sends only the credential typed, and shows the provider's refusal next to the channel, in the user's words", async () => {
+    const { wrapper, patches, store } = mounted(() => {
+      throw new ApiError(422, "credentials_rejected", "the provider refused these credentials: Invalid OAuth access token.");
+    });
+    await flushPromises();
+    expect(wrapper.get('[data-testid="admin-channel-creds"]').text()).toBe("credenciais definidas");
+    await wrapper.get('[data-testid="admin-channel-cred-access_token"]').setValue("novo-token");
+    await wrapper.get('[data-testid="admin-channel-save"]').trigger("submit");
+    await flushPromises();
+    expect(patches).toEqual([{ name: "Vendas", default_queue_id: null, active: true, credentials: { access_token: "novo-token" } }]);
+    const answer = wrapper.get('[data-testid="admin-channel-answer"]');
+    expect(answer.attributes("role")).toBe("alert");
+    expect(answer.text()).toBe("Não salvo: o provedor recusou as credenciais (Invalid OAuth access token.).");
+    expect(store.state.error).toBeNull(); // not in the banner as well
+  });
+
+  it("saves without credentials when none were typed (the stored ones stay)", async () => {
+    const { wrapper, patches } = mounted((body) => ({ ...channel, ...(body as object) }));
+    await flushPromises();
+    await wrapper.get('[data-testid="admin-channel-name"]').setValue("Vendas SP");
+    await wrapper.get('[data-testid="admin-channel-save"]').trigger("submit");
+    await flushPromises();
+    expect(patches).toEqual([{ name: "Vendas SP", default_queue_id: null, active: true }]);
+    expect(wrapper.get('[data-testid="admin-channel-answer"]').text()).toBe("Salvo.");
   });
 });
