@@ -2,6 +2,7 @@ import { mount, flushPromises } from "@vue/test-utils";
 import { describe, expect, it } from "vitest";
 import { copyMondayToWeekdays, credentialPatch, parseHolidays, toMinutes, toSeconds, weekFromDoc, weekProblems,
   weekToDoc } from "../src/admin";
+import AdminArea from "../src/components/admin/AdminArea.vue";
 import AdminChannels from "../src/components/admin/AdminChannels.vue";
 import AdminHours from "../src/components/admin/AdminHours.vue";
 import { Api, ApiError } from "../src/api";
@@ -145,5 +146,43 @@ describe("the channels section", () => {
     await flushPromises();
     expect(patches).toEqual([{ name: "Vendas SP", default_queue_id: null, active: true }]);
     expect(wrapper.get('[data-testid="admin-channel-answer"]').text()).toBe("Salvo.");
+  });
+});
+
+describe("the administration tabs", () => {
+  function mounted(role: "admin" | "supervisor") {
+    const api = new Api(null);
+    api.request = (async () => []) as unknown as Api["request"];
+    const store = createStore(api, () => ({ active: false, on() {}, emit() {}, connect() {}, disconnect() {} }));
+    store.state.me = { id: 1, tenant_id: 1, email: "x@acme.example", name: "X", role, status: "offline" };
+    return mount(AdminArea, { attachTo: document.body, global: { plugins: [makeI18n("en")],
+      provide: { [STORE_KEY as symbol]: store, [API_KEY as symbol]: api } } });
+  }
+
+  it("offer API keys to admins only, as the API does", () => {
+    for (const [role, shown] of [["supervisor", false], ["admin", true]] as const) {
+      const wrapper = mounted(role);
+      expect(wrapper.find('[data-testid="admin-tab-keys"]').exists()).toBe(shown);
+      wrapper.unmount();
+    }
+  });
+
+  it("move with the arrow keys, wrapping, and Home/End, keeping one tab in the tab order", async () => {
+    const wrapper = mounted("supervisor");
+    const list = wrapper.get('[role="tablist"]');
+    const selected = () => wrapper.get('[aria-selected="true"]').attributes("data-section");
+    await list.trigger("keydown", { key: "ArrowLeft" });
+    expect(selected()).toBe("labels");
+    expect(document.activeElement?.getAttribute("data-section")).toBe("labels");
+    await list.trigger("keydown", { key: "ArrowRight" });
+    await list.trigger("keydown", { key: "ArrowRight" });
+    expect(selected()).toBe("queues");
+    expect(wrapper.get('[role="tabpanel"]').attributes("aria-labelledby")).toBe("admin-tab-queues");
+    await list.trigger("keydown", { key: "End" });
+    expect(selected()).toBe("labels");
+    await list.trigger("keydown", { key: "Home" });
+    expect(selected()).toBe("users");
+    expect(wrapper.findAll('[role="tab"][tabindex="0"]')).toHaveLength(1);
+    wrapper.unmount();
   });
 });
