@@ -128,6 +128,12 @@ class QueueById(MethodView):
 @blp.route("/queues/<int:queue_id>/members")
 class Members(MethodView):
     @_staff
+    @blp.response(200, MembersIn)
+    def get(self, queue_id: int) -> dict[str, Any]:
+        """The queue's members (user ids)"""
+        return {"user_ids": admin.members_of(db(), g.user, queue_id)}
+
+    @_staff
     @blp.arguments(MembersIn)
     @blp.response(200, MembersIn)
     def put(self, body: dict[str, Any], queue_id: int) -> dict[str, Any]:
@@ -211,6 +217,16 @@ class ChannelById(MethodView):
 
 @blp.route("/business-hours")
 class BusinessHours(MethodView):
+    @_staff
+    @blp.response(200, Schema.from_dict({"tz": fields.String(), "weekly": fields.Dict(),
+                                         "holidays": fields.List(fields.String()),
+                                         "configured": fields.Boolean(metadata={
+                                             "description": "false: none set, the clocks run 24x7"})},
+                                        name="BusinessHoursRead"))
+    def get(self) -> dict[str, Any]:
+        """The tenant's business hours (24x7 and `configured: false` until some are set)"""
+        return admin.business_hours_of(db(), g.user)
+
     @_staff
     @blp.arguments(Schema.from_dict({"tz": fields.String(required=True), "weekly": fields.Dict(required=True),
                                      "holidays": fields.List(fields.String())}, name="BusinessHoursIn"))

@@ -202,6 +202,26 @@ def _check_credentials(kind: ChannelKind, creds: dict[str, Any]) -> None:
                       field="credentials.event_public_key")
 
 
+def members_of(session: Session, actor: User, queue_id: int) -> list[int]:
+    """The user ids of a queue's members, sorted."""
+    queue = session.scalars(select(Queue).where(Queue.id == queue_id, Queue.tenant_id == actor.tenant_id)).one_or_none()
+    if queue is None:
+        raise NotFound("queue not found")
+    return sorted(session.scalars(select(QueueMember.user_id).where(QueueMember.queue_id == queue.id)))
+
+
+ALWAYS_OPEN = {"tz": "UTC", "weekly": {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat",
+                                                                             "sun")}, "holidays": []}
+
+
+def business_hours_of(session: Session, actor: User) -> dict[str, Any]:
+    """The tenant's business-hours calendar as stored, `configured` false (and 24x7) when it has none."""
+    doc = session.get_one(Tenant, actor.tenant_id).settings.get("business_hours")
+    if not doc:
+        return {**ALWAYS_OPEN, "configured": False}
+    return {"holidays": [], **doc, "configured": True}
+
+
 def set_business_hours(session: Session, actor: User, doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The tenant's business-hours calendar (time zone, weekly hours, holidays), validated before it is stored."""
     try:

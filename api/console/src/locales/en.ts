@@ -1,4 +1,5 @@
 // English. Every key here exists in pt-BR.ts too (a unit test checks).
+import admin from "./admin.en";
 import board from "./board.en";
 export default {
   ...board,
@@ -117,4 +118,5 @@ export default {
     heading: "Auto-resolve", on: "Resolve idle tickets of {name}", hours: "Business hours without a reply",
     message: "Closing message (optional)",
   },
+  admin,
 };

@@ -1,4 +1,5 @@
 // Português do Brasil: the default where the browser asks for Portuguese.
+import admin from "./admin.pt-BR";
 import type en from "./en";
 import board from "./board.pt-BR";
 
@@ -119,5 +120,6 @@ const ptBR: typeof en = {
     heading: "Resolução automática", on: "Resolver atendimentos parados de {name}", hours: "Horas úteis sem resposta",
     message: "Mensagem de encerramento (opcional)",
   },
+  admin,
 };
 export default ptBR;
