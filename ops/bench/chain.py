@@ -152,7 +152,7 @@ def deliver(message_id: int) -> None:
 
 _PROJECT_E2E = re.compile(r"end to end .*?: p50 (?P<p50>[\d.]+) ms p99 (?P<p99>[\d.]+) ms")
 _PROJECT_CPU = re.compile(r"CPU per message: API (?P<api>[\d.]+) ms .*?workers (?P<wk>[\d.]+) ms and PostgreSQL "
-                          r"(?P<pg>[\d.]+) ms")
+                          r"(?P<pg>[\d.]+) ms[^;]*(?:; Socket.IO tier (?P<sk>[\d.]+) ms)?")
 _PROJECT_INTAKE = re.compile(r"webhook intake: .*?\((?P<rps>[\d.]+) req/s achieved")
 _PROJECT_SOCKET = re.compile(r"API RSS per socket: (?P<kib>[\d.]+) KiB")
 
@@ -280,7 +280,8 @@ def _run_chain(args: argparse.Namespace, rates: list[float]) -> dict[float, dict
 def _run_project(args: argparse.Namespace, rate: float) -> dict[str, float]:
     argv = [sys.executable, "-m", "ops.load.campaign", "--rate", str(rate), "--duration", str(args.duration),
             "--tenants", str(args.tenants), "--agents", str(args.agents), "--drain-timeout", "60",
-            "--new-ticket-ratio", str(args.new_ticket_ratio), "--gen-threads", str(args.gen_threads)]
+            "--new-ticket-ratio", str(args.new_ticket_ratio), "--gen-threads", str(args.gen_threads),
+            *(["--sockets-tier"] if args.sockets_tier else [])]
     out = subprocess.run(argv, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2],
                          timeout=args.duration + 3600, check=False).stdout
     Path(f"/tmp/atd-project-{int(rate)}.txt").write_text(out)
@@ -288,7 +289,7 @@ def _run_project(args: argparse.Namespace, rate: float) -> dict[str, float]:
     for pattern in (_PROJECT_E2E, _PROJECT_CPU, _PROJECT_INTAKE, _PROJECT_SOCKET):
         m = pattern.search(out)
         if m:
-            found.update({k: float(v) for k, v in m.groupdict().items()})
+            found.update({k: float(v) for k, v in m.groupdict().items() if v is not None})
     return found
 
 
@@ -301,6 +302,7 @@ def main() -> int:
     ap.add_argument("--new-ticket-ratio", type=float, default=0.05)
     ap.add_argument("--gen-threads", type=int, default=24)
     ap.add_argument("--project", action="store_true", help="also run ops.load.campaign at each rate")
+    ap.add_argument("--sockets-tier", action="store_true", help="the project's agents on its gevent Socket.IO tier")
     args = ap.parse_args()
     from ops.bench import loadgen
     from ops.bench.loadgen import ms, ratio
@@ -320,7 +322,7 @@ def main() -> int:
               f"{c['pg_ms']:.1f}); {c['per_socket_kib']:.0f} KiB per socket")
         p = project.get(rate)
         if p:
-            pcpu = p.get("api", float("nan")) + p.get("wk", float("nan")) + p.get("pg", float("nan"))
+            pcpu = p.get("api", float("nan")) + p.get("wk", float("nan")) + p.get("pg", float("nan")) + p.get("sk", 0)
             print(f"project {rate:5.0f}/s: e2e p50 {p.get('p50', float('nan')):.1f} ms p99 "
                   f"{p.get('p99', float('nan')):.1f} ms; intake {p.get('rps', float('nan')):.0f} req/s; CPU per "
                   f"message {pcpu:.1f} ms; {p.get('kib', float('nan')):.0f} KiB per socket")

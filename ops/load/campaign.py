@@ -63,6 +63,9 @@ def main() -> int:
     ap.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the backlog after the load")
     ap.add_argument("--profile", action="store_true", help="py-spy an API and a worker mid-run")
     ap.add_argument("--no-beat", action="store_true")
+    ap.add_argument("--sockets-tier", action="store_true",
+                    help="agents connect to a Socket.IO tier (ops/gunicorn.sockets.conf.py, gevent) instead of the "
+                         "API instances, which then serve only webhooks and the REST API")
     args = ap.parse_args()
     loadgen.install_deadline(args.duration + args.drain_timeout + 1800)
 
@@ -80,14 +83,21 @@ def main() -> int:
         assert db is not None and st.redis is not None and st.pg is not None
 
         bases = [st.start_api(f"api{k}", threads=args.api_threads) for k in range(2)]
+        socket_bases = bases
+        if args.sockets_tier:
+            port = procs.free_port()
+            st.apis["sockets"] = (st.spawn("sockets", stack.sockets_argv(port, bin_dir=stack.VENV_BIN)),
+                                  f"http://127.0.0.1:{port}")
+            socket_bases = [st.apis["sockets"][1]]
         workers = [st.start_worker(f"worker{k}", args.concurrency, extra=args.worker_args.split())
                    for k in range(args.workers)]
         beat = None if args.no_beat else st.start_beat()
-        for b in bases:
+        for b in {*bases, *socket_bases}:
             st.wait_http(b)
         for w in workers:
             st.worker_ready(w)
-        apis = [st.apis[f"api{k}"][0] for k in range(2)]
+        apis = [st.apis[f"api{k}"][0] for k in range(2)] + ([st.apis["sockets"][0]] if args.sockets_tier else [])
+        socket_procs = [st.apis["sockets"][0]] if args.sockets_tier else apis
 
         # log in every agent (online), spread over both instances
         specs = []
@@ -97,13 +107,13 @@ def main() -> int:
             tokens = list(pool.map(lambda j: harness_agents.login(bases[j[3] % 2], j[0].slug, j[1], j[2]), jobs))
         login_s = time.monotonic() - t0
         for (t, _email, _pw, k), token in zip(jobs, tokens, strict=True):
-            specs.append({"base": bases[k % 2], "token": token, "tenant": t.slug, "agent": k})
+            specs.append({"base": socket_bases[k % len(socket_bases)], "token": token, "tenant": t.slug, "agent": k})
         log(f"{len(tokens)} agents logged in and online in {login_s:.0f} s")
         online = db.one("SELECT count(*) FROM users WHERE status = 'online'")
 
         # sockets: RSS before/after
         time.sleep(2)
-        api_rss_before = [sum(procs.rss_bytes(p) for p in procs.tree(a.pid)) for a in apis]
+        api_rss_before = [sum(procs.rss_bytes(p) for p in procs.tree(a.pid)) for a in socket_procs]
         spec_file = st.logdir / "sockets.json"
         spec_file.write_text(json.dumps(specs))
         out_file = st.logdir / "sockets-out.json"
@@ -124,7 +134,7 @@ def main() -> int:
                          daemon=True).start()
         log(connected_line)
         time.sleep(5)
-        api_rss_after = [sum(procs.rss_bytes(p) for p in procs.tree(a.pid)) for a in apis]
+        api_rss_after = [sum(procs.rss_bytes(p) for p in procs.tree(a.pid)) for a in socket_procs]
         n_sockets = int(connected_line.split()[1])
         per_socket = (sum(api_rss_after) - sum(api_rss_before)) / max(1, n_sockets)
 
@@ -279,9 +289,11 @@ def main() -> int:
         processed_n = max(1, processed_in_window)
         wk_ms = sum(v for k, v in shares.items() if k.startswith("worker")) * window / processed_n * 1000
         pg_ms = shares.get("postgres", 0) * window / processed_n * 1000
+        sk_ms = shares.get("sockets", 0) * window / processed_n * 1000  # the Socket.IO tier, with --sockets-tier
         print(f"CPU per message: API {api_ms:.1f} ms per accepted delivery ({accepted_n} in {window:.0f} s); workers "
-              f"{wk_ms:.1f} ms and PostgreSQL {pg_ms:.1f} ms per message processed ({processed_in_window} processed); "
-              f"so {args.rate:.0f} msg/s needs about {args.rate * (api_ms + wk_ms + pg_ms) / 1000:.1f} cores")
+              f"{wk_ms:.1f} ms and PostgreSQL {pg_ms:.1f} ms per message processed ({processed_in_window} processed)"
+              f"{f'; Socket.IO tier {sk_ms:.1f} ms' if args.sockets_tier else ''}; so {args.rate:.0f} msg/s needs "
+              f"about {args.rate * (api_ms + wk_ms + pg_ms + sk_ms) / 1000:.1f} cores")
         print("samples every 10 s (MB; backlog = unprocessed inbox events, broker = tasks waiting in Redis):")
         names = [a.name for a in apis] + [w.name for w in workers]
         print("   t(s) " + " ".join(f"{n:>9}" for n in names) + "   backlog  broker  API threads")
