@@ -179,8 +179,9 @@ def _run_chain(args: argparse.Namespace, rates: list[float]) -> dict[float, dict
                                                           "agents": args.agents} for t in tenants}))
         st.env["CHAIN_TENANTS"] = str(config)
         api = st.start_api("api0", threads=100, app="ops.bench.chain:create_api()")
-        sockets = st.start_api("sockets", threads=args.agents * args.tenants + 100,
-                               app="ops.bench.chain:create_sockets()")
+        holders = args.agents * args.tenants + 100  # a thread and a connection slot per websocket, and spare
+        sockets = st.start_api("sockets", threads=holders, app="ops.bench.chain:create_sockets()",
+                               extra=["--worker-connections", str(holders)])
         worker = st.start_worker("worker0", 1, app="ops.bench.chain:celery")
         for base in (api, sockets):
             st.wait_http(base)
