@@ -4,6 +4,7 @@ import { reactive, toRaw } from "vue";
 import { Api, ApiError, itemsOf } from "./api";
 import { shouldAlert } from "./attention";
 import { applyReaction, inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
+import { noFilters, passesFilters } from "./contact";
 import type {
   Envelope, Label, Message, Page, Presence, Queue, Template, TemplateInfo, Ticket, User,
 } from "./types";
@@ -65,6 +66,7 @@ export function createStore(api: Api, connect: Connect,
     notice: null as Notice | null,
     askOnline: false,
     lastEventId: 0,
+    filters: noFilters(),
   });
   let socket: SocketLike | null = null;
   let seen = new Set<number>();
@@ -183,7 +185,7 @@ export function createStore(api: Api, connect: Connect,
     const label = state.labelFilter;
     const list = [...state.tickets.values()].filter((t) => inTab(t, tab, meId())
       && (!state.searchIds || state.searchIds.has(t.id))
-      && (label == null || (t.labels ?? []).some((l) => l.id === label)));
+      && (label == null || (t.labels ?? []).some((l) => l.id === label)) && passesFilters(t, state.filters));
     return list.sort((a, b) => Number(b.unread) - Number(a.unread) || b.id - a.id);
   }
 
@@ -512,6 +514,7 @@ export function createStore(api: Api, connect: Connect,
       me: null, tickets: new Map(), openId: null, messages: new Map(), previews: new Map(), queues: [], agents: [],
       connection: "offline", lastEventId: 0, searchIds: null, search: "", askOnline: false, templateNeeded: false,
       tab: "mine", labels: [], labelFilter: null, templateChoices: [], autoOnline: false,
+      filters: noFilters(),
     });
   }
 
