@@ -152,3 +152,78 @@ def test_the_contact_panel_and_the_inbox_filters(workday_stack: str, tabs: Calla
     profile = requests.get(f"{base}/api/contacts/{maria['contact_id']}", headers=staff, timeout=5).json()
     assert profile["name"] is None and profile["erased_at"]
     assert sup_tab.errors == [], sup_tab.errors
+
+
+@pytest.mark.parametrize("locale", ["pt-BR", "en-US"])
+def test_the_composer_takes_a_dropped_file_an_emoji_and_a_mention(workday_stack: str, tabs: Callable[..., Tab],
+                                                                  locale: str) -> None:
+    """Carla answers a sandbox customer: a file dropped on the composer goes with the reply, the emoji picker
+    (keyboard only) inserts at the caret, and "@Br" in a private note offers Bruno and saves "@Bruno"."""
+    base = workday_stack
+    lang = "pt-BR" if locale == "pt-BR" else "en"
+    staff = as_staff(base)
+    sim = requests.post(f"{base}/api/admin/sandbox/simulate", headers=staff, timeout=10,
+                        json={"kind": "text", "from": JOANA, "name": "Joana Souza", "text": "Mande o comprovante"})
+    assert sim.ok, sim.text
+
+    tab = tabs(locale, PHONE if lang == "pt-BR" else DESKTOP, bypass_csp=True)
+    page = tab.page
+    log_in(page, base, "carla@acme.example", "pw-carla", go_online=False)
+    page.get_by_test_id("tab-unassigned").click()
+    page.locator('[data-testid^="ticket-item-"]').filter(has_text="Joana Souza").click(timeout=WAIT_MS)
+    page.get_by_test_id("accept-button").click()
+    expect(page.get_by_test_id("ticket-status")).to_have_attribute("data-status", "assigned", timeout=WAIT_MS)
+    ticket = _ticket_of(base, staff, JOANA)
+    messages = page.locator('[data-testid="message-list"] > li')
+    expect(messages.filter(has_text="Mande o comprovante")).to_have_count(1, timeout=WAIT_MS)
+
+    # A file dropped on the composer is attached, then sent with the text.
+    files = page.evaluate_handle("""() => { const dt = new DataTransfer();
+        dt.items.add(new File(['comprovante de pagamento'], 'comprovante.txt', {type: 'text/plain'})); return dt; }""")
+    form = page.get_by_test_id("reply-form")
+    form.dispatch_event("dragover", {"dataTransfer": files})
+    form.dispatch_event("drop", {"dataTransfer": files})
+    expect(page.get_by_test_id("attached-0")).to_contain_text("comprovante.txt")
+
+    # The emoji picker, by keyboard: open, move right, insert; focus is back in the box after the emoji.
+    box = page.get_by_test_id("reply-input")
+    box.fill("Segue ")
+    page.get_by_test_id("emoji-button").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("emoji-0")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_test_id("emoji-1")).to_be_focused()
+    check_axe(page, f"composer emoji {lang}")
+    tab.shot(f"{lang}-{'360' if lang == 'pt-BR' else '1280'}-composer-emoji-file")
+    assert fits_width(page), "the composer with the emoji picker is wider than the screen"
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("Segue 😊")
+    expect(box).to_be_focused()
+    box.press("Enter")
+    sent = messages.filter(has_text="Segue 😊")
+    expect(sent).to_have_count(1, timeout=WAIT_MS)
+    expect(sent.get_by_test_id("attachments")).to_contain_text("comprovante.txt", timeout=WAIT_MS)
+    expect(page.get_by_test_id("attached-files")).to_have_count(0)
+    page_of = requests.get(f"{base}/api/tickets/{ticket['id']}/messages", headers=staff, timeout=5).json()
+    [reply] = [m for m in page_of["items"] if m["direction"] == "out"]
+    assert reply["body"] == "Segue 😊"
+    assert [a["filename"] for a in reply["attachments"]] == ["comprovante.txt"]
+
+    # A private note mentioning Bruno, picked from the list the "@" opens.
+    page.get_by_test_id("mode-note").click()
+    box.fill("Falar com @Br")
+    expect(page.get_by_test_id("mention-Bruno")).to_be_visible(timeout=WAIT_MS)
+    check_axe(page, f"composer mention {lang}")
+    tab.shot(f"{lang}-{'360' if lang == 'pt-BR' else '1280'}-composer-mention")
+    box.press("Enter")
+    expect(box).to_have_value("Falar com @Bruno ")
+    box.press_sequentially("amanhã")
+    box.press("Enter")
+    expect(messages.filter(has_text="Falar com @Bruno amanhã")).to_have_count(1, timeout=WAIT_MS)
+    page_of = requests.get(f"{base}/api/tickets/{ticket['id']}/messages", headers=staff, timeout=5).json()
+    assert [m["body"] for m in page_of["items"] if m["direction"] == "note"] == ["Falar com @Bruno amanhã"]
+    other = {"width": 1280, "height": 800} if lang == "pt-BR" else PHONE
+    page.set_viewport_size(other)
+    assert fits_width(page), "the composer is wider than the screen"
+    tab.shot(f"{lang}-{'1280' if lang == 'pt-BR' else '360'}-composer-note")
+    assert tab.errors == [], tab.errors

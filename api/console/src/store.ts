@@ -5,6 +5,7 @@ import { Api, ApiError, itemsOf } from "./api";
 import { shouldAlert } from "./attention";
 import { applyReaction, inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
 import { noFilters, passesFilters } from "./contact";
+import { replyForm } from "./composer";
 import type {
   Envelope, Label, Message, Page, Presence, Queue, Template, TemplateInfo, Ticket, User,
 } from "./types";
@@ -283,10 +284,11 @@ export function createStore(api: Api, connect: Connect,
   }
 
   /** A reply: text, a template (outside WhatsApp's window), or a canned response filled on the server. */
-  async function reply(body: string, template?: Template, cannedId?: number): Promise<boolean> {
+  async function reply(body: string, template?: Template, cannedId?: number, files: File[] = []): Promise<boolean> {
     const id = state.openId;
-    if (id == null || (!body.trim() && !template && cannedId == null)) return false;
-    const doc = template ? { body, template } : cannedId != null ? { canned_response_id: cannedId } : { body };
+    if (id == null || (!body.trim() && !template && cannedId == null && !files.length)) return false;
+    const doc = files.length ? replyForm(body, files)
+      : template ? { body, template } : cannedId != null ? { canned_response_id: cannedId } : { body };
     try {
       const m = await api.post<Message>(`/api/tickets/${id}/messages`, doc);
       state.templateNeeded = false;

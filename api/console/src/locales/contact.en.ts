@@ -21,4 +21,8 @@ export default {
     allChannels: "All channels", channelN: "Channel #{id}", agent: "Filter by agent", allAgents: "All agents",
     clear: "Clear filters",
   },
+  composerExtras: {
+    emoji: "Insert an emoji", emojiList: "Emoji", attach: "Attach files", attached: "Files to send",
+    removeFile: "Remove {name}", dropHere: "Drop the files to attach them", mentions: "Agents to mention",
+  },
 };

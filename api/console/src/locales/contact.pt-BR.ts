@@ -21,4 +21,8 @@ export default {
     allChannels: "Todos os canais", channelN: "Canal #{id}", agent: "Filtrar por agente", allAgents: "Todos os agentes",
     clear: "Limpar filtros",
   },
+  composerExtras: {
+    emoji: "Inserir emoji", emojiList: "Emojis", attach: "Anexar arquivos", attached: "Arquivos a enviar",
+    removeFile: "Remover {name}", dropHere: "Solte os arquivos para anexá-los", mentions: "Agentes para mencionar",
+  },
 };
