@@ -4,8 +4,8 @@ Carla (a supervisor) has two customers: Maria on WhatsApp and Joana on the sandb
 queue. The inbox's queue, channel and agent filters narrow the list to the one ticket each should keep. In Maria's
 contact panel Carla adds and edits a custom attribute (the API has it), merges Joana into Maria (both tickets are
 listed together), exports Maria's data (the downloaded JSON holds her profile and tickets) and erases her (the
-confirmation names her; afterwards the name is gone). axe-clean, screenshots at 1280 and 360 px, no horizontal
-scroll.
+confirmation names her; afterwards the name is gone). Ana's composer takes a dropped file, an emoji from the picker
+and an @mention of Bruno in a note. axe-clean, screenshots at 1280 and 360 px, no horizontal scroll.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def test_the_contact_panel_and_the_inbox_filters(workday_stack: str, tabs: Calla
 @pytest.mark.parametrize("locale", ["pt-BR", "en-US"])
 def test_the_composer_takes_a_dropped_file_an_emoji_and_a_mention(workday_stack: str, tabs: Callable[..., Tab],
                                                                   locale: str) -> None:
-    """Carla answers a sandbox customer: a file dropped on the composer goes with the reply, the emoji picker
-    (keyboard only) inserts at the caret, and "@Br" in a private note offers Bruno and saves "@Bruno"."""
+    """Ana (an agent) answers a sandbox customer: a file dropped on the composer goes with the reply, the emoji
+    picker (keyboard only) inserts at the caret, and "@Br" in a private note offers Bruno and saves "@Bruno"."""
     base = workday_stack
     lang = "pt-BR" if locale == "pt-BR" else "en"
     staff = as_staff(base)
@@ -168,7 +168,7 @@ def test_the_composer_takes_a_dropped_file_an_emoji_and_a_mention(workday_stack:
 
     tab = tabs(locale, PHONE if lang == "pt-BR" else DESKTOP, bypass_csp=True)
     page = tab.page
-    log_in(page, base, "carla@acme.example", "pw-carla", go_online=False)
+    log_in(page, base, go_online=False)
     page.get_by_test_id("tab-unassigned").click()
     page.locator('[data-testid^="ticket-item-"]').filter(has_text="Joana Souza").click(timeout=WAIT_MS)
     page.get_by_test_id("accept-button").click()

@@ -32,6 +32,12 @@ export function mentionAt(text: string, caret: number): { start: number; prefix:
   return { start: before.length - m[2]!.length - 1, prefix: m[2]! };
 }
 
+/** A user of the tenant, as GET /api/colleagues lists them. */
+export interface Colleague {
+  id: number;
+  name: string;
+}
+
 /** The agents whose name (or a word of it) starts with the prefix, case- and accent-insensitively. */
 export function mentionMatches<T extends { name: string }>(agents: readonly T[], prefix: string, limit = 8): T[] {
   const fold = (s: string) => s.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
