@@ -176,6 +176,13 @@ def test_the_composer_takes_a_dropped_file_an_emoji_and_a_mention(workday_stack:
     ticket = _ticket_of(base, staff, JOANA)
     messages = page.locator('[data-testid="message-list"] > li')
     expect(messages.filter(has_text="Mande o comprovante")).to_have_count(1, timeout=WAIT_MS)
+    # What the API allows supervisors only is not offered to an agent: the agent filter, merge, export, erase.
+    expect(page.get_by_test_id("queue-filter")).to_have_count(1)  # (the list is hidden at 360 px while reading)
+    expect(page.get_by_test_id("agent-filter")).to_have_count(0)
+    page.get_by_test_id("contact-button").click()
+    expect(page.get_by_test_id("contact-attributes")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("contact-actions")).to_have_count(0)
+    page.get_by_test_id("contact-button").click()
 
     # A file dropped on the composer is attached, then sent with the text.
     files = page.evaluate_handle("""() => { const dt = new DataTransfer();
