@@ -1,4 +1,4 @@
-"""The signed-in user: who am I, presence, my queues, and the events I missed."""
+"""The signed-in user: who am I, presence, my queues, my colleagues, and the events I missed."""
 
 from __future__ import annotations
 
@@ -82,6 +82,22 @@ class Queues(MethodView):
     def get(self) -> list[Queue]:
         """Queues of your tenant (transfer targets)"""
         return list(db().scalars(select(Queue).where(Queue.tenant_id == g.user.tenant_id).order_by(Queue.name)))
+
+
+class ColleagueSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+@blp.route("/colleagues")
+class Colleagues(MethodView):
+    @login_required()
+    @blp.response(200, ColleagueSchema(many=True))
+    @blp.doc(security=BEARER)
+    def get(self) -> list[User]:
+        """The active users of your tenant, names only (whom a note can @mention)"""
+        return list(db().scalars(select(User).where(User.tenant_id == g.user.tenant_id, User.active.is_(True))
+                                 .order_by(User.name, User.id)))
 
 
 @blp.route("/events")

@@ -128,3 +128,18 @@ def test_mark_read_clears_unread(client: FlaskClient, sessions: sessionmaker[Ses
     assert read.status_code == 200 and read.json["unread"] is False
     bruno = login(client, "acme", "bruno@acme.example", "pw-bruno")
     assert client.post(f"/api/tickets/{ticket['id']}/read", headers=bruno).status_code == 403
+
+
+def test_an_agent_lists_the_colleagues_of_their_tenant_by_name_only(client: FlaskClient,
+                                                                    tenants: dict[str, Any]) -> None:
+    """Whom a note can @mention: every active user of the tenant (any role), never another tenant's, no emails."""
+    carla = login(client, "acme", "carla@acme.example", "pw-carla")
+    bruno = tenants["users"]["bruno"]
+    assert client.patch(f"/api/admin/users/{bruno.id}", json={"active": False}, headers=carla).status_code == 200
+    resp = client.get("/api/colleagues", headers=login(client, "acme", "ana@acme.example", "pw-ana"))
+    assert resp.status_code == 200
+    assert [c["name"] for c in resp.json] == ["Ana", "Carla"]
+    assert set(resp.json[0]) == {"id", "name"}
+    globex = client.get("/api/colleagues", headers=login(client, "globex", "gina@globex.example", "pw-gina"))
+    assert [c["name"] for c in globex.json] == ["Gina"]
+    assert client.get("/api/colleagues").status_code == 401

@@ -69,14 +69,15 @@ export class Api {
   async request<T>(method: string, path: string, body?: unknown,
                    { auth = true, retry = true }: { auth?: boolean; retry?: boolean } = {}): Promise<T> {
     const headers: Record<string, string> = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const form = body instanceof FormData; // multipart: the browser sets the Content-Type with its boundary
+    if (body !== undefined && !form) headers["Content-Type"] = "application/json";
     if (auth) {
       if (!this.session) throw new ApiError(401, "unauthorized", "Please log in.");
       headers.Authorization = `Bearer ${this.session.access_token}`;
     }
     let resp: Response;
     try {
-      resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      resp = await fetch(path, { method, headers, body: body === undefined ? undefined : form ? body : JSON.stringify(body) });
     } catch {
       throw new ApiError(0, "network", "The server cannot be reached.");
     }

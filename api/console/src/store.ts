@@ -4,6 +4,8 @@ import { reactive, toRaw } from "vue";
 import { Api, ApiError, itemsOf } from "./api";
 import { shouldAlert } from "./attention";
 import { applyReaction, inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
+import { noFilters, passesFilters } from "./contact";
+import { replyForm } from "./composer";
 import type {
   Envelope, Label, Message, Page, Presence, Queue, Template, TemplateInfo, Ticket, User,
 } from "./types";
@@ -65,6 +67,7 @@ export function createStore(api: Api, connect: Connect,
     notice: null as Notice | null,
     askOnline: false,
     lastEventId: 0,
+    filters: noFilters(),
   });
   let socket: SocketLike | null = null;
   let seen = new Set<number>();
@@ -183,7 +186,7 @@ export function createStore(api: Api, connect: Connect,
     const label = state.labelFilter;
     const list = [...state.tickets.values()].filter((t) => inTab(t, tab, meId())
       && (!state.searchIds || state.searchIds.has(t.id))
-      && (label == null || (t.labels ?? []).some((l) => l.id === label)));
+      && (label == null || (t.labels ?? []).some((l) => l.id === label)) && passesFilters(t, state.filters));
     return list.sort((a, b) => Number(b.unread) - Number(a.unread) || b.id - a.id);
   }
 
@@ -281,10 +284,11 @@ export function createStore(api: Api, connect: Connect,
   }
 
   /** A reply: text, a template (outside WhatsApp's window), or a canned response filled on the server. */
-  async function reply(body: string, template?: Template, cannedId?: number): Promise<boolean> {
+  async function reply(body: string, template?: Template, cannedId?: number, files: File[] = []): Promise<boolean> {
     const id = state.openId;
-    if (id == null || (!body.trim() && !template && cannedId == null)) return false;
-    const doc = template ? { body, template } : cannedId != null ? { canned_response_id: cannedId } : { body };
+    if (id == null || (!body.trim() && !template && cannedId == null && !files.length)) return false;
+    const doc = files.length ? replyForm(body, files)
+      : template ? { body, template } : cannedId != null ? { canned_response_id: cannedId } : { body };
     try {
       const m = await api.post<Message>(`/api/tickets/${id}/messages`, doc);
       state.templateNeeded = false;
@@ -512,6 +516,7 @@ export function createStore(api: Api, connect: Connect,
       me: null, tickets: new Map(), openId: null, messages: new Map(), previews: new Map(), queues: [], agents: [],
       connection: "offline", lastEventId: 0, searchIds: null, search: "", askOnline: false, templateNeeded: false,
       tab: "mine", labels: [], labelFilter: null, templateChoices: [], autoOnline: false,
+      filters: noFilters(),
     });
   }
 

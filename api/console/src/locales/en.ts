@@ -1,8 +1,10 @@
 // English. Every key here exists in pt-BR.ts too (a unit test checks).
 import admin from "./admin.en";
 import board from "./board.en";
+import contact from "./contact.en";
 export default {
   ...board,
+  ...contact,
   app: { title: "Atendimento", console: "Agent console", skip: "Skip to the conversation" },
   login: {
     heading: "Agent console", tenant: "Company code (e.g. acme)", tenantHint: "The short name your company uses to sign in.",
