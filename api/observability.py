@@ -17,6 +17,7 @@ from flask_limiter.util import get_remote_address
 from redis.exceptions import RedisError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from models.infra.budget import LeasedBudget
 from models.infra.config import Settings
 from models.infra.telemetry import configure_tracing, log_context
 
@@ -163,11 +164,29 @@ def init_limiter(app: Flask, settings: Settings, webhooks_blp: Any, exempt: list
     # One limiter per app: flask-limiter keeps per-app state that a shared instance mixes up across app factories.
     limiter = Limiter(key_func=rate_key, app=app)
     app.extensions["atendimento.limiter"] = limiter
-    # Providers retry (or, like Twilio, lose the message) when refused: webhooks get their own, higher limit per IP.
-    limiter.limit(settings.ratelimit_webhooks, key_func=get_remote_address)(webhooks_blp)
-    for blp in exempt:
+    for blp in (*exempt, webhooks_blp):
         limiter.exempt(blp)
+    init_webhook_budget(app, settings, webhooks_blp)
     return limiter
+
+
+def init_webhook_budget(app: Flask, settings: Settings, webhooks_blp: Any) -> None:
+    """Providers retry (or, like Twilio, lose the message) when refused: webhooks get their own, higher limit per
+    client IP, RATELIMIT_WEBHOOKS, checked before the body is read. A leased budget, not flask-limiter: it costs a
+    delivery within its budget no Redis round trip (see models.infra.budget)."""
+    from api.errors import ApiError
+
+    budget = LeasedBudget(app.extensions.get("atendimento.redis"), settings.ratelimit_webhooks, "webhooks")
+
+    @app.before_request
+    def _webhook_budget() -> None:
+        if request.blueprint != webhooks_blp.name:
+            return
+        wait = budget.take(get_remote_address())
+        if wait:
+            g.retry_after = wait
+            raise ApiError(429, "too_many_requests", f"webhook rate limit exceeded: {settings.ratelimit_webhooks} "
+                           f"per client address; retry in {wait} seconds", {"retry_after": wait})
 
 
 def _make_metrics() -> Any:
