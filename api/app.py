@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def emit(name: str, data: dict[str, Any], rooms: list[str]) -> None:
         socketio.emit(name, data, to=rooms)
 
-    system = wiring.build(settings, publish=make_publisher(settings), emit=emit)
+    system = wiring.build(settings, publish=make_publisher(settings), emit=emit, publish_in_background=True)
     app.extensions.update({
         "atendimento.system": system, "atendimento.settings": settings, "atendimento.engine": system.engine,
         "atendimento.sessions": system.sessions, "atendimento.presence": system.presence,

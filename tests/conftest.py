@@ -244,7 +244,7 @@ def _database(engine: Any, request: pytest.FixtureRequest) -> Iterator[TestDatab
     if needs_commits(request.node):
         yield TestDatabase(engine, commits=True)
         if "shared_app" in request.fixturenames:
-            request.getfixturevalue("shared_app").extensions["atendimento.system"].marker.stop()
+            request.getfixturevalue("shared_app").extensions["atendimento.system"].settle()
         wait_for_outbox_markers()
         truncate_all(engine)
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 _PENDING = "outbox_pending"
 _MARKER = "outbox_marker"  # in the session factory's info: the Marker its owner runs
+_PUBLISHER = "outbox_publisher"  # in the session factory's info: the Publisher its owner runs, if any
 # Core, not session.add: no unit of work to flush for a row this transaction never reads back.
 # Declarative types `__table__` as a FromClause; a class mapped to one table has a Table.
 _TABLE = cast(Table, OutboxTask.__table__)
@@ -87,29 +89,104 @@ def _traced(headers: dict[str, Any] | None) -> dict[str, Any]:
     return headers
 
 
+Batch = list[tuple[int, str, list[Any], dict[str, Any]]]  # (outbox row id, task, args, headers)
+
+
 def _promise(session: Session, row_id: int, task: str, args: list[Any], headers: dict[str, Any]) -> None:
     """Publish the committed outbox row `row_id` once this transaction commits (one hook for all of them)."""
     pending = session.info.get(_PENDING)
     if pending is None:  # first task of this transaction: one hook publishes them all
         pending = session.info[_PENDING] = []
         bus, bind, marker = bus_of(session), session.get_bind(), session.info.get(_MARKER)
+        publisher: Publisher | None = session.info.get(_PUBLISHER)
 
         def publish() -> None:
             batch = session.info.pop(_PENDING, [])
-            sent = []
-            try:
-                for row_id, name, row_args, row_headers in batch:
-                    bus.publish(name, row_args, row_headers)
-                    sent.append(row_id)
-            finally:  # what was not published stays unmarked, for the relay
-                if sent:
-                    if marker is not None:
-                        marker.add(sent)
-                    else:
-                        mark_dispatched(bind, sent)
+            if publisher is not None:
+                publisher.add(bus, batch)
+            else:
+                _publish(bus, bind, marker, batch)
 
         after_commit(session, publish)
     pending.append((row_id, task, args, dict(headers)))
+
+
+def _publish(bus: Any, bind: Engine | Connection, marker: Marker | None, batch: Batch) -> None:
+    sent = []
+    try:
+        for row_id, name, row_args, row_headers in batch:
+            bus.publish(name, row_args, row_headers)
+            sent.append(row_id)
+    finally:  # what was not published stays unmarked, for the relay
+        if sent:
+            if marker is not None:
+                marker.add(sent)
+            else:
+                mark_dispatched(bind, sent)
+
+
+class Publisher:
+    """Publishes committed tasks from a thread of its own, so a request answers without waiting for the broker.
+
+    The API's webhook used to publish its task before answering: a Celery publish is about a tenth of the API's
+    CPU and, with the broker slow or down, up to its retry policy's half second more per request. The outbox row
+    is already committed, so the publish need not hold the answer: if the process dies first, or the broker
+    refuses, the relay publishes the row after OUTBOX_RELAY_MIN_AGE, as for any unmarked row. Tasks are
+    published in commit order, each in the trace of the request that wrote it. The thread ends when the queue
+    stays empty for `idle` seconds, and a forked child starts its own.
+    """
+
+    def __init__(self, marker: Marker, idle: float = 1.0) -> None:
+        self.marker, self.idle = marker, idle
+        self._queue: queue.SimpleQueue[tuple[Any, Batch] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def add(self, bus: Any, batch: Batch) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._queue, self._thread, self._pid = queue.SimpleQueue(), None, os.getpid()
+            self._queue.put((bus, batch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox-publish", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Publish what is queued now and wait for the thread to end (a later `add` starts a new one)."""
+        with self._lock:
+            thread = self._thread if self._pid == os.getpid() else None
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self.idle)
+            except queue.Empty:
+                item = None
+            if item is None:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            bus, batch = item
+            for entry in batch:
+                token = context.attach(propagate.extract(entry[3]))
+                try:
+                    _publish(bus, self.marker.engine, self.marker, [entry])
+                except Exception:  # the broker refused: the row stays unmarked, for the relay
+                    log.warning("could not publish task %s (outbox row %s); the relay will", entry[1], entry[0])
+                finally:
+                    context.detach(token)
+
+
+def attach_publisher(sessions: sessionmaker[Session], publisher: Publisher) -> None:
+    """Sessions of `sessions` publish through `publisher`'s thread (owned by the caller, who stops it)."""
+    sessions.configure(info={**(sessions.kw.get("info") or {}), _PUBLISHER: publisher})
 
 
 @event.listens_for(Session, "after_rollback")
