@@ -20,13 +20,14 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
 
 from models.base import utcnow
 from models.infra.bus import RecordingBus
 from models.infra.config import Settings
 from models.infra.db import make_engine, make_session_factory
 from models.infra.outbox import Marker, attach_marker
+from models.org import AgentStatus, User
 from models.services import assignment, triage
 from models.services.accounts import provision
 from tests.conftest import TENANTS, migrate
@@ -38,6 +39,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=500, help="customers; each sends a first and a second message")
     ap.add_argument("--show", action="store_true", help="also list each step's statements (per message)")
+    ap.add_argument("--online", action="store_true",
+                    help="the tenant's agents online with room for every ticket, so first messages get assigned")
     args = ap.parse_args()
     pg = f"{os.environ.get('PGUSER', 'postgres')}@{os.environ.get('PGHOST', '127.0.0.1')}:" \
          f"{os.environ.get('PGPORT', '5432')}"
@@ -66,6 +69,9 @@ def main() -> int:
         attach_marker(sessions, marker)
         with sessions() as s, s.begin():
             provision(s, TENANTS)
+            if args.online:
+                for user in s.scalars(select(User)):
+                    user.status, user.max_tickets = AgentStatus.ONLINE, 10 * args.messages
 
         def intake(prefix: str) -> None:
             for i in range(args.messages):
