@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.events import AuditEntry
-from models.infra import realtime
+from models.infra import realtime, tasks
 from models.infra.availability import availability_of
 from models.infra.metrics import ASSIGNMENT_SECONDS, observe
+from models.infra.outbox import enqueue
 from models.org import AgentStatus, Queue, QueueMember, User
 from models.rules.assignment import Candidate, choose_agent
 from models.services.payloads import ticket_audience, ticket_summary
@@ -29,14 +30,37 @@ ASSIGNED_STATUSES = (TicketStatus.ASSIGNED, TicketStatus.PENDING)
 
 def assign_queue(session: Session, queue_id: int, now: datetime) -> list[tuple[int, int]]:
     """Assign as many waiting tickets of the queue as capacity allows. Returns (ticket_id, agent_id) pairs."""
+    return _fill(session, queue_id, now, skip_locked=False) or []
+
+
+def assign_now_or_later(session: Session, tenant_id: int, queue_id: int, now: datetime) -> list[tuple[int, int]]:
+    """Assign the queue in the caller's transaction, the one that just queued a ticket (triage): no assign task,
+    no second transaction. When that cannot be done now, ask for an assign task after commit, as before.
+
+    Why "cannot" is decided without waiting: another assigner holding the queue right now cannot see this
+    transaction's ticket, so waiting for it would assign nothing more; its lock is skipped (SKIP LOCKED) and the
+    task, which runs after this commit, sees the ticket. Likewise when the availability cache says nobody has room:
+    no lock is taken, so an agent coming online meanwhile might assign before this commit and miss the ticket;
+    the task covers that too. Once this transaction holds the queue, a concurrent change (an agent online, a ticket
+    resolved) asks for its own assignment, which waits for this commit and then sees the ticket.
+    """
+    done = _fill(session, queue_id, now, skip_locked=True)
+    if done is None:
+        enqueue(session, tenant_id, tasks.ASSIGN_QUEUE, queue_id)
+        return []
+    return done
+
+
+def _fill(session: Session, queue_id: int, now: datetime, skip_locked: bool) -> list[tuple[int, int]] | None:
+    """The assignment itself; None when it did not run (no room by the cache, or the queue skipped as locked)."""
     if not availability_of(session).has_room(queue_id, lambda: _room_exists(session, queue_id)):
-        return []  # nobody online with room: no lock taken (the cache is invalidated when that changes)
+        return None  # nobody online with room: no lock taken (the cache is invalidated when that changes)
     # FOR NO KEY UPDATE: exclusive among assigners, yet it does not block the foreign-key checks of triage
     # inserting tickets into this queue (those take KEY SHARE).
-    queue = session.scalars(select(Queue).where(Queue.id == queue_id).with_for_update(key_share=True)
-                            ).one_or_none()
+    queue = session.scalars(select(Queue).where(Queue.id == queue_id)
+                            .with_for_update(key_share=True, skip_locked=skip_locked)).one_or_none()
     if queue is None:
-        return []
+        return None
     tickets = session.scalars(
         select(Ticket)
         .where(Ticket.queue_id == queue.id, Ticket.status == TicketStatus.QUEUED)

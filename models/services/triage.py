@@ -20,7 +20,7 @@ from models.providers.registry import adapter_for
 from models.rules.phones import normalize_phone
 from models.rules.routing import DEFAULT, Decision, TriageConfig, keyword_labels, route_menu_answer, route_new
 from models.rules.sla import Calendar, is_open
-from models.services import contacts, csat, facts, labels, media, reactions, sla, workflow
+from models.services import assignment, contacts, csat, facts, labels, media, reactions, sla, workflow
 from models.services.outbound import queue_text, settle_by_reference
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import OPEN_STATUSES, Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -118,10 +118,10 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     elif ticket.queue_id is None and ticket.status == TicketStatus.QUEUED:  # still at the bot's menu
         decision = route_menu_answer(config, parsed.body, int(ticket.triage_state.get("attempts", 0)))
     elif how == "reopened" and ticket.queue_id is not None:
-        enqueue(session, channel.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
         facts.routed(session, ticket, now)  # reports: a cycle opens
     if decision is not None:
         _route(session, ticket, decision, now, first_cycle=how == "new")
+    queued = ticket.queue_id is not None and (how == "reopened" or (decision is not None and decision.queue))
     # The message's one SLA computation, routing included (a first message used to compute the clocks twice).
     sla.customer_wrote(session, ticket, how, now, resumed=resumed,
                        routed=decision is not None and decision.queue is not None)
@@ -136,6 +136,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         labels.add_by_triage(session, ticket, names, now)
     for text in decision.replies if decision else ():
         queue_text(session, ticket, text, None, now)
+    if queued and ticket.queue_id is not None:  # last: the queue's lock, if taken, is held only until commit
+        assignment.assign_now_or_later(session, ticket.tenant_id, ticket.queue_id, now)
     return message
 
 
@@ -194,7 +196,7 @@ def _ticket_for(session: Session, channel: Channel, contact: Contact, config: Tr
 
 
 def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime, first_cycle: bool) -> None:
-    """Carry out a routing decision: queue the ticket (and ask for assignment) or keep it at the menu."""
+    """Carry out a routing decision: queue the ticket or keep it at the menu (the caller asks for assignment)."""
     if decision.queue is None:
         ticket.triage_state = {"attempts": decision.attempts, "since": ticket.triage_state.get("since") or
                                now.isoformat()}
@@ -209,8 +211,6 @@ def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime, 
     ticket.queue_id = queue_id or channel.default_queue_id
     ticket.triage_state = {}  # the SLA follows the new queue in the caller's sla.customer_wrote
     facts.routed(session, ticket, now, first_cycle)  # reports: out of the bot, a cycle opens
-    if ticket.queue_id is not None:
-        enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
 
 
 def _open_now(session: Session, channel: Channel, now: datetime) -> bool:
@@ -232,6 +232,8 @@ def expire_menus(session: Session, now: datetime) -> int:
         if since and datetime.fromisoformat(since) + timedelta(seconds=timeout) > now:
             continue
         _route(session, ticket, Decision(DEFAULT), now, first_cycle=False)
+        if ticket.queue_id is not None:
+            enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
         sla.refresh(session, ticket, now)  # the default queue's policy applies from now
         if config.fallback_reply:
             queue_text(session, ticket, config.fallback_reply, None, now)

@@ -44,3 +44,29 @@ def toggle_loop(database_url: str, agent_ids: list[int], seconds: float, seed: i
             flips += 1
         time.sleep(rng.uniform(0.005, 0.03))
     return flips
+
+
+def triage_loop(database_url: str, senders: list[str], prefix: str) -> list[str]:
+    """First messages of these customers, each stored and triaged (assigned in triage's own transaction, or an
+    assign task asked for), as a worker receiving many triage tasks would. Returns the tasks it asked for."""
+    from models.services import triage
+    from tests.fakes.whatsapp import text_delivery
+    from tests.services.helpers import store
+
+    bus = RecordingBus()
+    engine = make_engine(Settings.from_env({"DATABASE_URL": database_url, "SECRET_KEY": "x" * 32}),
+                         pool_size=1, max_overflow=0)
+    sessions = make_session_factory(engine, bus)
+    asked = []
+    for i, sender in enumerate(senders):
+        store(sessions, text_delivery(f"wamid.{prefix}.{i}", sender=sender))
+        while bus.tasks:
+            name, args = bus.tasks.pop(0)
+            if name == "triage.process_event":
+                with sessions() as s, s.begin():
+                    triage.process_event(s, args[0], utcnow())
+            else:
+                asked.append(name)
+        time.sleep(random.uniform(0, 0.005))
+    engine.dispose()
+    return asked

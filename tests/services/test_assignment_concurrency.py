@@ -1,4 +1,5 @@
-"""Several processes assigning from one queue at once on the real PostgreSQL, agents toggling in between.
+"""Several processes assigning from one queue at once on the real PostgreSQL, agents toggling in between, and
+triage assigning the tickets it opens in its own transaction while assigners and toggles run.
 
 The guarantee comes from row locks (queue row, then agents in id order, then tickets SKIP LOCKED; see
 models/services/assignment.py); this test is the proof that it holds across processes.
@@ -19,7 +20,7 @@ from models.base import utcnow
 from models.org import AgentStatus, Strategy
 from models.services import assignment
 from models.tickets import TicketStatus
-from tests.services.assign_worker import assign_loop, toggle_loop
+from tests.services.assign_worker import assign_loop, toggle_loop, triage_loop
 
 AGENTS, CAPACITY, TICKETS, ASSIGNERS = 8, 3, 60, 4
 
@@ -58,6 +59,15 @@ def check_invariants(sessions: sessionmaker[Session], agents: list[int]) -> dict
         return load
 
 
+def everyone_online_then_one_pass(sessions: sessionmaker[Session], queue_id: int, agents: list[int]) -> dict[int, int]:
+    with sessions() as s, s.begin():
+        for user in s.scalars(select(User).where(User.id.in_(agents))):
+            user.status = AgentStatus.ONLINE
+    with sessions() as s, s.begin():
+        assignment.assign_queue(s, queue_id, utcnow())
+    return check_invariants(sessions, agents)
+
+
 @pytest.mark.parametrize("strategy", [Strategy.LEAST_BUSY, Strategy.ROUND_ROBIN])
 def test_four_processes_assign_without_races(sessions: sessionmaker[Session], tenants: dict[str, Any],
                                              database_url: str, strategy: Strategy) -> None:
@@ -71,12 +81,7 @@ def test_four_processes_assign_without_races(sessions: sessionmaker[Session], te
     load = check_invariants(sessions, agents)
     assert assigned == sum(load.values())
     # Nobody waits while someone could take it: with everyone back online, one more pass fills every slot.
-    with sessions() as s, s.begin():
-        for user in s.scalars(select(User).where(User.id.in_(agents))):
-            user.status = AgentStatus.ONLINE
-    with sessions() as s, s.begin():
-        assignment.assign_queue(s, queue_id, utcnow())
-    load = check_invariants(sessions, agents)
+    load = everyone_online_then_one_pass(sessions, queue_id, agents)
     assert sum(load.values()) == AGENTS * CAPACITY  # 24 slots, 60 tickets: every slot taken
 
 
@@ -94,3 +99,66 @@ def test_round_robin_is_fair_within_one_ticket(sessions: sessionmaker[Session], 
         load = dict(s.execute(select(Ticket.agent_id, func.count()).where(Ticket.agent_id.in_(agents))
                               .group_by(Ticket.agent_id)).tuples().all())
     assert max(load.values()) - min(load.values()) <= 1, load
+
+
+def test_triage_assigns_in_its_own_transaction_beside_assigners_without_races(
+        sessions: sessionmaker[Session], tenants: dict[str, Any], database_url: str) -> None:
+    queue_id, agents = setup_queue(sessions, tenants, Strategy.LEAST_BUSY)
+    with sessions() as s, s.begin():  # only the tickets triage opens, no waiting ones
+        s.query(Ticket).delete()
+        s.query(Contact).delete()
+    customers = [f"5521987{i:06d}" for i in range(40)]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(6) as pool:
+        triages = [pool.apply_async(triage_loop, (database_url, customers[i::3], f"t{i}")) for i in range(3)]
+        runs = [pool.apply_async(assign_loop, (database_url, queue_id, 3.0)) for _ in range(2)]
+        toggles = pool.apply_async(toggle_loop, (database_url, agents, 3.0, 11))
+        asked = [name for r in triages for name in r.get(timeout=90)]
+        for r in runs:
+            r.get(timeout=60)
+        toggles.get(timeout=60)
+    load = check_invariants(sessions, agents)
+    with sessions() as s:
+        statuses = Counter(s.scalars(select(Ticket.status)))
+    assert sum(statuses.values()) == len(customers)  # one ticket per customer, none lost
+    assert statuses[TicketStatus.ASSIGNED] == sum(load.values())
+    assert set(asked) <= {"assignment.assign_queue", "outbound.send_message"}
+    assert asked.count("assignment.assign_queue") < len(customers)  # some were assigned where they were triaged
+    # What was not assigned where it was triaged had its assign task asked for; with everyone online, the tasks
+    # (or any one assign pass) fill every slot there is.
+    load = everyone_online_then_one_pass(sessions, queue_id, agents)
+    assert sum(load.values()) == AGENTS * CAPACITY  # 24 slots, 40 tickets
+
+
+def test_triage_does_not_wait_for_a_busy_assigner_and_asks_for_a_task(
+        sessions: sessionmaker[Session], tenants: dict[str, Any], database_url: str, bus: Any) -> None:
+    from sqlalchemy import create_engine, text
+
+    from models.services import triage
+    from tests.fakes.whatsapp import text_delivery
+    from tests.services.helpers import store
+
+    queue_id, agents = setup_queue(sessions, tenants, Strategy.LEAST_BUSY)
+    with sessions() as s, s.begin():  # agents with room, no ticket waiting
+        s.query(Ticket).delete()
+    holder = create_engine(database_url).connect()
+    try:
+        locked = holder.begin()
+        holder.execute(text("SELECT id FROM queues WHERE id = :q FOR NO KEY UPDATE"), {"q": queue_id})
+        store(sessions, text_delivery("wamid.busy.1", sender="5521900000001"))
+        (_, args), = [t for t in bus.tasks if t[0] == "triage.process_event"]
+        bus.tasks.clear()
+        with sessions() as s, s.begin():  # would hang here if triage waited for the other assigner
+            s.execute(text("SET LOCAL lock_timeout = '5s'"))
+            triage.process_event(s, args[0], utcnow())
+        assert ("assignment.assign_queue", [queue_id]) in bus.tasks
+        locked.rollback()
+    finally:
+        holder.close()
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket).join(Contact).where(Contact.phone == "5521900000001")).one()
+        assert ticket.status == TicketStatus.QUEUED
+    with sessions() as s, s.begin():  # the task, after the other assigner let go
+        assignment.assign_queue(s, queue_id, utcnow())
+    with sessions() as s:
+        assert s.get_one(Ticket, ticket.id).agent_id in agents
