@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.links import signed_url
 from models.rules import templates as template_rules
+from models.rules.sla_policy import MAX_PRIORITY
 from models.services.conversation import MAX_BODY
 from models.services.payloads import is_unread
 from models.tickets import TicketStatus
@@ -27,6 +28,8 @@ class TicketSchema(Schema):
     queue_id = fields.Integer(allow_none=True)
     agent_id = fields.Integer(allow_none=True)
     channel_id = fields.Integer()
+    channel_kind = fields.Function(lambda t: t.channel.kind.value,
+                                   metadata={"description": "whatsapp, sms, email or sandbox: what a reply may carry"})
     contact_id = fields.Integer()
     contact_name = fields.Function(lambda t: t.contact.name, allow_none=True)
     contact_phone = fields.Function(lambda t: t.contact.phone, allow_none=True)
@@ -253,6 +256,12 @@ class TransferSchema(Schema):
     queue_id = fields.Integer(metadata={"description": "move to this queue (back in line)"})
     agent_id = fields.Integer(metadata={"description": "give to this agent (supervisors: even over capacity)"})
     reason = fields.String(load_default="", validate=validate.Length(0, 500))
+
+
+class PrioritySchema(Schema):
+    priority = fields.Integer(required=True, strict=True, validate=validate.Range(0, MAX_PRIORITY),
+                              metadata={"description": "0 normal, 1 high, 2 urgent, 3 critical (the cap SLA "
+                                                       "escalation stops at)", "example": 2})
 
 
 class QueueSchema(Schema):

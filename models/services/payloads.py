@@ -21,7 +21,8 @@ def ticket_audience(ticket: Ticket) -> list[str]:
 def ticket_summary(ticket: Ticket, contact: Contact | None = None) -> dict[str, Any]:
     return {
         "id": ticket.id, "status": ticket.status.value, "priority": ticket.priority, "queue_id": ticket.queue_id,
-        "agent_id": ticket.agent_id, "channel_id": ticket.channel_id, "contact_id": ticket.contact_id,
+        "agent_id": ticket.agent_id, "channel_id": ticket.channel_id, "channel_kind": ticket.channel.kind.value,
+        "contact_id": ticket.contact_id,
         "contact_name": contact.name if contact else None, "contact_phone": contact.phone if contact else None,
         "created_at": ticket.created_at.isoformat(),
         "unread": is_unread(ticket),
