@@ -136,3 +136,46 @@ def test_cards_buttons_and_a_live_priority(workday_stack: str, graph: GraphServe
     assert fits_width(sup), "the supervisor's thread is wider than 360 px"
     sup_tab.shot(f"{lang}-360-thread-priority-live")
     assert tab.errors == [] and sup_tab.errors == [], tab.errors + sup_tab.errors
+
+
+@pytest.mark.parametrize("locale", ["pt-BR", "en-US"])
+def test_the_simulator_shares_a_location_and_a_contact_card(workday_stack: str, tabs: Callable[..., Tab],
+                                                            locale: str) -> None:
+    """Carla plays a sandbox customer from Supervisor → Simulate: a location she types, then a sample contact card
+    (fields left empty); both arrive through the sandbox webhook path and show as cards in the thread."""
+    base = workday_stack
+    lang = "pt-BR" if locale == "pt-BR" else "en"
+    tab = tabs(locale, PHONE if lang == "pt-BR" else DESKTOP, bypass_csp=True)
+    sup = tab.page
+    log_in(sup, base, "carla@acme.example", "pw-carla", go_online=False)
+    sup.get_by_test_id("screen-supervisor").click()
+    expect(sup.get_by_test_id("simulate")).to_be_visible(timeout=WAIT_MS)
+    sup.get_by_test_id("simulate-from").fill("5511944443333")
+    sup.get_by_test_id("simulate-name").fill("Joana Souza")
+    sup.get_by_test_id("simulate-kind").select_option("location")
+    sup.get_by_test_id("simulate-latitude").fill("-22.9519")
+    sup.get_by_test_id("simulate-longitude").fill("-43.2105")
+    sup.get_by_test_id("simulate-place").fill("Cristo Redentor")
+    check_axe(sup, f"simulate a location {lang}")
+    assert fits_width(sup), "the simulator is wider than the screen"
+    tab.shot(f"{lang}-{'360' if lang == 'pt-BR' else '1280'}-simulate-location")
+    sup.get_by_test_id("simulate-send").click()
+    expect(sup.get_by_test_id("notice")).to_be_visible(timeout=WAIT_MS)
+    sup.get_by_test_id("simulate-kind").select_option("contacts")
+    sup.get_by_test_id("simulate-send").click()
+
+    sup.get_by_test_id("screen-inbox").click()
+    sup.get_by_test_id("tab-all").click()
+    sup.locator('[data-testid^="ticket-item-"]').filter(has_text="Joana Souza").click(timeout=WAIT_MS)
+    place = sup.get_by_test_id("location-card")
+    expect(place).to_contain_text("Cristo Redentor", timeout=WAIT_MS)
+    expect(place.get_by_test_id("location-map")).to_have_attribute(
+        "href", "https://www.openstreetmap.org/?mlat=-22.9519&mlon=-43.2105#map=17/-22.9519/-43.2105")
+    card = sup.get_by_test_id("contact-card-0")
+    expect(card).to_contain_text("João Souza", timeout=WAIT_MS)  # the sample card
+    expect(card.get_by_role("link", name="joao@example.com")).to_have_attribute("href", "mailto:joao@example.com")
+    expect(sup.get_by_test_id("buttons-toggle")).to_be_visible()  # a sandbox reply may carry buttons
+    check_axe(sup, f"sandbox thread cards {lang}")
+    assert fits_width(sup), "the thread is wider than the screen"
+    tab.shot(f"{lang}-{'360' if lang == 'pt-BR' else '1280'}-thread-sandbox-cards")
+    assert tab.errors == [], tab.errors
