@@ -8,8 +8,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.links import signed_url
 from models.rules import templates as template_rules
+from models.rules.sla_policy import MAX_PRIORITY
 from models.services.conversation import MAX_BODY
-from models.services.payloads import is_unread
+from models.services.payloads import is_unread, structured
 from models.tickets import TicketStatus
 
 
@@ -27,6 +28,8 @@ class TicketSchema(Schema):
     queue_id = fields.Integer(allow_none=True)
     agent_id = fields.Integer(allow_none=True)
     channel_id = fields.Integer()
+    channel_kind = fields.Function(lambda t: t.channel.kind.value,
+                                   metadata={"description": "whatsapp, sms, email or sandbox: what a reply may carry"})
     contact_id = fields.Integer()
     contact_name = fields.Function(lambda t: t.contact.name, allow_none=True)
     contact_phone = fields.Function(lambda t: t.contact.phone, allow_none=True)
@@ -84,20 +87,14 @@ class MessageSchema(Schema):
     created_at = fields.DateTime()
     attachments = fields.List(fields.Nested(AttachmentSchema), dump_default=list)
     reactions = fields.List(fields.Nested(ReactionSchema), dump_default=list)
-    reply_to = fields.Function(lambda m: (m.payload or {}).get("reply_to_id"), allow_none=True, metadata={
+    reply_to = fields.Function(lambda m: structured(m)["reply_to"], allow_none=True, metadata={
         "description": "id of the message this one quotes (a customer's reply, or their choice of our buttons)"})
-    location = fields.Function(lambda m: _content(m).get("location"), allow_none=True, metadata={
+    location = fields.Function(lambda m: structured(m)["location"], allow_none=True, metadata={
         "description": "a shared location: latitude, longitude, name?, address?"})
-    contacts = fields.Function(lambda m: _content(m).get("contacts"), allow_none=True, metadata={
+    contacts = fields.Function(lambda m: structured(m)["contacts"], allow_none=True, metadata={
         "description": "shared contact cards: name, phones, emails"})
-    interactive = fields.Function(lambda m: _content(m).get("interactive") or (m.payload or {}).get("interactive"),
-                                  allow_none=True, metadata={
+    interactive = fields.Function(lambda m: structured(m)["interactive"], allow_none=True, metadata={
         "description": "our buttons or list (outbound), or the customer's choice: id, title, description?"})
-
-
-def _content(message: Any) -> dict[str, Any]:
-    content = (message.payload or {}).get("content")
-    return content if isinstance(content, dict) else {}
 
 
 class PageArgs(Schema):
@@ -253,6 +250,12 @@ class TransferSchema(Schema):
     queue_id = fields.Integer(metadata={"description": "move to this queue (back in line)"})
     agent_id = fields.Integer(metadata={"description": "give to this agent (supervisors: even over capacity)"})
     reason = fields.String(load_default="", validate=validate.Length(0, 500))
+
+
+class PrioritySchema(Schema):
+    priority = fields.Integer(required=True, strict=True, validate=validate.Range(0, MAX_PRIORITY),
+                              metadata={"description": "0 normal, 1 high, 2 urgent, 3 critical (the cap SLA "
+                                                       "escalation stops at)", "example": 2})
 
 
 class QueueSchema(Schema):

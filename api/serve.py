@@ -127,7 +127,11 @@ def simulate(args: argparse.Namespace, settings: Settings | None = None) -> int:
     from models.infra.db import make_engine
 
     settings = settings or get_settings()
-    kind, extra = _simulated_kind(args)
+    try:
+        kind, extra = _simulated_kind(args)
+    except SimulationError as exc:
+        print(f"cannot simulate: {exc}", file=sys.stderr)
+        return 2
     engine = make_engine(settings)
     try:
         with Session(engine) as session:
@@ -179,6 +183,20 @@ def _simulated_kind(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             path = Path(args.image)
             image = (path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")
         return "image", {"image": image, "caption": args.text}
+    if args.location is not None:
+        place = {"name": args.place, "address": args.address}
+        if args.location:
+            try:
+                latitude, longitude = (float(part) for part in args.location.split(","))
+            except ValueError:
+                from api.simulate import SimulationError
+
+                raise SimulationError("--location takes LAT,LON (e.g. -23.56,-46.65)") from None
+            place.update(latitude=latitude, longitude=longitude)
+        return "location", {"location": place if args.location or args.place or args.address else None}
+    if args.contact is not None:
+        return "contacts", {"card": {"name": args.contact or None, "phones": args.contact_phone,
+                                     "emails": args.contact_email}}
     if args.reaction:
         return "reaction", {"emoji": args.reaction}
     if args.status:
@@ -194,17 +212,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8000)
     sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
     sim = sub.add_parser("simulate", help="a simulated customer: post one signed sandbox delivery to a running "
-                                          "atendimento (text, image, reaction or status)")
+                                          "atendimento (text, image, location, contact card, reaction or status)")
     sim.add_argument("--from", dest="sender", default="5511999990000", help="the customer's phone (digits)")
     sim.add_argument("--name", default=None, help="the customer's name, as WhatsApp profiles carry it")
     what = sim.add_mutually_exclusive_group()
     what.add_argument("--image", nargs="?", const="", default=None, metavar="FILE",
                       help="send an image (a tiny PNG without FILE); --text becomes its caption")
+    what.add_argument("--location", nargs="?", const="", default=None, metavar="LAT,LON",
+                      help="share a location (a sample place without LAT,LON); --place, --address")
+    what.add_argument("--contact", nargs="?", const="", default=None, metavar="NAME",
+                      help="share a contact card (a sample one without NAME); --contact-phone, --contact-email")
     what.add_argument("--reaction", metavar="EMOJI", help="react to our newest reply (or --message)")
     what.add_argument("--status", choices=["delivered", "read", "failed"],
                       help="report a status of our newest reply (or --message)")
     sim.add_argument("--text", default=None, help="the message's text (default: a greeting); an image's caption")
     sim.add_argument("--message", default=None, metavar="SBX_ID", help="the reply a reaction or status names")
+    sim.add_argument("--place", default=None, help="with --location: the place's name")
+    sim.add_argument("--address", default=None, help="with --location: its address")
+    sim.add_argument("--contact-phone", action="append", default=None, help="with --contact: a phone (repeatable)")
+    sim.add_argument("--contact-email", action="append", default=None, help="with --contact: an email (repeatable)")
     sim.add_argument("--reason", default=None, help="with --status failed: the provider's reason")
     sim.add_argument("--channel", default=None, help="the sandbox channel's external_id (default: the first)")
     sim.add_argument("--secret", default=None, help="the channel's secret (default: read from the database)")

@@ -36,10 +36,13 @@ blp = Blueprint("simulate", __name__, url_prefix="/api/admin/sandbox",
                 description="Simulated customers on sandbox channels (supervisors)")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 STAFF = (Role.SUPERVISOR, Role.ADMIN)
-KINDS = ("text", "image", "reaction", "status")
+KINDS = ("text", "image", "location", "contacts", "reaction", "status")
 STATUSES = ("delivered", "read", "failed")
 # A 1x1 PNG: what `--image` without a file (and the console's image button) sends.
 PIXEL_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+# What a location or a contact card without details shares: enough to see the cards in the console.
+SAMPLE_PLACE = {"latitude": -23.5614, "longitude": -46.6559, "name": "Loja Paulista", "address": "Av. Paulista, 1000"}
+SAMPLE_CARD = {"name": "João Souza", "phones": ["+5511912345678"], "emails": ["joao@example.com"]}
 
 
 class SimulationError(ValueError):
@@ -48,8 +51,10 @@ class SimulationError(ValueError):
 
 def delivery(kind: str, sender: str, *, name: str | None = None, text: str | None = None,
              image: tuple[bytes, str] | None = None, caption: str | None = None, emoji: str | None = None,
-             message_id: str | None = None, status: str | None = None, reason: str | None = None) -> dict[str, Any]:
-    """The body of one sandbox delivery: a customer message (text, image, reaction) or a status of our reply."""
+             message_id: str | None = None, status: str | None = None, reason: str | None = None,
+             location: dict[str, Any] | None = None, card: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The body of one sandbox delivery: a customer message (text, image, location, contact card, reaction) or a
+    status of our reply. A location or card without details is a sample one (SAMPLE_PLACE, SAMPLE_CARD)."""
     event_id = f"sim-{uuid.uuid4().hex[:16]}"
     if kind == "status":
         if not message_id:
@@ -71,6 +76,12 @@ def delivery(kind: str, sender: str, *, name: str | None = None, text: str | Non
                             "filename": "photo.png" if mime == "image/png" else "photo"}
         if caption or text:
             message["media"]["caption"] = caption or text
+    elif kind == "location":
+        message["location"] = {k: v for k, v in {**SAMPLE_PLACE, **(location or {})}.items() if v is not None}
+    elif kind == "contacts":
+        given = {k: v for k, v in (card or {}).items() if v}
+        message["contacts"] = [{"name": given.get("name", ""), "phones": given.get("phones", []),
+                                "emails": given.get("emails", [])} if given else SAMPLE_CARD]
     elif kind == "reaction":
         if not message_id:
             raise SimulationError("a reaction needs the provider id of one of our replies (sbx-...)")
@@ -103,6 +114,19 @@ def encode(doc: dict[str, Any], secret: str) -> tuple[bytes, str]:
     return raw, sign(raw, secret)
 
 
+def _place(body: dict[str, Any]) -> dict[str, Any] | None:
+    if body["latitude"] is None:
+        return None if body["place"] is None and body["address"] is None else {
+            "name": body["place"], "address": body["address"]}
+    return {"latitude": body["latitude"], "longitude": body["longitude"], "name": body["place"],
+            "address": body["address"]}
+
+
+def _card(body: dict[str, Any]) -> dict[str, Any]:
+    return {"name": body["contact_name"], "phones": [body["contact_phone"]] if body["contact_phone"] else None,
+            "emails": [body["contact_email"]] if body["contact_email"] else None}
+
+
 # ---- The supervisor's endpoint --------------------------------------------------------------------------------
 
 class SandboxChannelSchema(Schema):
@@ -123,11 +147,23 @@ class SimulateSchema(Schema):
     message_id = fields.String(load_default=None, validate=validate.Length(1, 200),
                                metadata={"description": "reaction/status: our reply's provider id; omit: the "
                                                         "newest reply to this customer"})
+    latitude = fields.Float(load_default=None, validate=validate.Range(-90, 90),
+                            metadata={"description": "location: omit latitude and longitude for a sample place"})
+    longitude = fields.Float(load_default=None, validate=validate.Range(-180, 180))
+    place = fields.String(load_default=None, validate=validate.Length(1, 200),
+                          metadata={"description": "location: the place's name"})
+    address = fields.String(load_default=None, validate=validate.Length(1, 500))
+    contact_name = fields.String(load_default=None, validate=validate.Length(1, 200),
+                                 metadata={"description": "contacts: the shared card (omitted parts: a sample)"})
+    contact_phone = fields.String(load_default=None, validate=validate.Regexp(r"^\+?\d{8,15}$"))
+    contact_email = fields.Email(load_default=None, validate=validate.Length(max=254))
 
     @validates_schema
     def _text(self, data: dict[str, Any], **_kw: Any) -> None:
         if data["kind"] == "text" and not (data.get("text") or "").strip():
             raise ValidationError("a text message needs its text", "text")
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            raise ValidationError("give both latitude and longitude, or neither", "latitude")
 
 
 @blp.get("/channels")
@@ -161,7 +197,7 @@ def simulate(body: dict[str, Any]) -> dict[str, int]:
             raise ApiError(409, "no_reply", "no reply has been sent to this customer yet: reply first, then "
                                             "simulate a reaction or a status")
     doc = delivery(body["kind"], body["sender"], name=body["name"], text=body["text"], emoji=body["emoji"],
-                   message_id=message_id, status=body["status"])
+                   message_id=message_id, status=body["status"], location=_place(body), card=_card(body))
     raw, signature = encode(doc, credentials(channel, "secret"))
     settings = current_app.extensions["atendimento.settings"]
     path = f"/webhooks/sandbox/{channel.external_id}"

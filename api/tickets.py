@@ -16,6 +16,7 @@ from api.schemas import (
     MessageSchema,
     NoteSchema,
     PageArgs,
+    PrioritySchema,
     ReactSchema,
     ReplySchema,
     SnoozeSchema,
@@ -188,6 +189,20 @@ class Transfer(MethodView):
         if "queue_id" in body:
             return _act(tickets.transfer_to_queue, ticket_id, body["queue_id"], utcnow(), body["reason"])
         return _act(tickets.assign_to, ticket_id, body["agent_id"], utcnow(), body["reason"] or "transfer")
+
+
+@blp.route("/<int:ticket_id>/priority")
+class Priority(MethodView):
+    @login_required()
+    @blp.arguments(PrioritySchema)
+    @blp.response(200, TicketSchema)
+    @blp.alt_response(404, description="no such ticket in your tenant")
+    @blp.alt_response(403, description="the ticket is someone else's")
+    @blp.alt_response(409, description="the ticket is resolved")
+    @blp.doc(security=BEARER)
+    def post(self, body: dict[str, Any], ticket_id: int) -> Ticket:
+        """Set the priority (0 normal, 1 high, 2 urgent, 3 critical): the SLA policy and the waiting line follow"""
+        return _act(tickets.set_priority, ticket_id, body["priority"], utcnow())
 
 
 @blp.route("/<int:ticket_id>/resolve")

@@ -13,6 +13,7 @@ from models.base import Base, BigId, StrEnum, TenantOwned, enum_column, utcnow
 if TYPE_CHECKING:
     from models.attachments import Attachment
     from models.labels import Label
+    from models.org import Channel
     from models.reactions import Reaction
 
 
@@ -116,6 +117,9 @@ class Ticket(TenantOwned, Base):
     resolution_due_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(lazy="select", viewonly=True)
+    # Its kind tells the console what a reply may carry (buttons, reactions); a tenant has few channels, so the
+    # identity map answers most loads.
+    channel: Mapped[Channel] = relationship(lazy="select", viewonly=True)
     # Loaded on access; lists preload them in one query (models.services.labels.preload).
     labels: Mapped[list[Label]] = relationship(secondary="ticket_labels", lazy="select", viewonly=True,
                                                order_by="Label.name")

@@ -21,7 +21,8 @@ def ticket_audience(ticket: Ticket) -> list[str]:
 def ticket_summary(ticket: Ticket, contact: Contact | None = None) -> dict[str, Any]:
     return {
         "id": ticket.id, "status": ticket.status.value, "priority": ticket.priority, "queue_id": ticket.queue_id,
-        "agent_id": ticket.agent_id, "channel_id": ticket.channel_id, "contact_id": ticket.contact_id,
+        "agent_id": ticket.agent_id, "channel_id": ticket.channel_id, "channel_kind": ticket.channel.kind.value,
+        "contact_id": ticket.contact_id,
         "contact_name": contact.name if contact else None, "contact_phone": contact.phone if contact else None,
         "created_at": ticket.created_at.isoformat(),
         "unread": is_unread(ticket),
@@ -33,7 +34,19 @@ def message_view(message: Message) -> dict[str, Any]:
         "id": message.id, "ticket_id": message.ticket_id, "direction": message.direction.value,
         "kind": message.kind, "body": message.body, "status": message.status.value,
         "author_id": message.author_id, "created_at": message.created_at.isoformat(),
+        **structured(message),
     }
+
+
+def structured(message: Message) -> dict[str, Any]:
+    """What a message carries besides its text, as the API's message JSON and `message.created` both show it:
+    the quoted message, a shared location, contact cards, our buttons or list (or the customer's choice)."""
+    payload = message.payload or {}
+    found = payload.get("content")
+    content: dict[str, Any] = found if isinstance(found, dict) else {}
+    return {"reply_to": payload.get("reply_to_id"), "location": content.get("location"),
+            "contacts": content.get("contacts"),
+            "interactive": content.get("interactive") or payload.get("interactive")}
 
 
 def is_unread(ticket: Ticket) -> bool:

@@ -19,6 +19,7 @@ from models.infra import realtime, tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import AgentStatus, Queue, QueueMember, Role, User
+from models.rules.sla_policy import MAX_PRIORITY
 from models.services import csat, facts, sla
 from models.services.conversation import get_ticket
 from models.services.payloads import message_view, ticket_audience, ticket_summary
@@ -121,6 +122,25 @@ def transfer_to_queue(session: Session, actor: User, ticket_id: int, queue_id: i
           [realtime.agent_room(ticket.tenant_id, previous)] if previous else [])
     enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, queue.id)
     capacity_freed(session, ticket.tenant_id, previous)
+    return ticket
+
+
+def set_priority(session: Session, actor: User, ticket_id: int, priority: int, now: datetime) -> Ticket:
+    """Set a ticket's priority (0 normal .. MAX_PRIORITY, the cap SLA escalation stops at): the waiting line and
+    the SLA policy follow it. Unchanged is a no-op: no audit entry, no event."""
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise Invalid(f"priority is between 0 and {MAX_PRIORITY}", field="priority")
+    ticket = _locked(session, actor, ticket_id)
+    if not _supervises(actor) and ticket.agent_id != actor.id:
+        raise Forbidden("ticket is assigned to someone else")
+    if ticket.status == TicketStatus.RESOLVED:
+        raise Conflict("ticket is resolved; reopen it first")
+    if ticket.priority == priority:
+        return ticket
+    previous, ticket.priority, ticket.updated_at = ticket.priority, priority, now
+    sla.refresh(session, ticket, now)  # a policy may be scoped to the new priority
+    _audit(session, ticket, actor, "ticket.priority", now, priority=priority, previous=previous)
+    _emit(session, ticket, "ticket.updated")
     return ticket
 
 

@@ -160,3 +160,41 @@ def test_the_command_posts_a_signed_delivery_of_each_kind(app: Flask, sessions: 
         reply = s.scalars(select(Message).where(Message.provider_message_id == provider_id)).one()
         assert reply.status == DeliveryStatus.FAILED and reply.error_reason == "phone off"
         assert [r.emoji for r in reply.reactions] == ["👍"]
+
+
+def _cards(client: FlaskClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    [ticket] = client.get("/api/tickets", headers=headers).json["items"]
+    items = client.get(f"/api/tickets/{ticket['id']}/messages", headers=headers).json["items"]
+    return [{k: m[k] for k in ("kind", "body", "location", "contacts")} for m in items]
+
+
+def test_a_location_and_a_contact_card_are_simulated_as_cards(app: Flask, client: FlaskClient,
+                                                              sessions: sessionmaker[Session], settings: Settings,
+                                                              sandbox: Channel, served: str) -> None:  # noqa: F811
+    carla = login(client, "acme", "carla@acme.example", "pw-carla")
+    place = {"kind": "location", "from": PHONE, "name": "Maria", "latitude": -22.9519, "longitude": -43.2105,
+             "place": "Cristo Redentor", "address": "Parque Nacional da Tijuca"}
+    assert client.post(URL, json=place, headers=carla).json["stored"] == 1
+    card = {"kind": "contacts", "from": PHONE, "contact_name": "Pedro Lima", "contact_phone": "+5521988887777",
+            "contact_email": "pedro@example.com"}
+    assert client.post(URL, json=card, headers=carla).json["stored"] == 1
+    # Half a coordinate, or a card with a phone that is no phone: refused, nothing stored.
+    for bad in ({"kind": "location", "from": PHONE, "latitude": 1.0}, {**card, "contact_phone": "call me"}):
+        resp = client.post(URL, json=bad, headers=carla)
+        assert (resp.status_code, resp.json["error"]["code"]) == (422, "unprocessable_entity"), bad
+    cli = command(settings)
+    assert cli(["--url", served, "--location", "--from", PHONE]) == 0  # a sample place
+    assert cli(["--url", served, "--contact", "Ana Paula", "--contact-phone", "5511977776666", "--from", PHONE]) == 0
+    assert cli(["--url", served, "--location", "north", "--from", PHONE]) == 2  # not LAT,LON
+    work(app, sessions)
+    assert _cards(client, carla) == [
+        {"kind": "location", "body": "Cristo Redentor", "contacts": None, "location": {
+            "latitude": -22.9519, "longitude": -43.2105, "name": "Cristo Redentor",
+            "address": "Parque Nacional da Tijuca"}},
+        {"kind": "contacts", "body": "Pedro Lima", "location": None, "contacts": [
+            {"name": "Pedro Lima", "phones": ["+5521988887777"], "emails": ["pedro@example.com"]}]},
+        {"kind": "location", "body": "Loja Paulista", "contacts": None, "location": {
+            "latitude": -23.5614, "longitude": -46.6559, "name": "Loja Paulista", "address": "Av. Paulista, 1000"}},
+        {"kind": "contacts", "body": "Ana Paula", "location": None, "contacts": [
+            {"name": "Ana Paula", "phones": ["5511977776666"], "emails": []}]},
+    ]

@@ -47,7 +47,7 @@ BODIES: dict[str, Any] = {  # valid bodies, so validation cannot answer before t
     "webhooks": {"description": "Hijack"}, "csat": {"enabled": True},
     "preview": {"ticket_id": 0}, "labels": {"label_ids": []}, "snooze": {"until_customer_replies": True},
     "auto-resolve": {"idle_hours": 8}, "reaction": {"emoji": "👍"},
-    "merge": {"from_contact_id": 0}, "erase": {"confirm": True},
+    "merge": {"from_contact_id": 0}, "erase": {"confirm": True}, "priority": {"priority": 1},
 }
 
 

@@ -284,11 +284,13 @@ export function createStore(api: Api, connect: Connect,
   }
 
   /** A reply: text, a template (outside WhatsApp's window), or a canned response filled on the server. */
-  async function reply(body: string, template?: Template, cannedId?: number, files: File[] = []): Promise<boolean> {
+  async function reply(body: string, template?: Template, cannedId?: number, files: File[] = [],
+                       interactive?: { buttons: { id: string; title: string }[] }): Promise<boolean> {
     const id = state.openId;
     if (id == null || (!body.trim() && !template && cannedId == null && !files.length)) return false;
     const doc = files.length ? replyForm(body, files)
-      : template ? { body, template } : cannedId != null ? { canned_response_id: cannedId } : { body };
+      : template ? { body, template } : cannedId != null ? { canned_response_id: cannedId }
+      : interactive ? { body, interactive } : { body };
     try {
       const m = await api.post<Message>(`/api/tickets/${id}/messages`, doc);
       state.templateNeeded = false;
@@ -302,6 +304,10 @@ export function createStore(api: Api, connect: Connect,
         const listed = (err.details as { templates?: TemplateInfo[] } | undefined)?.templates;
         state.templateChoices = Array.isArray(listed) ? listed : [];
         if (!state.templateChoices.length) void loadTemplates();
+        return false;
+      }
+      if (err instanceof ApiError && err.code === "interactive_unsupported") {
+        state.error = { key: "quickReplies.unsupported", text: err.message }; // the channel's refusal, translated
         return false;
       }
       fail(err);
@@ -535,6 +541,7 @@ export function createStore(api: Api, connect: Connect,
     },
     resolve: () => act("resolve", undefined, "notices.resolved"),
     reopen: () => act("reopen", undefined, "notices.reopened"),
+    setPriority: (priority: number) => act("priority", { priority }),
     transfer: (target: { queue_id: number } | { agent_id: number }, reason: string) =>
       act("transfer", { ...target, reason }, "notices.transferred"),
   };

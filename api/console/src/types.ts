@@ -12,6 +12,7 @@ export interface Ticket {
   queue_id: number | null;
   agent_id: number | null;
   channel_id: number;
+  channel_kind?: string;
   contact_id: number;
   contact_name: string | null;
   contact_phone: string | null;
@@ -81,6 +82,19 @@ export interface Message {
   created_at: string;
   attachments?: Attachment[];
   reactions?: Reaction[];
+  // Structured content (api/schemas.py MessageSchema): a shared place, contact cards, our buttons or list on a
+  // reply, or the customer's choice of them (id, title).
+  location?: { latitude: number; longitude: number; name?: string | null; address?: string | null } | null;
+  contacts?: { name?: string | null; phones?: string[] | null; emails?: string[] | null }[] | null;
+  interactive?: Interactive | null;
+}
+
+export interface Interactive {
+  buttons?: { id: string; title: string }[];
+  list?: { button: string; sections: { title?: string; rows: { id: string; title: string; description?: string }[] }[] };
+  id?: string;
+  title?: string;
+  description?: string | null;
 }
 
 export interface User {
