@@ -282,7 +282,8 @@ def _run_project(args: argparse.Namespace, rate: float) -> dict[str, float]:
     argv = [sys.executable, "-m", "ops.load.campaign", "--rate", str(rate), "--duration", str(args.duration),
             "--tenants", str(args.tenants), "--agents", str(args.agents), "--drain-timeout", "60",
             "--new-ticket-ratio", str(args.new_ticket_ratio), "--gen-threads", str(args.gen_threads),
-            *(["--sockets-tier"] if args.sockets_tier else [])]
+            *(["--sockets-tier"] if args.sockets_tier else []),
+            *([f"--worker-args={args.worker_args}"] if args.worker_args else [])]
     out = subprocess.run(argv, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2],
                          timeout=args.duration + 3600, check=False).stdout
     Path(f"/tmp/atd-project-{int(rate)}.txt").write_text(out)
@@ -304,6 +305,7 @@ def main() -> int:
     ap.add_argument("--gen-threads", type=int, default=24)
     ap.add_argument("--project", action="store_true", help="also run ops.load.campaign at each rate")
     ap.add_argument("--sockets-tier", action="store_true", help="the project's agents on its gevent Socket.IO tier")
+    ap.add_argument("--worker-args", default="", help="extra arguments for the project's workers ('--pool solo')")
     args = ap.parse_args()
     from ops.bench import loadgen
     from ops.bench.loadgen import ms, ratio
