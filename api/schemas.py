@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.links import signed_url
 from models.rules import templates as template_rules
 from models.services.conversation import MAX_BODY
-from models.services.payloads import is_unread
+from models.services.payloads import is_unread, mentions_of
 from models.tickets import TicketStatus
 
 
@@ -84,6 +84,8 @@ class MessageSchema(Schema):
     created_at = fields.DateTime()
     attachments = fields.List(fields.Nested(AttachmentSchema), dump_default=list)
     reactions = fields.List(fields.Nested(ReactionSchema), dump_default=list)
+    mentions = fields.Function(mentions_of, metadata={"description": "ids of the users a note mentions",
+                                                      "type": "array", "items": {"type": "integer"}})
     reply_to = fields.Function(lambda m: (m.payload or {}).get("reply_to_id"), allow_none=True, metadata={
         "description": "id of the message this one quotes (a customer's reply, or their choice of our buttons)"})
     location = fields.Function(lambda m: _content(m).get("location"), allow_none=True, metadata={
@@ -247,6 +249,8 @@ class ReactSchema(Schema):
 
 class NoteSchema(Schema):
     body = fields.String(required=True, validate=validate.Length(1, MAX_BODY))
+    mentions = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(0, 50), metadata={
+        "description": "ids of the colleagues the note @mentions (GET /api/colleagues): each is told live"})
 
 
 class TransferSchema(Schema):

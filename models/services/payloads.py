@@ -33,7 +33,14 @@ def message_view(message: Message) -> dict[str, Any]:
         "id": message.id, "ticket_id": message.ticket_id, "direction": message.direction.value,
         "kind": message.kind, "body": message.body, "status": message.status.value,
         "author_id": message.author_id, "created_at": message.created_at.isoformat(),
+        "mentions": mentions_of(message),
     }
+
+
+def mentions_of(message: Message) -> list[int]:
+    """The ids of the users a note mentions (stored with it, in its payload)."""
+    found = (message.payload or {}).get("mentions")
+    return [int(i) for i in found] if isinstance(found, list) else []
 
 
 def is_unread(ticket: Ticket) -> bool:

@@ -19,7 +19,7 @@ from models.infra import realtime, tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import AgentStatus, Queue, QueueMember, Role, User
-from models.services import csat, facts, sla
+from models.services import csat, facts, mentions, sla
 from models.services.conversation import get_ticket
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -173,17 +173,21 @@ def mark_read(session: Session, actor: User, ticket_id: int, now: datetime) -> T
     return ticket
 
 
-def add_note(session: Session, actor: User, ticket_id: int, body: str, now: datetime) -> Message:
-    """An internal note: visible to agents, never sent to the customer."""
+def add_note(session: Session, actor: User, ticket_id: int, body: str, now: datetime,
+             mention_ids: Sequence[int] = ()) -> Message:
+    """An internal note: visible to agents, never sent to the customer. Each colleague it mentions is told."""
     ticket = get_ticket(session, actor, ticket_id)
     if not body.strip():
         raise Invalid("body must not be empty", field="body")
+    mentioned = mentions.mentioned_users(session, actor, mention_ids)  # checked before anything is written
     note = Message(tenant_id=ticket.tenant_id, ticket_id=ticket.id, channel_id=ticket.channel_id,
-                   direction=Direction.NOTE, kind="note", body=body.strip(), payload={}, author_id=actor.id,
+                   direction=Direction.NOTE, kind="note", body=body.strip(),
+                   payload={"mentions": [u.id for u in mentioned]} if mentioned else {}, author_id=actor.id,
                    status=DeliveryStatus.RECEIVED, created_at=now, attempts=0)
     session.add(note)
     session.flush()
     realtime.emit(session, ticket.tenant_id, "message.created", message_view(note), ticket_audience(ticket))
+    mentions.notify_mentioned(session, actor, ticket, note, mentioned)
     return note
 
 
