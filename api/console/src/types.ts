@@ -81,6 +81,7 @@ export interface Message {
   created_at: string;
   attachments?: Attachment[];
   reactions?: Reaction[];
+  mentions?: number[]; // a note's @mentioned users
 }
 
 export interface User {

@@ -2,9 +2,11 @@
 import admin from "./admin.en";
 import board from "./board.en";
 import contact from "./contact.en";
+import mention from "./mention.en";
 export default {
   ...board,
   ...contact,
+  ...mention,
   app: { title: "Atendimento", console: "Agent console", skip: "Skip to the conversation" },
   login: {
     heading: "Agent console", tenant: "Company code (e.g. acme)", tenantHint: "The short name your company uses to sign in.",

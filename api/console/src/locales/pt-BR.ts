@@ -3,10 +3,12 @@ import admin from "./admin.pt-BR";
 import type en from "./en";
 import board from "./board.pt-BR";
 import contact from "./contact.pt-BR";
+import mention from "./mention.pt-BR";
 
 const ptBR: typeof en = {
   ...board,
   ...contact,
+  ...mention,
   app: { title: "Atendimento", console: "Console do agente", skip: "Ir para a conversa" },
   login: {
     heading: "Console do agente", tenant: "Código da empresa (ex.: acme)", tenantHint: "O nome curto que sua empresa usa para entrar.",
