@@ -91,8 +91,11 @@ def assign_to(session: Session, actor: User, ticket_id: int, agent_id: int, now:
     sla.refresh(session, ticket, now)  # a pending ticket stops waiting
     _audit(session, ticket, actor, "ticket.assigned", now, agent_id=agent.id, previous=previous, reason=reason,
            over_capacity=open_load(session, agent.id) > agent.max_tickets)
-    _emit(session, ticket, "ticket.assigned",
-          [realtime.agent_room(ticket.tenant_id, previous)] if previous and previous != agent.id else [])
+    # The queue hears it too (as from the assignment worker): its other members see the waiting ticket taken.
+    rooms = [realtime.queue_room(ticket.tenant_id, ticket.queue_id)] if ticket.queue_id is not None else []
+    if previous and previous != agent.id:
+        rooms.append(realtime.agent_room(ticket.tenant_id, previous))
+    _emit(session, ticket, "ticket.assigned", rooms)
     if previous and previous != agent.id:
         capacity_freed(session, ticket.tenant_id, previous)
     return ticket
