@@ -387,8 +387,10 @@ export function createStore(api: Api, connect: Connect,
   async function loadQueues(): Promise<void> {
     try {
       state.queues = itemsOf(await api.get<Queue[]>("/api/queues"));
-      // Only supervisors may list users (and move a ticket to someone else).
+      // Only supervisors may list users (and move a ticket to someone else); an agent knows colleagues by name
+      // (who has a ticket opened from a mention, who wrote a note).
       if (isStaff()) state.agents = itemsOf(await api.get<User[]>("/api/admin/users")).filter((u) => u.active !== false);
+      else state.agents = itemsOf(await api.get<User[]>("/api/colleagues"));
     } catch (err) {
       fail(err);
     }
