@@ -268,6 +268,21 @@ class QueueSchema(Schema):
     offline_grace_seconds = fields.Integer(validate=validate.Range(0, 86400))
 
 
+class MentionSchema(Schema):
+    id = fields.Integer()
+    ticket_id = fields.Integer()
+    message_id = fields.Integer(metadata={"description": "the note"})
+    author_id = fields.Integer()
+    author_name = fields.String()
+    excerpt = fields.String(metadata={"description": "the note's start, on one line"})
+    created_at = fields.String(metadata={"format": "date-time"})
+
+
+class MentionPage(Schema):
+    items = fields.List(fields.Nested(MentionSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
 class EventSchema(Schema):
     id = fields.Integer()
     name = fields.String()

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models.errors import Invalid
 from models.infra import realtime
+from models.mentions import Mention
 from models.org import User
+from models.services import pagination
 from models.tickets import Message, Ticket
 
 MAX_MENTIONS = 50
@@ -47,12 +49,39 @@ def excerpt(body: str, limit: int = EXCERPT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+def mention_view(mention: Mention, note: Message, author: User) -> dict[str, Any]:
+    """A mention as the event and GET /api/mentions show it."""
+    return {"id": mention.id, "user_id": mention.user_id, "ticket_id": mention.ticket_id, "message_id": note.id,
+            "author_id": author.id, "author_name": author.name, "excerpt": excerpt(note.body),
+            "created_at": mention.created_at.isoformat()}
+
+
 def notify_mentioned(session: Session, actor: User, ticket: Ticket, note: Message, users: Sequence[User]) -> None:
-    """One `mention.created` event to each mentioned user's own room (not the ticket's followers), whether or not
-    they follow the ticket; mentioning oneself tells nobody. Replayed after a reconnect like any event."""
+    """Record and send one `mention.created` to each mentioned user's own room (not the ticket's followers),
+    whether or not they follow the ticket; mentioning oneself tells nobody. Replayed after a reconnect."""
     for user in users:
         if user.id == actor.id:
             continue
-        data: dict[str, Any] = {"user_id": user.id, "ticket_id": ticket.id, "message_id": note.id,
-                                "author_id": actor.id, "author_name": actor.name, "excerpt": excerpt(note.body)}
-        realtime.emit(session, ticket.tenant_id, MENTION_EVENT, data, [realtime.agent_room(ticket.tenant_id, user.id)])
+        mention = Mention(tenant_id=ticket.tenant_id, message_id=note.id, ticket_id=ticket.id, user_id=user.id,
+                          author_id=actor.id, created_at=note.created_at)
+        session.add(mention)
+        session.flush()
+        realtime.emit(session, ticket.tenant_id, MENTION_EVENT, mention_view(mention, note, actor),
+                      [realtime.agent_room(ticket.tenant_id, user.id)])
+
+
+def my_mentions(session: Session, user: User, cursor: str | None = None,
+                limit: int = 50) -> tuple[list[dict[str, Any]], str | None]:
+    """The user's mentions, newest first, in keyset pages."""
+    author = aliased(User)
+    query = pagination.page(select(Mention, Message, author)
+                            .join(Message, Message.id == Mention.message_id)
+                            .join(author, author.id == Mention.author_id)
+                            .where(Mention.tenant_id == user.tenant_id, Mention.user_id == user.id),
+                            Mention, cursor, limit)
+    rows = list(session.execute(query).tuples())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = pagination.encode(rows[-1][0].created_at, rows[-1][0].id)
+    return [mention_view(m, note, a) for m, note, a in rows], next_cursor

@@ -107,3 +107,26 @@ def test_mentions_name_active_colleagues_of_the_tenant_or_nothing_is_written(
                        json={"body": "oi", "mentions": [users["gina"].id]}).status_code == 404
     plain = client.post(f"/api/tickets/{ticket_id}/notes", headers=as_ana, json={"body": "sem menção"})
     assert plain.status_code == 201 and plain.json["mentions"] == []
+
+
+def test_my_mentions_newest_first_in_pages(client: FlaskClient, sessions: sessionmaker[Session],
+                                           tenants: dict[str, Any]) -> None:
+    users = tenants["users"]
+    ticket_id = _ticket_of(sessions, tenants, "ana")
+    as_ana = login(client, "acme", "ana@acme.example", "pw-ana")
+    as_bruno = login(client, "acme", "bruno@acme.example", "pw-bruno")
+    notes = [client.post(f"/api/tickets/{ticket_id}/notes", headers=as_ana,
+                         json={"body": f"@Bruno nota {i}", "mentions": [users["bruno"].id, users["ana"].id]}).json
+             for i in range(3)]
+    first = client.get("/api/mentions?limit=2", headers=as_bruno).json
+    assert [m["message_id"] for m in first["items"]] == [notes[2]["id"], notes[1]["id"]]
+    assert first["items"][0]["author_name"] == "Ana" and first["items"][0]["excerpt"] == "@Bruno nota 2"
+    assert first["items"][0]["ticket_id"] == ticket_id
+    rest = client.get(f"/api/mentions?limit=2&cursor={first['next_cursor']}", headers=as_bruno).json
+    assert [m["message_id"] for m in rest["items"]] == [notes[0]["id"]] and rest["next_cursor"] is None
+    assert client.get("/api/mentions", headers=as_ana).json["items"] == []  # her own mentions of herself
+    gina = login(client, "globex", "gina@globex.example", "pw-gina")
+    assert client.get("/api/mentions", headers=gina).json["items"] == []
+    bad = client.get("/api/mentions?cursor=nope", headers=as_bruno)
+    assert bad.status_code == 422 and bad.json["error"]["details"]["field"] == "cursor"
+    assert client.get("/api/mentions").status_code == 401
