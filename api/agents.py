@@ -1,4 +1,4 @@
-"""The signed-in user: who am I, presence, my queues, my colleagues, and the events I missed."""
+"""The signed-in user: who am I, presence, my queues, my colleagues, my mentions, and the events I missed."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from sqlalchemy import select
 from api.auth import PasswordChangeSchema, TokensSchema, disconnect_sockets, login_required, tokens_for
 from api.db import commit, db
 from api.errors import ApiError
-from api.schemas import EventQuery, EventSchema, QueueSchema, UserSchema
+from api.schemas import EventQuery, EventSchema, MentionPage, PageArgs, QueueSchema, UserSchema
 from models.base import utcnow
 from models.events import RealtimeEvent
 from models.org import AgentStatus, Queue, User
 from models.services.accounts import change_password, start_session
 from models.services.agents import missed_events, set_status
+from models.services.mentions import my_mentions
 
 blp = Blueprint("agents", __name__, url_prefix="/api", description="The signed-in user")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -109,3 +110,15 @@ class Events(MethodView):
     def get(self, query: dict[str, Any]) -> list[RealtimeEvent]:
         """Real-time events for your rooms after `after` (what a reconnecting socket missed), oldest first"""
         return missed_events(db(), g.user, query["after"], query["limit"])
+
+
+@blp.route("/mentions")
+class Mentions(MethodView):
+    @login_required()
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, MentionPage)
+    @blp.doc(security=BEARER)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Notes that mentioned you, newest first (cursor pages)"""
+        items, next_cursor = my_mentions(db(), g.user, query.get("cursor"), query["limit"])
+        return {"items": items, "next_cursor": next_cursor}

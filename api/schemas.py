@@ -10,7 +10,7 @@ from api.links import signed_url
 from models.rules import templates as template_rules
 from models.rules.sla_policy import MAX_PRIORITY
 from models.services.conversation import MAX_BODY
-from models.services.payloads import is_unread, structured
+from models.services.payloads import is_unread, mentions_of, structured
 from models.tickets import TicketStatus
 
 
@@ -87,6 +87,8 @@ class MessageSchema(Schema):
     created_at = fields.DateTime()
     attachments = fields.List(fields.Nested(AttachmentSchema), dump_default=list)
     reactions = fields.List(fields.Nested(ReactionSchema), dump_default=list)
+    mentions = fields.Function(mentions_of, metadata={"description": "ids of the users a note mentions",
+                                                      "type": "array", "items": {"type": "integer"}})
     reply_to = fields.Function(lambda m: structured(m)["reply_to"], allow_none=True, metadata={
         "description": "id of the message this one quotes (a customer's reply, or their choice of our buttons)"})
     location = fields.Function(lambda m: structured(m)["location"], allow_none=True, metadata={
@@ -244,6 +246,8 @@ class ReactSchema(Schema):
 
 class NoteSchema(Schema):
     body = fields.String(required=True, validate=validate.Length(1, MAX_BODY))
+    mentions = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(0, 50), metadata={
+        "description": "ids of the colleagues the note @mentions (GET /api/colleagues): each is told live"})
 
 
 class TransferSchema(Schema):
@@ -265,6 +269,21 @@ class QueueSchema(Schema):
                                validate=validate.OneOf(["least_busy", "round_robin", "skills", "priority"]))
     return_on_offline = fields.Boolean()
     offline_grace_seconds = fields.Integer(validate=validate.Range(0, 86400))
+
+
+class MentionSchema(Schema):
+    id = fields.Integer()
+    ticket_id = fields.Integer()
+    message_id = fields.Integer(metadata={"description": "the note"})
+    author_id = fields.Integer()
+    author_name = fields.String()
+    excerpt = fields.String(metadata={"description": "the note's start, on one line"})
+    created_at = fields.String(metadata={"format": "date-time"})
+
+
+class MentionPage(Schema):
+    items = fields.List(fields.Nested(MentionSchema))
+    next_cursor = fields.String(allow_none=True)
 
 
 class EventSchema(Schema):

@@ -148,10 +148,11 @@ class Notes(MethodView):
     @blp.arguments(NoteSchema)
     @blp.response(201, MessageSchema)
     @blp.alt_response(404, description="no such ticket in your tenant")
+    @blp.alt_response(422, description="`mentions` names someone who is not an active user of your tenant")
     @blp.doc(security=BEARER)
     def post(self, body: dict[str, Any], ticket_id: int) -> Message:
         """Add an internal note (never sent to the customer)"""
-        note = tickets.add_note(db(), g.user, ticket_id, body["body"], utcnow())
+        note = tickets.add_note(db(), g.user, ticket_id, body["body"], utcnow(), body["mentions"])
         commit()
         return note
 

@@ -10,6 +10,7 @@ from models.contacts import ContactIdentity, ContactJob, IdentityKind
 from models.csat import CsatSurvey
 from models.events import AuditEntry, InboxEvent, OutboxTask, RealtimeEvent
 from models.labels import ContactLabel, Label, TicketLabel
+from models.mentions import Mention
 from models.notices import TicketNotice
 from models.org import AgentStatus, Channel, ChannelKind, Department, Queue, QueueMember, Role, Strategy, Tenant, User
 from models.reactions import Reaction
@@ -47,6 +48,7 @@ __all__ = [
     "InboxEvent",
     "KeyPrincipal",
     "Label",
+    "Mention",
     "Message",
     "MessageTemplate",
     "NoticeKind",

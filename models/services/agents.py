@@ -13,6 +13,9 @@ from models.infra import realtime, tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import AgentStatus, QueueMember, Role, User
+from models.services.mentions import MENTION_EVENT
+
+PERSONAL_EVENTS = frozenset({MENTION_EVENT})  # meant for the user whose room they went to, nobody else
 
 
 def set_status(session: Session, user: User, status: AgentStatus, now: datetime) -> None:
@@ -51,6 +54,7 @@ def missed_events(session: Session, user: User, after: int, limit: int = 500) ->
     """
     mine = set(rooms_of(session, user))
     supervisor = user.role in (Role.SUPERVISOR, Role.ADMIN)
+    # A supervisor hears the whole tenant again, except what was said to one person (a colleague's mention).
     out: list[RealtimeEvent] = []
     while len(out) < limit:
         rows = list(session.scalars(select(RealtimeEvent).where(RealtimeEvent.tenant_id == user.tenant_id,
@@ -58,7 +62,7 @@ def missed_events(session: Session, user: User, after: int, limit: int = 500) ->
                                     .order_by(RealtimeEvent.id).limit(limit)))
         if not rows:
             break
-        out.extend(r for r in rows if supervisor or mine.intersection(r.rooms))
+        out.extend(r for r in rows if (supervisor and r.name not in PERSONAL_EVENTS) or mine.intersection(r.rooms))
         after = rows[-1].id
     return out[:limit]
 

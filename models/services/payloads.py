@@ -35,6 +35,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "kind": message.kind, "body": message.body, "status": message.status.value,
         "author_id": message.author_id, "created_at": message.created_at.isoformat(),
         **structured(message),
+        "mentions": mentions_of(message),
     }
 
 
@@ -47,6 +48,12 @@ def structured(message: Message) -> dict[str, Any]:
     return {"reply_to": payload.get("reply_to_id"), "location": content.get("location"),
             "contacts": content.get("contacts"),
             "interactive": content.get("interactive") or payload.get("interactive")}
+
+
+def mentions_of(message: Message) -> list[int]:
+    """The ids of the users a note mentions (stored with it, in its payload)."""
+    found = (message.payload or {}).get("mentions")
+    return [int(i) for i in found] if isinstance(found, list) else []
 
 
 def is_unread(ticket: Ticket) -> bool:

@@ -20,7 +20,7 @@ from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import AgentStatus, Queue, QueueMember, Role, User
 from models.rules.sla_policy import MAX_PRIORITY
-from models.services import csat, facts, sla
+from models.services import csat, facts, mentions, sla
 from models.services.conversation import get_ticket
 from models.services.payloads import message_view, ticket_audience, ticket_summary
 from models.tickets import Contact, DeliveryStatus, Direction, Message, Ticket, TicketStatus
@@ -92,8 +92,11 @@ def assign_to(session: Session, actor: User, ticket_id: int, agent_id: int, now:
     sla.refresh(session, ticket, now)  # a pending ticket stops waiting
     _audit(session, ticket, actor, "ticket.assigned", now, agent_id=agent.id, previous=previous, reason=reason,
            over_capacity=open_load(session, agent.id) > agent.max_tickets)
-    _emit(session, ticket, "ticket.assigned",
-          [realtime.agent_room(ticket.tenant_id, previous)] if previous and previous != agent.id else [])
+    # The queue hears it too (as from the assignment worker): its other members see the waiting ticket taken.
+    rooms = [realtime.queue_room(ticket.tenant_id, ticket.queue_id)] if ticket.queue_id is not None else []
+    if previous and previous != agent.id:
+        rooms.append(realtime.agent_room(ticket.tenant_id, previous))
+    _emit(session, ticket, "ticket.assigned", rooms)
     if previous and previous != agent.id:
         capacity_freed(session, ticket.tenant_id, previous)
     return ticket
@@ -193,17 +196,21 @@ def mark_read(session: Session, actor: User, ticket_id: int, now: datetime) -> T
     return ticket
 
 
-def add_note(session: Session, actor: User, ticket_id: int, body: str, now: datetime) -> Message:
-    """An internal note: visible to agents, never sent to the customer."""
+def add_note(session: Session, actor: User, ticket_id: int, body: str, now: datetime,
+             mention_ids: Sequence[int] = ()) -> Message:
+    """An internal note: visible to agents, never sent to the customer. Each colleague it mentions is told."""
     ticket = get_ticket(session, actor, ticket_id)
     if not body.strip():
         raise Invalid("body must not be empty", field="body")
+    mentioned = mentions.mentioned_users(session, actor, mention_ids)  # checked before anything is written
     note = Message(tenant_id=ticket.tenant_id, ticket_id=ticket.id, channel_id=ticket.channel_id,
-                   direction=Direction.NOTE, kind="note", body=body.strip(), payload={}, author_id=actor.id,
+                   direction=Direction.NOTE, kind="note", body=body.strip(),
+                   payload={"mentions": [u.id for u in mentioned]} if mentioned else {}, author_id=actor.id,
                    status=DeliveryStatus.RECEIVED, created_at=now, attempts=0)
     session.add(note)
     session.flush()
     realtime.emit(session, ticket.tenant_id, "message.created", message_view(note), ticket_audience(ticket))
+    mentions.notify_mentioned(session, actor, ticket, note, mentioned)
     return note
 
 

@@ -20,6 +20,27 @@ export function shouldAlert(m: Pick<Message, "direction">, t: Pick<Ticket, "agen
   return ctx.hidden || ctx.openId !== t.id;
 }
 
+/** What a `mention.created` event carries (models/services/mentions.py). */
+export interface MentionEvent {
+  user_id: number;
+  ticket_id: number;
+  message_id: number;
+  author_id: number;
+  author_name: string;
+  excerpt: string;
+}
+
+/**
+ * Does this mention call for the toast, a notification and the chime? Only when it names me and someone else
+ * wrote it. Unlike a customer's message it rings even on a colleague's ticket, and even while that ticket is
+ * open: a mention asks for me personally (the notification itself still needs the permission, the chime the
+ * sound switch: main.ts).
+ */
+export function shouldAlertMention(e: Pick<MentionEvent, "user_id" | "author_id"> | undefined,
+                                   me: number | undefined): boolean {
+  return e != null && me != null && e.user_id === me && e.author_id !== me;
+}
+
 /** The tickets that count in the tab title: unread, open, and mine or unassigned. */
 export function unreadCount(tickets: Iterable<Pick<Ticket, "unread" | "status" | "agent_id">>,
                             me: number | undefined): number {

@@ -48,3 +48,12 @@ export function mentionMatches<T extends { name: string }>(agents: readonly T[],
 
 /** What a mention puts in the note: "@" and the name, spaces kept (the notes API stores plain text). */
 export const mentionText = (name: string): string => `@${name} `;
+
+/** The ids the notes API is told about: colleagues picked from the list whose "@Name" is still in the text (the
+ * agent may have deleted one after picking it), once each. Names typed by hand are not mentions: names are not
+ * unique, only the list's pick says whom the agent meant. */
+export function mentionedIds(body: string, picked: readonly Colleague[]): number[] {
+  const ids = new Set<number>();
+  for (const c of picked) if (body.includes(`@${c.name}`)) ids.add(c.id);
+  return [...ids];
+}

@@ -19,6 +19,7 @@ function notifyUser(title: string, body: string, decided = false): void {
 }
 
 const api = new Api();
-const store = createStore(api, (auth) => io({ auth, transports: ["websocket", "polling"] }), notifyUser);
 const i18n = makeI18n(initialLocale());
+const store = createStore(api, (auth) => io({ auth, transports: ["websocket", "polling"] }), notifyUser,
+  (key, params) => i18n.global.t(key, params ?? {}));
 createApp(App, { api }).provide(STORE_KEY, store).provide(API_KEY, api).use(i18n).mount("#app");

@@ -2,7 +2,7 @@
 // replay after a reconnect. Components read `state` and call the actions; nothing else writes it.
 import { reactive, toRaw } from "vue";
 import { Api, ApiError, itemsOf } from "./api";
-import { shouldAlert } from "./attention";
+import { shouldAlert, shouldAlertMention, type MentionEvent } from "./attention";
 import { applyReaction, inTab, mergeMessage, mergeTicket, type Tab } from "./inbox";
 import { noFilters, passesFilters } from "./contact";
 import { replyForm } from "./composer";
@@ -12,7 +12,7 @@ import type {
 
 export const LIVE_EVENTS = ["ticket.created", "ticket.assigned", "ticket.updated", "message.created",
   "message.status", "message.reaction", "agent.status", "sla.warning", "sla.breached", "window.closing",
-  "ticket.labels_changed"] as const;
+  "ticket.labels_changed", "mention.created"] as const;
 
 /** Where the per-user "go online when I log in" choice is kept (this browser only). */
 export const autoOnlineKey = (tenant: number | undefined, user: number | undefined) =>
@@ -39,8 +39,12 @@ export interface Notice {
   text?: string; // the server's own message, when it has no translation
 }
 
+/** Translates a message key (vue-i18n's `t`), for the words the store puts in a browser notification. */
+export type Say = (key: string, params?: Record<string, unknown>) => string;
+
 export function createStore(api: Api, connect: Connect,
-                            notifyUser: (title: string, body: string, decided?: boolean) => void = () => {}) {
+                            notifyUser: (title: string, body: string, decided?: boolean) => void = () => {},
+                            say: Say = (key) => key) {
   const state = reactive({
     me: null as User | null,
     tickets: new Map<number, Ticket>(),
@@ -65,6 +69,7 @@ export function createStore(api: Api, connect: Connect,
     connection: "offline" as Connection,
     error: null as Notice | null,
     notice: null as Notice | null,
+    mention: null as MentionEvent | null, // the latest mention of me, until opened or dismissed
     askOnline: false,
     lastEventId: 0,
     filters: noFilters(),
@@ -75,6 +80,8 @@ export function createStore(api: Api, connect: Connect,
   let loadSeq = 0;
   let refusals = 0;
   const early = new Map<number, Partial<Message>>();
+  // A colleague's ticket an agent opened from a mention: readable while open, though it is not in their lists.
+  let peeking: number | null = null;
   const previewing = new Set<number>();
   const eventListeners = new Set<(name: string) => void>();
 
@@ -100,8 +107,9 @@ export function createStore(api: Api, connect: Connect,
     touched.add(t.id);
     const prev = state.tickets.get(t.id);
     const merged = mergeTicket(prev, t);
-    // Agents only see their own tickets and those waiting in a queue: one taken by a colleague leaves the list.
-    if (!isStaff() && merged.agent_id != null && merged.agent_id !== meId()) {
+    // Agents only see their own tickets and those waiting in a queue: one taken by a colleague leaves the list
+    // (unless it is the one they opened from a mention, to read).
+    if (!isStaff() && merged.agent_id != null && merged.agent_id !== meId() && peeking !== t.id) {
       state.tickets.delete(t.id);
       if (t.id === state.openId) {
         state.openId = null;
@@ -142,6 +150,8 @@ export function createStore(api: Api, connect: Connect,
         const t = state.tickets.get(id);
         if (t) fresh.set(id, t); // changed by an event while the load was on its way: the event is newer
       }
+      const peeked = peeking == null ? undefined : state.tickets.get(peeking);
+      if (peeked && !fresh.has(peeked.id)) fresh.set(peeked.id, peeked); // a colleague's, open from a mention
       state.tickets = fresh;
     } catch (err) {
       fail(err);
@@ -246,7 +256,10 @@ export function createStore(api: Api, connect: Connect,
     }
   }
 
-  async function openTicket(id: number): Promise<void> {
+  /** Open a ticket; `fromMention`: a colleague's ticket may be read too (it stays out of the lists otherwise). */
+  async function openTicket(id: number, fromMention = false): Promise<void> {
+    if (peeking != null && peeking !== id) unpeek();
+    if (fromMention) peeking = id;
     state.openId = id;
     state.messages = new Map();
     state.messagesCursor = null;
@@ -267,6 +280,20 @@ export function createStore(api: Api, connect: Connect,
   function closeTicket(): void {
     state.openId = null;
     state.templateNeeded = false;
+    unpeek();
+  }
+
+  function unpeek(): void {
+    const t = peeking == null ? undefined : state.tickets.get(peeking);
+    peeking = null;
+    if (t && !isStaff() && t.agent_id != null && t.agent_id !== meId()) state.tickets.delete(t.id);
+  }
+
+  /** The mention toast's link: the ticket it names, readable even when it is a colleague's. */
+  async function openMention(): Promise<void> {
+    const m = state.mention;
+    state.mention = null;
+    if (m) await openTicket(m.ticket_id, true);
   }
 
   async function act(path: string, body?: unknown, done?: string): Promise<boolean> {
@@ -315,11 +342,12 @@ export function createStore(api: Api, connect: Connect,
     }
   }
 
-  async function note(body: string): Promise<boolean> {
+  /** A private note; `mentions`: the ids of the colleagues picked with "@" (each is told). */
+  async function note(body: string, mentions: number[] = []): Promise<boolean> {
     const id = state.openId;
     if (id == null || !body.trim()) return false;
     try {
-      const m = await api.post<Message>(`/api/tickets/${id}/notes`, { body });
+      const m = await api.post<Message>(`/api/tickets/${id}/notes`, mentions.length ? { body, mentions } : { body });
       if (state.openId === id) addMessage(m);
       return true;
     } catch (err) {
@@ -365,8 +393,10 @@ export function createStore(api: Api, connect: Connect,
   async function loadQueues(): Promise<void> {
     try {
       state.queues = itemsOf(await api.get<Queue[]>("/api/queues"));
-      // Only supervisors may list users (and move a ticket to someone else).
+      // Only supervisors may list users (and move a ticket to someone else); an agent knows colleagues by name
+      // (who has a ticket opened from a mention, who wrote a note).
       if (isStaff()) state.agents = itemsOf(await api.get<User[]>("/api/admin/users")).filter((u) => u.active !== false);
+      else state.agents = itemsOf(await api.get<User[]>("/api/colleagues"));
     } catch (err) {
       fail(err);
     }
@@ -427,6 +457,12 @@ export function createStore(api: Api, connect: Connect,
     },
     "ticket.labels_changed": (d) => {
       if (Array.isArray(d.labels)) patch(Number(d.ticket_id), { labels: d.labels as Label[] });
+    },
+    "mention.created": (d) => {
+      const m = d as unknown as MentionEvent;
+      if (!shouldAlertMention(m, meId())) return; // another's (a supervisor's replay never brings one, but still)
+      state.mention = m;
+      notifyUser(say("mention.title", { name: m.author_name, id: m.ticket_id }), m.excerpt, true);
     },
     "sla.warning": (d) => patch(Number(d.ticket_id), { sla: "warning" }),
     "sla.breached": (d) => patch(Number(d.ticket_id), { sla: "breached" }),
@@ -518,10 +554,11 @@ export function createStore(api: Api, connect: Connect,
     socket = null;
     seen = new Set();
     early.clear();
+    peeking = null;
     Object.assign(state, {
       me: null, tickets: new Map(), openId: null, messages: new Map(), previews: new Map(), queues: [], agents: [],
       connection: "offline", lastEventId: 0, searchIds: null, search: "", askOnline: false, templateNeeded: false,
-      tab: "mine", labels: [], labelFilter: null, templateChoices: [], autoOnline: false,
+      tab: "mine", labels: [], labelFilter: null, templateChoices: [], autoOnline: false, mention: null,
       filters: noFilters(),
     });
   }
@@ -529,7 +566,7 @@ export function createStore(api: Api, connect: Connect,
   return {
     state, apply, catchUp, enter, reset, loadTickets, loadMoreResolved, search, visible, loadPreviews, openTicket,
     closeTicket, loadMessages, markRead, reply, note, setStatus, fail, notice, isStaff, meId, loadTemplates,
-    loadLabels, setLabel, setAutoOnline, onEvent,
+    loadLabels, setLabel, setAutoOnline, onEvent, openMention,
     pending: () => act("pending", undefined, "notices.pending"),
     snooze: (until: string | null) => act("snooze", until ? { until } : { until_customer_replies: true },
       "notices.snoozed"),

@@ -87,6 +87,7 @@ export interface Message {
   location?: { latitude: number; longitude: number; name?: string | null; address?: string | null } | null;
   contacts?: { name?: string | null; phones?: string[] | null; emails?: string[] | null }[] | null;
   interactive?: Interactive | null;
+  mentions?: number[]; // a note's @mentioned users
 }
 
 export interface Interactive {

@@ -1,6 +1,6 @@
 // Inbox attention: when a message rings, the tab title's count, the per-user sound setting. Pure, no DOM.
 import { describe, expect, it } from "vitest";
-import { setSound, shouldAlert, soundKey, soundOn, unreadCount } from "../src/attention";
+import { setSound, shouldAlert, shouldAlertMention, soundKey, soundOn, unreadCount } from "../src/attention";
 import { pageTitle } from "../src/inbox";
 
 const ME = 7;
@@ -50,5 +50,13 @@ describe("when a message rings", () => {
     expect(soundOn(storage, soundKey(1, 8))).toBe(true); // a colleague on the same browser keeps theirs
     setSound(storage, ana, true);
     expect(soundOn(storage, ana)).toBe(true);
+  });
+
+  it("rings for a mention of me by someone else, on any ticket, never for another's or my own", () => {
+    expect(shouldAlertMention({ user_id: 7, author_id: 3 }, 7)).toBe(true);
+    expect(shouldAlertMention({ user_id: 8, author_id: 3 }, 7)).toBe(false); // a colleague's (a supervisor replay)
+    expect(shouldAlertMention({ user_id: 7, author_id: 7 }, 7)).toBe(false);
+    expect(shouldAlertMention({ user_id: 7, author_id: 3 }, undefined)).toBe(false); // not signed in yet
+    expect(shouldAlertMention(undefined, 7)).toBe(false);
   });
 });

@@ -80,5 +80,12 @@ describe("a message in the thread", () => {
     const wrapper = mount(MessageItem, { props: { m: { ...base, kind: "reaction", body: "❤️" }, who: "Cliente" },
       ...plugins("pt-BR") });
     expect(wrapper.get('[data-testid="reaction-message"]').text()).toBe("Reagiu ❤️ a uma mensagem");
+  });  it("highlights a note that mentions me, in words too (not by colour alone)", () => {
+    const note = { ...base, direction: "note" as const, kind: "note", body: "@Bruno veja", author_id: 3, mentions: [7] };
+    const wrapper = mount(MessageItem, { props: { m: note, who: "Nota interna", mentionsMe: true }, ...plugins("pt-BR") });
+    expect(wrapper.get("li").classes()).toContain("mentions-me");
+    expect(wrapper.get('[data-testid="mentions-me"]').text()).toBe("Menciona você");
+    const plain = mount(MessageItem, { props: { m: note, who: "Nota interna" }, ...plugins("en") });
+    expect(plain.find('[data-testid="mentions-me"]').exists()).toBe(false);
   });
 });

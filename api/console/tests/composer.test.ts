@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { droppedFiles, EMOJI, insertAt, mentionAt, mentionMatches, mentionText, replyForm } from "../src/composer";
+import {
+  droppedFiles, EMOJI, insertAt, mentionAt, mentionedIds, mentionMatches, mentionText, replyForm,
+} from "../src/composer";
 
 describe("files for a reply", () => {
   it("sends the text and one file part per file", () => {
@@ -41,5 +43,11 @@ describe("mentions", () => {
   });
   it("writes @ and the name", () => {
     expect(mentionText("Bruno Lima")).toBe("@Bruno Lima ");
+  });
+  it("sends the ids of the colleagues picked and still named, once each; a name typed by hand is no mention", () => {
+    const picked = [{ id: 2, name: "Bruno Lima" }, { id: 3, name: "Carla" }, { id: 2, name: "Bruno Lima" }];
+    expect(mentionedIds("@Bruno Lima e @Carla, vejam", picked)).toEqual([2, 3]);
+    expect(mentionedIds("@Carla, veja", picked)).toEqual([3]); // Bruno's was deleted after picking
+    expect(mentionedIds("@Ana veja", [])).toEqual([]);
   });
 });

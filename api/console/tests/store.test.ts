@@ -188,4 +188,33 @@ describe("notices", () => {
       vi.useRealTimers();
     }
   });
+
+  it("tells me of a mention (toast, notification) and opens a colleague's ticket from it, to read", async () => {
+    const colleagues = ticket({ id: 4, agent_id: 3, contact_name: "Joana", unread: false });
+    const { api, calls } = fakeApi({
+      "GET /api/tickets/4/messages": () => ({ items: [], next_cursor: null }),
+      "GET /api/tickets/4": () => colleagues,
+      "POST /api/tickets/4/notes": (body) => ({ id: 9, ticket_id: 4, direction: "note", kind: "note", body: "ok",
+        status: "received", author_id: ME, created_at: "2026-01-01T10:00:00Z", mentions: (body as { mentions?: number[] }).mentions }),
+    });
+    const told: string[][] = [];
+    const store = createStore(api, () => new FakeSocket(), (title, body, decided) => told.push([title, body, String(decided)]),
+      (key, params) => `${key}:${params?.name}:${params?.id}`);
+    const mention = { user_id: ME, ticket_id: 4, message_id: 8, author_id: 3, author_name: "Bruno", excerpt: "@Ana veja" };
+    store.apply(env(20, "mention.created", { ...mention, user_id: 99 })); // someone else's: nothing
+    expect(store.state.mention).toBeNull();
+    store.apply(env(21, "mention.created", mention));
+    expect(store.state.mention?.ticket_id).toBe(4);
+    expect(told).toEqual([["mention.title:Bruno:4", "@Ana veja", "true"]]);
+
+    await store.openMention();
+    expect(store.state.mention).toBeNull();
+    expect(store.state.openId).toBe(4);
+    expect(store.state.tickets.get(4)?.agent_id).toBe(3); // Bruno's, readable while open
+    expect(calls).not.toContain("POST /api/tickets/4/read"); // not mine to mark read
+    expect(await store.note("ok", [3])).toBe(true);
+    expect(store.state.messages.get(9)?.mentions).toEqual([3]);
+    store.closeTicket();
+    expect(store.state.tickets.has(4)).toBe(false); // out of my lists again
+  });
 });

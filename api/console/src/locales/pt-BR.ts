@@ -3,11 +3,13 @@ import admin from "./admin.pt-BR";
 import type en from "./en";
 import board from "./board.pt-BR";
 import contact from "./contact.pt-BR";
+import mention from "./mention.pt-BR";
 import thread from "./thread.pt-BR";
 
 const ptBR: typeof en = {
   ...board,
   ...contact,
+  ...mention,
   ...thread,
   app: { title: "Atendimento", console: "Console do agente", skip: "Ir para a conversa" },
   login: {
