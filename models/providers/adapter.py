@@ -55,6 +55,11 @@ class ChannelDirectory(Protocol):
         """Every active channel of the kind (for deliveries only a signature names the channel of)."""
         ...
 
+    def secrets(self, name: str, fresh: bool = False) -> frozenset[str]:
+        """The non-empty credential `name` of every active channel of the kind: what a signature that names no
+        channel may have been made with. May be a few seconds old unless `fresh` (ask again before refusing)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Verified:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +18,7 @@ from models.infra import tasks
 from models.infra.metrics import WEBHOOK_EVENTS, count
 from models.infra.outbox import enqueue, insert_and_enqueue
 from models.org import Channel, ChannelKind
-from models.providers.adapter import ChannelAdapter
+from models.providers.adapter import ChannelAdapter, credentials
 from models.providers.base import InboundEvent, MalformedDelivery, WebhookRequest
 from models.rules import documents
 
@@ -50,6 +52,43 @@ class Directory:
     def active(self) -> list[Channel]:
         return list(self.session.scalars(select(Channel).where(Channel.kind == self.kind, Channel.active.is_(True))
                                          .order_by(Channel.id)))
+
+    def secrets(self, name: str, fresh: bool = False) -> frozenset[str]:
+        return _SECRETS.get(self, name, fresh)
+
+
+class _SecretCache:
+    """Per process: the signing secrets of each kind's active channels, for the check made before a body is
+    parsed (WhatsApp signs with an app secret and the body alone names the number).
+
+    Reading every active channel on every delivery cost each webhook a statement and grew with the number of
+    tenants. A secret found here only lets the body be parsed: the channel the body names is then read from the
+    database and its own current secret checked (verify_delivery), so a secret revoked a moment ago passes nothing.
+    A signature no cached secret matches is checked again against a fresh read before it is refused, so a new or
+    rotated secret works at once; an attacker's bad signatures cost that read, as every delivery did before.
+    """
+
+    TTL = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[tuple[int, ChannelKind, str], tuple[float, frozenset[str]]] = {}
+
+    def get(self, directory: Directory, name: str, fresh: bool) -> frozenset[str]:
+        bind = directory.session.get_bind()
+        key = (id(getattr(bind, "engine", bind)), directory.kind, name)
+        now = time.monotonic()
+        with self._lock:
+            held = self._held.get(key)
+        if held is not None and not fresh and held[0] > now:
+            return held[1]
+        found = frozenset(credentials(c, name) for c in directory.active()) - {""}
+        with self._lock:
+            self._held[key] = (now + self.TTL, found)
+        return found
+
+
+_SECRETS = _SecretCache()
 
 
 def receive(session: Session, adapter: ChannelAdapter, request: WebhookRequest) -> StoreResult:

@@ -74,3 +74,30 @@ def test_a_machine_open_does_not_mark_the_message_read(client: FlaskClient, sess
     with sessions() as s:
         (row,) = s.scalars(select(InboxEvent)).all()
     assert row.payload["raw"]["sg_machine_open"] is False and row.payload["status"] == "read"
+
+
+def _whatsapp(client: FlaskClient, wamid: str, secret: str) -> Any:
+    from tests.fakes.whatsapp import encode, sign, text_delivery
+
+    raw = encode(text_delivery(wamid))
+    return client.post("/webhooks/whatsapp", data=raw, headers={"Content-Type": "application/json",
+                                                                "X-Hub-Signature-256": sign(raw, secret)})
+
+
+def test_a_rotated_whatsapp_app_secret_works_at_once_and_the_old_one_stops(
+        client: FlaskClient, sessions: sessionmaker[Session], tenants: dict[str, Any]) -> None:
+    # The check before parsing keeps the active channels' app secrets for a while (no channel scan per delivery);
+    # a signature they do not match is checked against a fresh read, and the channel's own secret decides.
+    from tests.fakes.whatsapp import APP_SECRET, PHONE_NUMBER_ID
+
+    assert _whatsapp(client, "wamid.rot.1", APP_SECRET).status_code == 200  # the secrets are now held
+    with sessions() as s, s.begin():
+        channel = s.scalars(select(Channel).where(Channel.external_id == PHONE_NUMBER_ID)).one()
+        channel.credentials = {**channel.credentials, "app_secret": "rotated-app-secret"}
+    old = _whatsapp(client, "wamid.rot.2", APP_SECRET)  # still held, so parsed; the channel's own secret refuses
+    assert old.status_code == 403 and old.json["error"]["code"] == "invalid_signature"
+    assert _whatsapp(client, "wamid.rot.3", "rotated-app-secret").status_code == 200  # not held: read afresh
+    with sessions() as s, s.begin():
+        s.scalars(select(Channel).where(Channel.external_id == PHONE_NUMBER_ID)).one().active = False
+    gone = _whatsapp(client, "wamid.rot.4", "rotated-app-secret")  # the held secret passes; the channel is gone
+    assert gone.status_code in (403, 404) and stored(sessions) == 2

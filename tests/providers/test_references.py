@@ -98,3 +98,6 @@ class _Directory:
 
     def active(self) -> list[Channel]:
         return list(self.channels)
+
+    def secrets(self, name: str, fresh: bool = False) -> frozenset[str]:
+        return frozenset(str((c.credentials or {}).get(name) or "") for c in self.channels) - {""}
