@@ -18,13 +18,12 @@ from typing import Any, cast
 
 from opentelemetry import context, propagate
 from sqlalchemy import Connection, Engine, Table, bindparam, event, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.events import OutboxTask
 from models.infra.bus import bus_of
-from models.infra.db import after_commit, insert_or_ignore
+from models.infra.db import after_commit, ignoring_insert, insert_or_ignore
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +72,8 @@ def insert_and_enqueue(session: Session, model: Any, values: dict[str, Any], con
 
 @lru_cache(maxsize=16)
 def _insert_and_enqueue(table: Table, conflict: tuple[str, ...], columns: tuple[str, ...]) -> Any:
-    new_row = (pg_insert(table).values({c: bindparam(f"row_{c}", type_=table.c[c].type) for c in columns})
-               .on_conflict_do_nothing(index_elements=list(conflict))
+    new_row = (ignoring_insert(table, conflict, "postgresql")
+               .values({c: bindparam(f"row_{c}", type_=table.c[c].type) for c in columns})
                .returning(table.c.id, table.c.tenant_id).cte("new_row"))
     task = select(new_row.c.tenant_id, bindparam("outbox_task", type_=_TABLE.c.task.type),
                   func.jsonb_build_array(new_row.c.id), bindparam("outbox_headers", type_=_TABLE.c.headers.type),

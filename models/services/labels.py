@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from models.errors import Conflict, Invalid, NotFound
 from models.events import AuditEntry
 from models.infra import realtime
+from models.infra.db import ignoring_insert
 from models.labels import ContactLabel, Label, TicketLabel
 from models.org import User
 from models.services.payloads import ticket_audience
@@ -146,12 +147,9 @@ def _insert_links(session: Session, target: _Target, row: Any, label_ids: Sequen
     """Insert the links not there yet; returns the label ids actually added."""
     if not label_ids:
         return []
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as lite_insert
-
-    insert: Any = pg_insert if session.get_bind().dialect.name == "postgresql" else lite_insert
     table = target.link.__table__
-    stmt = insert(table).on_conflict_do_nothing(index_elements=[target.key, "label_id"]).returning(table.c.label_id)
+    stmt = ignoring_insert(table, (target.key, "label_id"), session.get_bind().dialect.name
+                           ).returning(table.c.label_id)
     rows = [{"tenant_id": row.tenant_id, target.key: row.id, "label_id": label_id, "added_by": actor_id,
              "created_at": now} for label_id in label_ids]
     return sorted(session.execute(stmt, rows).scalars())
