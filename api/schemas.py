@@ -296,6 +296,8 @@ class EventSchema(Schema):
 class EventQuery(Schema):
     after = fields.Integer(required=True, validate=validate.Range(0), metadata={"description": "last id seen"})
     limit = fields.Integer(load_default=500, validate=validate.Range(1, 1000))
+    ticket_id = fields.Integer(metadata={"description": "the ticket your socket follows (`subscribe`): its "
+                                                        "room's events too"})
 
 
 class ErrorBody(Schema):

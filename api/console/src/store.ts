@@ -495,7 +495,9 @@ export function createStore(api: Api, connect: Connect,
       try {
         for (let page = 0; page < 10; page++) {
           const from = state.lastEventId;
-          const missed = itemsOf(await api.get<Envelope[]>(`/api/events?after=${from}`)).sort((a, b) => a.id - b.id);
+          const follows = state.openId != null ? `&ticket_id=${state.openId}` : ""; // the room it re-subscribed
+          const missed = itemsOf(await api.get<Envelope[]>(`/api/events?after=${from}${follows}`))
+            .sort((a, b) => a.id - b.id);
           missed.forEach(apply);
           if (!missed.length || state.lastEventId === from) return;
         }
