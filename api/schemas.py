@@ -104,6 +104,11 @@ class PageArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
 
+class MessageQuery(PageArgs):
+    notes = fields.Boolean(load_default=True, metadata={
+        "description": "false: the conversation only, without internal notes (what a list preview shows)"})
+
+
 class TicketQuery(PageArgs):
     status = fields.String(validate=validate.OneOf([s.value for s in TicketStatus]))
     queue_id = fields.Integer()

@@ -200,14 +200,15 @@ export function createStore(api: Api, connect: Connect,
     return list.sort((a, b) => Number(b.unread) - Number(a.unread) || b.id - a.id);
   }
 
-  /** The last message of each listed ticket (the ticket API has no preview field), three requests at a time. */
+  /** The last customer/agent message of each listed ticket (the ticket API has no preview field; notes are left
+   * out), three requests at a time. */
   async function loadPreviews(ids: number[]): Promise<void> {
     const todo = ids.filter((id) => !state.previews.has(id) && !previewing.has(id)).slice(0, 60);
     todo.forEach((id) => previewing.add(id));
     const worker = async () => {
       for (let id = todo.shift(); id !== undefined; id = todo.shift()) {
         try {
-          const page = await api.get<Page<Message>>(`/api/tickets/${id}/messages?limit=1`);
+          const page = await api.get<Page<Message>>(`/api/tickets/${id}/messages?limit=1&notes=false`);
           const last = itemsOf(page).at(-1);
           if (last && !state.previews.has(id)) state.previews.set(id, last);
         } catch {
@@ -234,7 +235,7 @@ export function createStore(api: Api, connect: Connect,
       if (state.openId !== id) return;
       for (const m of itemsOf(page)) addMessage(m);
       if (older || !state.messagesCursor) state.messagesCursor = page.next_cursor ?? null;
-      const last = itemsOf(page).at(-1);
+      const last = itemsOf(page).filter((m) => m.direction !== "note").at(-1); // a note is not the conversation's
       if (last && !older) state.previews.set(id, last);
     } finally {
       state.messagesLoading = false;
