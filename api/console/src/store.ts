@@ -60,6 +60,7 @@ export function createStore(api: Api, connect: Connect,
     messagesLoading: false,
     previews: new Map<number, Message>(),
     templateNeeded: false,
+    replyTo: null as number | null, // the message the next reply quotes (the composer's "Replying to")
     templateChoices: [] as TemplateInfo[],
     labels: [] as Label[],
     labelFilter: null as number | null,
@@ -265,6 +266,7 @@ export function createStore(api: Api, connect: Connect,
     state.messages = new Map();
     state.messagesCursor = null;
     state.templateNeeded = false;
+    state.replyTo = null;
     early.clear();
     socket?.emit("subscribe", { ticket_id: id }); // before loading, so nothing falls between the two
     try {
@@ -281,6 +283,7 @@ export function createStore(api: Api, connect: Connect,
   function closeTicket(): void {
     state.openId = null;
     state.templateNeeded = false;
+    state.replyTo = null;
     unpeek();
   }
 
@@ -311,17 +314,20 @@ export function createStore(api: Api, connect: Connect,
     }
   }
 
-  /** A reply: text, a template (outside WhatsApp's window), or a canned response filled on the server. */
+  /** A reply: text, a template (outside WhatsApp's window), or a canned response filled on the server.
+   * `replyTo`: the id of a message of the ticket to quote (text, files or buttons; cleared once sent). */
   async function reply(body: string, template?: Template, cannedId?: number, files: File[] = [],
-                       interactive?: { buttons: { id: string; title: string }[] }): Promise<boolean> {
+                       interactive?: { buttons: { id: string; title: string }[] }, replyTo?: number): Promise<boolean> {
     const id = state.openId;
     if (id == null || (!body.trim() && !template && cannedId == null && !files.length)) return false;
-    const doc = files.length ? replyForm(body, files)
+    const quoting = replyTo != null && !template && cannedId == null ? { reply_to: replyTo } : {};
+    const doc = files.length ? replyForm(body, files, replyTo)
       : template ? { body, template } : cannedId != null ? { canned_response_id: cannedId }
-      : interactive ? { body, interactive } : { body };
+      : interactive ? { body, interactive, ...quoting } : { body, ...quoting };
     try {
       const m = await api.post<Message>(`/api/tickets/${id}/messages`, doc);
       state.templateNeeded = false;
+      if (replyTo != null && state.replyTo === replyTo) state.replyTo = null;
       if (state.openId === id) addMessage(m);
       state.previews.set(id, m);
       return true;
@@ -561,6 +567,7 @@ export function createStore(api: Api, connect: Connect,
     Object.assign(state, {
       me: null, tickets: new Map(), openId: null, messages: new Map(), previews: new Map(), queues: [], agents: [],
       connection: "offline", lastEventId: 0, searchIds: null, search: "", askOnline: false, templateNeeded: false,
+      replyTo: null,
       tab: "mine", labels: [], labelFilter: null, templateChoices: [], autoOnline: false, mention: null,
       filters: noFilters(),
     });
