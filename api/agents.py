@@ -106,10 +106,11 @@ class Events(MethodView):
     @login_required()
     @blp.arguments(EventQuery, location="query")
     @blp.response(200, EventSchema(many=True))
+    @blp.alt_response(404, description="ticket_id is not a ticket of your tenant")
     @blp.doc(security=BEARER)
     def get(self, query: dict[str, Any]) -> list[RealtimeEvent]:
         """Real-time events for your rooms after `after` (what a reconnecting socket missed), oldest first"""
-        return missed_events(db(), g.user, query["after"], query["limit"])
+        return missed_events(db(), g.user, query["after"], query["limit"], query.get("ticket_id"))
 
 
 @blp.route("/mentions")

@@ -104,6 +104,11 @@ class PageArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
 
+class MessageQuery(PageArgs):
+    notes = fields.Boolean(load_default=True, metadata={
+        "description": "false: the conversation only, without internal notes (what a list preview shows)"})
+
+
 class TicketQuery(PageArgs):
     status = fields.String(validate=validate.OneOf([s.value for s in TicketStatus]))
     queue_id = fields.Integer()
@@ -296,6 +301,8 @@ class EventSchema(Schema):
 class EventQuery(Schema):
     after = fields.Integer(required=True, validate=validate.Range(0), metadata={"description": "last id seen"})
     limit = fields.Integer(load_default=500, validate=validate.Range(1, 1000))
+    ticket_id = fields.Integer(metadata={"description": "the ticket your socket follows (`subscribe`): its "
+                                                        "room's events too"})
 
 
 class ErrorBody(Schema):

@@ -13,9 +13,9 @@ from api.db import commit, db
 from api.errors import ApiError
 from api.schemas import (
     MessagePage,
+    MessageQuery,
     MessageSchema,
     NoteSchema,
-    PageArgs,
     PrioritySchema,
     ReactSchema,
     ReplySchema,
@@ -75,13 +75,14 @@ class TicketMessages(MethodView):
     # read); each file is still checked against its channel kind's limit as it streams into the store.
     body_limit = staticmethod(_reply_cap)
     @login_required()
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(MessageQuery, location="query")
     @blp.response(200, MessagePage)
     @blp.alt_response(404, description="no such ticket in your tenant")
     @blp.doc(security=BEARER)
     def get(self, query: dict[str, Any], ticket_id: int) -> dict[str, Any]:
         """A page of messages (latest page first; oldest first within it)"""
-        items, cursor = conversation.list_messages(db(), g.user, ticket_id, query.get("cursor"), query["limit"])
+        items, cursor = conversation.list_messages(db(), g.user, ticket_id, query.get("cursor"), query["limit"],
+                                                   notes=query["notes"])
         return {"items": items, "next_cursor": cursor}
 
     @login_required()

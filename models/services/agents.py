@@ -8,14 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.errors import NotFound
 from models.events import AuditEntry, RealtimeEvent
 from models.infra import realtime, tasks
 from models.infra.availability import availability_of
 from models.infra.outbox import enqueue
 from models.org import AgentStatus, QueueMember, Role, User
-from models.services.mentions import MENTION_EVENT
-
-PERSONAL_EVENTS = frozenset({MENTION_EVENT})  # meant for the user whose room they went to, nobody else
+from models.tickets import Ticket
 
 
 def set_status(session: Session, user: User, status: AgentStatus, now: datetime) -> None:
@@ -46,15 +45,20 @@ def rooms_of(session: Session, user: User) -> list[str]:
     return rooms
 
 
-def missed_events(session: Session, user: User, after: int, limit: int = 500) -> list[RealtimeEvent]:
-    """Events after id `after` that reached any of the user's rooms (supervisors: the whole tenant's).
+def missed_events(session: Session, user: User, after: int, limit: int = 500,
+                  ticket_id: int | None = None) -> list[RealtimeEvent]:
+    """Events after id `after` that went to a room the user's socket is in: the rooms joined at connect
+    (`rooms_of`: a supervisor's include the supervisors' room) and the followed ticket's room, `ticket_id`.
 
-    Rooms are filtered here, page by page, until `limit` matches or the log ends, so a short page always
-    means "nothing more".
+    Replay gives what a live socket would have heard, no more: a supervisor does not get what went only to a
+    colleague's own room (a mention, a `window.closing` warning). Rooms are filtered here, page by page, until
+    `limit` matches or the log ends, so a short page always means "nothing more".
     """
     mine = set(rooms_of(session, user))
-    supervisor = user.role in (Role.SUPERVISOR, Role.ADMIN)
-    # A supervisor hears the whole tenant again, except what was said to one person (a colleague's mention).
+    if ticket_id is not None:  # what `subscribe` allows: any ticket of their own tenant
+        if session.scalar(select(Ticket.id).where(Ticket.id == ticket_id, Ticket.tenant_id == user.tenant_id)) is None:
+            raise NotFound("no such ticket", field="ticket_id")
+        mine.add(realtime.ticket_room(user.tenant_id, ticket_id))
     out: list[RealtimeEvent] = []
     while len(out) < limit:
         rows = list(session.scalars(select(RealtimeEvent).where(RealtimeEvent.tenant_id == user.tenant_id,
@@ -62,7 +66,7 @@ def missed_events(session: Session, user: User, after: int, limit: int = 500) ->
                                     .order_by(RealtimeEvent.id).limit(limit)))
         if not rows:
             break
-        out.extend(r for r in rows if (supervisor and r.name not in PERSONAL_EVENTS) or mine.intersection(r.rooms))
+        out.extend(r for r in rows if mine.intersection(r.rooms))
         after = rows[-1].id
     return out[:limit]
 

@@ -17,7 +17,7 @@ from models.org import Channel, ChannelKind, QueueMember, Role, User
 from models.services import facts, media_out, pagination, sla, templates
 from models.services.media import UploadedFile
 from models.services.outbound import queue_text
-from models.tickets import Contact, Message, Ticket, TicketStatus
+from models.tickets import Contact, Direction, Message, Ticket, TicketStatus
 
 MAX_BODY = 4096  # WhatsApp's text limit
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -33,11 +33,17 @@ def get_ticket(session: Session, user: User, ticket_id: int) -> Ticket:
 
 
 def list_messages(session: Session, user: User, ticket_id: int, cursor: str | None = None,
-                  limit: int = 50) -> tuple[list[Message], str | None]:
-    """A page of the ticket's messages, newest page first, each page oldest first (as a chat shows it)."""
+                  limit: int = 50, notes: bool = True) -> tuple[list[Message], str | None]:
+    """A page of the ticket's messages, newest page first, each page oldest first (as a chat shows it).
+
+    `notes=False` leaves internal notes out: an inbox preview shows the conversation's last message, never a note.
+    """
     ticket = get_ticket(session, user, ticket_id)
     # An agent's reaction send is a row for the outbound path, shown as the reaction it is, not as a message.
-    query = pagination.page(select(Message).where(Message.ticket_id == ticket.id, Message.kind != "reaction")
+    shown = [Message.ticket_id == ticket.id, Message.kind != "reaction"]
+    if not notes:
+        shown.append(Message.direction != Direction.NOTE)
+    query = pagination.page(select(Message).where(*shown)
                             .options(selectinload(Message.attachments), selectinload(Message.reactions)),
                             Message, cursor, limit)
     rows, next_cursor = pagination.split(list(session.scalars(query)), limit)

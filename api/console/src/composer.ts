@@ -2,9 +2,10 @@
 // built-in emoji list inserted at the caret, and "@" mentions of the tenant's agents in a private note.
 
 /** The multipart body of a reply with files: `body` and one `file` part per file (api/tickets.py). */
-export function replyForm(body: string, files: readonly File[]): FormData {
+export function replyForm(body: string, files: readonly File[], replyTo?: number): FormData {
   const form = new FormData();
   form.append("body", body);
+  if (replyTo != null) form.append("reply_to", String(replyTo));
   for (const f of files) form.append("file", f, f.name);
   return form;
 }

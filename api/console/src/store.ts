@@ -60,6 +60,7 @@ export function createStore(api: Api, connect: Connect,
     messagesLoading: false,
     previews: new Map<number, Message>(),
     templateNeeded: false,
+    replyTo: null as number | null, // the message the next reply quotes (the composer's "Replying to")
     templateChoices: [] as TemplateInfo[],
     labels: [] as Label[],
     labelFilter: null as number | null,
@@ -200,14 +201,15 @@ export function createStore(api: Api, connect: Connect,
     return list.sort((a, b) => Number(b.unread) - Number(a.unread) || b.id - a.id);
   }
 
-  /** The last message of each listed ticket (the ticket API has no preview field), three requests at a time. */
+  /** The last customer/agent message of each listed ticket (the ticket API has no preview field; notes are left
+   * out), three requests at a time. */
   async function loadPreviews(ids: number[]): Promise<void> {
     const todo = ids.filter((id) => !state.previews.has(id) && !previewing.has(id)).slice(0, 60);
     todo.forEach((id) => previewing.add(id));
     const worker = async () => {
       for (let id = todo.shift(); id !== undefined; id = todo.shift()) {
         try {
-          const page = await api.get<Page<Message>>(`/api/tickets/${id}/messages?limit=1`);
+          const page = await api.get<Page<Message>>(`/api/tickets/${id}/messages?limit=1&notes=false`);
           const last = itemsOf(page).at(-1);
           if (last && !state.previews.has(id)) state.previews.set(id, last);
         } catch {
@@ -234,7 +236,7 @@ export function createStore(api: Api, connect: Connect,
       if (state.openId !== id) return;
       for (const m of itemsOf(page)) addMessage(m);
       if (older || !state.messagesCursor) state.messagesCursor = page.next_cursor ?? null;
-      const last = itemsOf(page).at(-1);
+      const last = itemsOf(page).filter((m) => m.direction !== "note").at(-1); // a note is not the conversation's
       if (last && !older) state.previews.set(id, last);
     } finally {
       state.messagesLoading = false;
@@ -264,6 +266,7 @@ export function createStore(api: Api, connect: Connect,
     state.messages = new Map();
     state.messagesCursor = null;
     state.templateNeeded = false;
+    state.replyTo = null;
     early.clear();
     socket?.emit("subscribe", { ticket_id: id }); // before loading, so nothing falls between the two
     try {
@@ -280,6 +283,7 @@ export function createStore(api: Api, connect: Connect,
   function closeTicket(): void {
     state.openId = null;
     state.templateNeeded = false;
+    state.replyTo = null;
     unpeek();
   }
 
@@ -310,17 +314,20 @@ export function createStore(api: Api, connect: Connect,
     }
   }
 
-  /** A reply: text, a template (outside WhatsApp's window), or a canned response filled on the server. */
+  /** A reply: text, a template (outside WhatsApp's window), or a canned response filled on the server.
+   * `replyTo`: the id of a message of the ticket to quote (text, files or buttons; cleared once sent). */
   async function reply(body: string, template?: Template, cannedId?: number, files: File[] = [],
-                       interactive?: { buttons: { id: string; title: string }[] }): Promise<boolean> {
+                       interactive?: { buttons: { id: string; title: string }[] }, replyTo?: number): Promise<boolean> {
     const id = state.openId;
     if (id == null || (!body.trim() && !template && cannedId == null && !files.length)) return false;
-    const doc = files.length ? replyForm(body, files)
+    const quoting = replyTo != null && !template && cannedId == null ? { reply_to: replyTo } : {};
+    const doc = files.length ? replyForm(body, files, replyTo)
       : template ? { body, template } : cannedId != null ? { canned_response_id: cannedId }
-      : interactive ? { body, interactive } : { body };
+      : interactive ? { body, interactive, ...quoting } : { body, ...quoting };
     try {
       const m = await api.post<Message>(`/api/tickets/${id}/messages`, doc);
       state.templateNeeded = false;
+      if (replyTo != null && state.replyTo === replyTo) state.replyTo = null;
       if (state.openId === id) addMessage(m);
       state.previews.set(id, m);
       return true;
@@ -495,7 +502,9 @@ export function createStore(api: Api, connect: Connect,
       try {
         for (let page = 0; page < 10; page++) {
           const from = state.lastEventId;
-          const missed = itemsOf(await api.get<Envelope[]>(`/api/events?after=${from}`)).sort((a, b) => a.id - b.id);
+          const follows = state.openId != null ? `&ticket_id=${state.openId}` : ""; // the room it re-subscribed
+          const missed = itemsOf(await api.get<Envelope[]>(`/api/events?after=${from}${follows}`))
+            .sort((a, b) => a.id - b.id);
           missed.forEach(apply);
           if (!missed.length || state.lastEventId === from) return;
         }
@@ -558,6 +567,7 @@ export function createStore(api: Api, connect: Connect,
     Object.assign(state, {
       me: null, tickets: new Map(), openId: null, messages: new Map(), previews: new Map(), queues: [], agents: [],
       connection: "offline", lastEventId: 0, searchIds: null, search: "", askOnline: false, templateNeeded: false,
+      replyTo: null,
       tab: "mine", labels: [], labelFilter: null, templateChoices: [], autoOnline: false, mention: null,
       filters: noFilters(),
     });

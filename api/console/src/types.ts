@@ -88,6 +88,7 @@ export interface Message {
   contacts?: { name?: string | null; phones?: string[] | null; emails?: string[] | null }[] | null;
   interactive?: Interactive | null;
   mentions?: number[]; // a note's @mentioned users
+  reply_to?: number | null; // the id of the message this one quotes
 }
 
 export interface Interactive {

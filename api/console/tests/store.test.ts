@@ -86,6 +86,30 @@ describe("the store", () => {
     expect(store.state.tickets.get(1)?.unread).toBe(false);
   });
 
+  it("sends a quoted reply with reply_to, then forgets the quote; a new ticket starts without one", async () => {
+    const sent: unknown[] = [];
+    const { api } = fakeApi({
+      "POST /api/tickets/1/messages": (body) => {
+        sent.push(body);
+        return { id: 12, ticket_id: 1, direction: "out", kind: "text", body: "Sim", status: "queued", author_id: ME,
+          created_at: "2026-01-01T10:00:00Z", reply_to: 5 };
+      },
+      "GET /api/tickets/2": () => ticket({ id: 2 }),
+    });
+    const store = createStore(api, () => new FakeSocket());
+    store.state.tickets.set(1, ticket());
+    store.state.openId = 1;
+    store.state.replyTo = 5;
+    expect(await store.reply("Sim", undefined, undefined, [], undefined, 5)).toBe(true);
+    expect(sent).toEqual([{ body: "Sim", reply_to: 5 }]);
+    expect(store.state.replyTo).toBeNull();
+    expect(await store.reply("Sem citação")).toBe(true); // the old callers' shape is unchanged
+    expect(sent[1]).toEqual({ body: "Sem citação" });
+    store.state.replyTo = 12;
+    await store.openTicket(2);
+    expect(store.state.replyTo).toBeNull();
+  });
+
   it("turns the 24-hour 422 into a template request, not an error", async () => {
     const { api } = fakeApi({
       "POST /api/tickets/1/messages": () => {

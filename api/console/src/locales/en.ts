@@ -3,11 +3,13 @@ import admin from "./admin.en";
 import board from "./board.en";
 import contact from "./contact.en";
 import mention from "./mention.en";
+import quote from "./quote.en";
 import thread from "./thread.en";
 export default {
   ...board,
   ...contact,
   ...mention,
+  ...quote,
   ...thread,
   app: { title: "Atendimento", console: "Agent console", skip: "Skip to the conversation" },
   login: {

@@ -4,12 +4,14 @@ import type en from "./en";
 import board from "./board.pt-BR";
 import contact from "./contact.pt-BR";
 import mention from "./mention.pt-BR";
+import quote from "./quote.pt-BR";
 import thread from "./thread.pt-BR";
 
 const ptBR: typeof en = {
   ...board,
   ...contact,
   ...mention,
+  ...quote,
   ...thread,
   app: { title: "Atendimento", console: "Console do agente", skip: "Ir para a conversa" },
   login: {
