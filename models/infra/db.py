@@ -177,7 +177,7 @@ def ignoring_insert(table: Table, conflict: tuple[str, ...], dialect: str) -> An
 
     The dialects' own ON CONFLICT inserts opt out of the compiled-statement cache (`inherit_cache = False`: their
     conflict clause is not part of the cache key), so every execution compiled the statement again: py-spy found
-    that a quarter of the webhook's CPU. Here the clause keys on its conflict columns, so each
+    that a sixth of the webhook's CPU. Here the clause keys on its conflict columns, so each
     distinct statement is compiled once; only this plain "do nothing on these columns" form is offered.
     """
     insert_cls, clause_cls = _ignoring_classes(dialect)
