@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -118,3 +119,18 @@ class Channel(TenantOwned, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """What a webhook needs of a channel: whose it is and the secrets its deliveries are checked with.
+
+    Read as a Core row by one prebuilt statement (`models.services.inbound.Directory`): loading `Channel`
+    entities through a statement built on every call cost the webhook about 0.3 ms of CPU of 0.45 (ops/RESULTS.md).
+    """
+
+    id: int
+    tenant_id: int
+    kind: ChannelKind
+    external_id: str
+    credentials: dict[str, Any]

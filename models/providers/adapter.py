@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 import requests
 
 from models.infra.config import Settings
-from models.org import Channel, ChannelKind
+from models.org import Channel, ChannelKind, ChannelRef
 from models.providers.base import (
     Ack,
     Delivery,
@@ -47,11 +47,11 @@ from models.providers.base import (
 class ChannelDirectory(Protocol):
     """The active channels of one kind, as the adapter's `verify_delivery` may look them up."""
 
-    def find(self, refs: Iterable[str]) -> dict[str, Channel]:
+    def find(self, refs: Iterable[str]) -> dict[str, ChannelRef]:
         """Channels by external id, for those of `refs` that name one."""
         ...
 
-    def active(self) -> list[Channel]:
+    def active(self) -> list[ChannelRef]:
         """Every active channel of the kind (for deliveries only a signature names the channel of)."""
         ...
 
@@ -65,7 +65,7 @@ class ChannelDirectory(Protocol):
 class Verified:
     """A delivery that passed `verify_delivery`: each event's `channel_ref` is a key of `channels`."""
 
-    channels: dict[str, Channel]
+    channels: dict[str, ChannelRef]
     events: list[InboundEvent]
 
 
@@ -155,7 +155,7 @@ def json_body(request: WebhookRequest) -> Any:
         raise MalformedDelivery(f"body is not valid JSON: {exc}", code="malformed_json") from exc
 
 
-def credentials(channel: Channel, name: str) -> str:
+def credentials(channel: Channel | ChannelRef, name: str) -> str:
     """A credential of the channel as a string ("" when unset)."""
     value: Mapping[str, Any] = channel.credentials or {}
     return str(value.get(name) or "")

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from models.org import Channel, ChannelKind
+from models.org import Channel, ChannelKind, ChannelRef
 from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials, json_body
 from models.providers.base import (
     Ack,
@@ -224,7 +224,7 @@ class SendGridAdapter:
             raise Refused("unknown recipient or wrong inbound secret", status=403, code="forbidden")
         return Verified({channel.external_id: channel}, delivery.events)
 
-    def _events_channel(self, request: WebhookRequest, directory: ChannelDirectory) -> Channel:
+    def _events_channel(self, request: WebhookRequest, directory: ChannelDirectory) -> ChannelRef:
         """The channel an Event Webhook post is for, once its signature verified with that channel's key.
 
         The post names no channel, so its URL does: `/webhooks/sendgrid/events/<inbound_secret>`. Only that

@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
-from models.org import Channel, ChannelKind
+from models.org import Channel, ChannelKind, ChannelRef
 from models.providers import twilio_media
 from models.providers.adapter import ChannelDirectory, Transport, Verified, credentials
 from models.providers.base import (
@@ -304,7 +304,7 @@ def status_callback_url(public_base_url: str, reference: str | None) -> str:
     return f"{url}?{urlencode({'ref': reference})}" if reference else url
 
 
-def _same_account(channel: Channel, form: Mapping[str, str]) -> bool:
+def _same_account(channel: ChannelRef, form: Mapping[str, str]) -> bool:
     account = credentials(channel, "account_sid")
     return not account or hmac.compare_digest(account, form.get("AccountSid", ""))
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -17,7 +17,7 @@ from models.events import InboxEvent
 from models.infra import tasks
 from models.infra.metrics import WEBHOOK_EVENTS, count
 from models.infra.outbox import enqueue, insert_and_enqueue
-from models.org import Channel, ChannelKind
+from models.org import Channel, ChannelKind, ChannelRef
 from models.providers.adapter import ChannelAdapter, credentials
 from models.providers.base import InboundEvent, MalformedDelivery, WebhookRequest
 from models.rules import documents
@@ -29,14 +29,23 @@ class StoreResult:
     duplicates: int
 
 
-def find_channels(session: Session, kind: ChannelKind, refs: Iterable[str]) -> dict[str, Channel]:
+_CHANNELS = cast(Table, Channel.__table__)
+# Built once: a statement built on every call cost more CPU than its round trip (SQLAlchemy constructs it and
+# computes its cache key each time). The columns a ChannelRef holds, as Core rows.
+_ACTIVE = (select(_CHANNELS.c.id, _CHANNELS.c.tenant_id, _CHANNELS.c.kind, _CHANNELS.c.external_id,
+                  _CHANNELS.c.credentials)
+           .where(_CHANNELS.c.kind == bindparam("kind"), _CHANNELS.c.active.is_(True)))
+_NAMED = _ACTIVE.where(_CHANNELS.c.external_id.in_(bindparam("refs", expanding=True)))
+_ALL_ACTIVE = _ACTIVE.order_by(_CHANNELS.c.id)
+
+
+def find_channels(session: Session, kind: ChannelKind, refs: Iterable[str]) -> dict[str, ChannelRef]:
     """Active channels of `kind` by the external id the provider uses for them."""
-    refs = set(refs)
-    if not refs:
+    wanted = sorted(set(refs))
+    if not wanted:
         return {}
-    rows = session.scalars(select(Channel).where(Channel.kind == kind, Channel.external_id.in_(refs),
-                                                 Channel.active.is_(True)))
-    return {c.external_id: c for c in rows}
+    rows = session.execute(_NAMED, {"kind": kind, "refs": wanted})
+    return {row.external_id: ChannelRef(*row) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -46,12 +55,11 @@ class Directory:
     session: Session
     kind: ChannelKind
 
-    def find(self, refs: Iterable[str]) -> dict[str, Channel]:
+    def find(self, refs: Iterable[str]) -> dict[str, ChannelRef]:
         return find_channels(self.session, self.kind, refs)
 
-    def active(self) -> list[Channel]:
-        return list(self.session.scalars(select(Channel).where(Channel.kind == self.kind, Channel.active.is_(True))
-                                         .order_by(Channel.id)))
+    def active(self) -> list[ChannelRef]:
+        return [ChannelRef(*row) for row in self.session.execute(_ALL_ACTIVE, {"kind": self.kind})]
 
     def secrets(self, name: str, fresh: bool = False) -> frozenset[str]:
         return _SECRETS.get(self, name, fresh)
@@ -126,7 +134,7 @@ def _unencodable(event: InboundEvent) -> str | None:
     return None
 
 
-def store_events(session: Session, provider: str, channels: dict[str, Channel],
+def store_events(session: Session, provider: str, channels: Mapping[str, Channel | ChannelRef],
                  events: Iterable[InboundEvent]) -> StoreResult:
     """Insert each event once (unique provider + event id) with its processing task in the outbox.
 
