@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, create_engine, event, select
 from sqlalchemy.exc import DisconnectionError
@@ -160,11 +160,16 @@ def insert_or_ignore_row(session: Session, model: type[M], values: dict[str, Any
 
     The cached Core statement, loaded through `select(model).from_statement`: measured cheaper in CPU than the
     ORM's own INSERT ... RETURNING entity (ops: 1.7-2.2 ms against 2.1-2.9 ms a transaction)."""
-    mapper: Any = model.__mapper__  # type: ignore[attr-defined]
+    stmt = _insert_ignoring_rows(cast(Any, model), tuple(conflict), session.get_bind().dialect.name)
+    return session.scalars(stmt, values).one_or_none()
+
+
+@lru_cache(maxsize=32)
+def _insert_ignoring_rows(model: Any, conflict: tuple[str, ...], dialect: str) -> Any:
+    mapper: Any = model.__mapper__
     # The mapped columns only: a table may carry more (messages.search_vector, generated, PostgreSQL only).
-    stmt = _insert_ignoring(mapper.local_table, tuple(conflict), session.get_bind().dialect.name,
-                            tuple(mapper.columns))
-    return session.scalars(select(model).from_statement(stmt), values).one_or_none()
+    stmt = _insert_ignoring(mapper.local_table, conflict, dialect, tuple(mapper.columns))
+    return select(model).from_statement(stmt)
 
 
 @lru_cache(maxsize=64)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from models.contacts import IdentityKind
@@ -44,9 +46,7 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     """Apply one inbox event; running it again for the same event changes nothing."""
     # The tenant comes in the same statement and stays referenced until the event is done: the session's identity
     # map holds objects weakly, so the business-hours and SLA reads below would otherwise load it again each time.
-    row = session.execute(select(InboxEvent, Channel, Tenant).join(Channel, Channel.id == InboxEvent.channel_id)
-                          .join(Tenant, Tenant.id == Channel.tenant_id)
-                          .where(InboxEvent.id == inbox_id).with_for_update(of=InboxEvent)).one_or_none()
+    row = session.execute(_event_with_channel(), {"inbox_id": inbox_id}).one_or_none()
     if row is None or row.InboxEvent.processed_at is not None:
         return "skipped"
     event, channel, _tenant = row.InboxEvent, row.Channel, row.Tenant
@@ -67,6 +67,22 @@ def process_event(session: Session, inbox_id: int, now: datetime) -> str:
     event.attempts += 1
     event.processed_at = now
     return "processed"
+
+
+@cache
+def _event_with_channel() -> Any:
+    # Built once, as every statement on this path: building a select on each call cost about as much CPU as
+    # running it (construction and its cache key); bound parameters make one statement serve every event.
+    return (select(InboxEvent, Channel, Tenant).join(Channel, Channel.id == InboxEvent.channel_id)
+            .join(Tenant, Tenant.id == Channel.tenant_id)
+            .where(InboxEvent.id == bindparam("inbox_id")).with_for_update(of=InboxEvent))
+
+
+@cache
+def _open_ticket() -> Any:
+    return (select(Ticket).where(Ticket.contact_id == bindparam("contact_id"),
+                                 Ticket.channel_id == bindparam("channel_id"), Ticket.status.in_(OPEN_STATUSES))
+            .with_for_update())
 
 
 def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> tuple[Contact, bool]:
@@ -174,8 +190,7 @@ def _ticket_for(session: Session, channel: Channel, contact: Contact, config: Tr
     A contact this transaction created has no tickets: nothing to look up."""
     # Locked now (under the contact's lock), so the SLA bookkeeping later needs no second read of the row.
     ticket = None if first_contact else session.scalars(
-        select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
-                             Ticket.status.in_(OPEN_STATUSES)).with_for_update()).one_or_none()
+        _open_ticket(), {"contact_id": contact.id, "channel_id": channel.id}).one_or_none()
     if ticket is not None:
         return ticket, "open"
     if config.reopen_window_seconds > 0 and not first_contact:
