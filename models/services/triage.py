@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.contacts import IdentityKind
 from models.events import InboxEvent
 from models.infra import realtime, tasks
-from models.infra.db import insert_or_ignore_row
+from models.infra.db import ignoring_insert, insert_or_ignore_row
 from models.infra.metrics import MESSAGES_RECEIVED, TICKETS_CREATED, count
 from models.infra.outbox import enqueue
 from models.org import Channel, Queue, Tenant
@@ -108,12 +109,12 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         return answer  # a rating of a resolved ticket (models.services.csat): recorded there, nothing reopens
     ticket, how = (threaded, "open") if threaded else _ticket_for(session, channel, contact, config, now,
                                                                   first_contact)
-    message = insert_or_ignore_row(session, Message, {
+    message = _store_message(session, ticket, {
         "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
         "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": _payload(parsed),
         "provider_message_id": parsed.provider_message_id, "status": DeliveryStatus.RECEIVED.value,
         "created_at": now, "attempts": 0,
-    }, conflict=["channel_id", "provider_message_id"])
+    }, now)
     if message is None:
         return None  # already stored by an earlier run: nothing else to do
     _link_reply(session, channel, message, parsed)
@@ -123,8 +124,6 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
         count(session, TICKETS_CREATED, tenant=channel.tenant_id, channel=channel.kind.value)
     if how == "new" and parsed.thread and parsed.thread.subject:
         ticket.subject = parsed.thread.subject[:300]
-    ticket.last_customer_message_at = now
-    ticket.updated_at = now
     resumed = ticket.status == TicketStatus.PENDING
     if resumed:  # pending or snoozed: back to its agent or queue (models.services.workflow)
         workflow.customer_replied(session, ticket, now)
@@ -155,6 +154,42 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if queued and ticket.queue_id is not None:  # last: the queue's lock, if taken, is held only until commit
         assignment.assign_now_or_later(session, ticket.tenant_id, ticket.queue_id, now)
     return message
+
+
+_MESSAGE_KEY = ("channel_id", "provider_message_id")
+
+
+def _store_message(session: Session, ticket: Ticket, values: dict[str, Any], now: datetime) -> Message | None:
+    """The customer's message, once (unique channel + provider id), and its ticket's clocks moved to `now`; None
+    when an earlier run stored it (then the ticket is not touched either).
+
+    On PostgreSQL one statement: the INSERT ... ON CONFLICT DO NOTHING RETURNING is a CTE that the ticket's UPDATE
+    reads, so a duplicate updates nothing; the session is told the values written, so a message on an open ticket
+    flushes no UPDATE of its own. SQLite keeps two statements.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        message = insert_or_ignore_row(session, Message, values, conflict=list(_MESSAGE_KEY))
+        if message is not None:
+            ticket.last_customer_message_at = ticket.updated_at = now
+        return message
+    params = {f"new_{k}": v for k, v in values.items()}  # never a column's name: the UPDATE would SET it
+    message = session.scalars(_message_and_clocks(tuple(values)), {**params, "clock": now}).one_or_none()
+    if message is not None:
+        set_committed_value(ticket, "last_customer_message_at", now)
+        set_committed_value(ticket, "updated_at", now)
+    return message
+
+
+@cache
+def _message_and_clocks(columns: tuple[str, ...]) -> Any:
+    messages, tickets = cast(Table, Message.__table__), cast(Table, Ticket.__table__)
+    mapped = tuple(Message.__mapper__.columns)  # not messages.search_vector: generated, PostgreSQL's own
+    new = (ignoring_insert(messages, _MESSAGE_KEY, "postgresql")
+           .values({c: bindparam(f"new_{c}", type_=messages.c[c].type) for c in columns})
+           .returning(*mapped).cte("new_message"))
+    clocks = (update(tickets).where(tickets.c.id.in_(select(new.c.ticket_id)))
+              .values(updated_at=bindparam("clock"), last_customer_message_at=bindparam("clock")).cte("clocks"))
+    return select(Message).from_statement(select(*(new.c[c.key] for c in mapped)).add_cte(clocks))
 
 
 def _link_reply(session: Session, channel: Channel, message: Message, parsed: ParsedMessage) -> None:

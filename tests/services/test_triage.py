@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -59,6 +60,35 @@ def test_redeliveries_store_nothing_and_processing_twice_changes_nothing(
         assert triage.process_event(s, inbox_id, utcnow()) == "skipped"
     with sessions() as s:
         assert (count(s, InboxEvent), count(s, Message), count(s, Ticket)) == (1, 1, 1)
+
+
+def test_a_message_moves_its_tickets_clocks_and_a_copy_of_it_moves_nothing(
+        sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any]) -> None:
+    # The message insert and the ticket's clocks are one statement on PostgreSQL: the UPDATE reads the insert's
+    # RETURNING, so the same message under another event id (a provider resending it) must leave both alone.
+    store(sessions, text_delivery("wamid.1"))
+    drain(sessions, bus)
+    later = utcnow() + timedelta(hours=1)
+    with sessions() as s, s.begin():
+        first = s.scalars(select(InboxEvent)).one()
+        copy = InboxEvent(tenant_id=first.tenant_id, channel_id=first.channel_id, provider=first.provider,
+                          event_id="copy-of-wamid.1", kind=first.kind, payload=first.payload,
+                          received_at=later, attempts=0)
+        s.add(copy)
+        s.flush()
+        copy_id = copy.id
+        before = s.scalars(select(Ticket)).one().last_customer_message_at
+    with sessions() as s, s.begin():
+        assert triage.process_event(s, copy_id, later) == "processed"
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert (count(s, Message), ticket.last_customer_message_at) == (1, before)
+    store(sessions, text_delivery("wamid.2", body="ainda aqui"))
+    with sessions() as s, s.begin():
+        triage.process_event(s, bus.tasks.pop()[1][0], later)
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert (count(s, Message), ticket.last_customer_message_at, ticket.updated_at) == (2, later, later)
 
 
 def test_concurrent_messages_of_a_new_contact_open_one_ticket(sessions: sessionmaker[Session], bus: RecordingBus,
