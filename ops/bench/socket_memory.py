@@ -152,7 +152,8 @@ def main() -> int:
     ap.add_argument("--parallel", type=int, default=50, help="connects in flight")
     ap.add_argument("--settle", type=float, default=5, help="seconds before each RSS reading")
     ap.add_argument("--tier-args", default="", help="extra gunicorn arguments for the tier, e.g. --worker-class X")
-    ap.add_argument("--tier-env", action="append", default=[], help="KEY=VALUE for the tier (repeatable)")
+    ap.add_argument("--tier-env", action="append", default=[], help="KEY=VALUE for the tier and baseline (repeatable)")
+    ap.add_argument("--pythonpath", default="", help="appended to both servers' PYTHONPATH (a package to try)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--no-tier", action="store_true", help="only the baseline")
     ap.add_argument("--tracemalloc", type=int, nargs="?", const=12, default=0, metavar="FRAMES")
@@ -165,6 +166,9 @@ def main() -> int:
         st.start_services()
         tokens: list[str] = []
         extra = shlex.split(args.tier_args)
+        env = dict(st.env, **dict(kv.split("=", 1) for kv in args.tier_env))
+        if args.pythonpath:
+            env["PYTHONPATH"] += ":" + args.pythonpath
         if not args.no_tier:
             st.migrate()
             tenants, doc = tn.make_tenants(1, args.agents, 100, st.run_id)
@@ -175,7 +179,6 @@ def main() -> int:
                 wrapper.write_text(TRACE_CONF.format(conf=conf, frames=args.tracemalloc, dir=str(st.logdir)))
                 conf = str(wrapper)
             port = procs.free_port()
-            env = dict(st.env, **dict(kv.split("=", 1) for kv in args.tier_env))
             tier = st.spawn("sockets", [str(stack.VENV_BIN / "gunicorn"), "-c", conf, "--bind", f"127.0.0.1:{port}",
                                         *extra, "api:create_app()"], env)
             base = f"http://127.0.0.1:{port}"
@@ -188,7 +191,7 @@ def main() -> int:
             port = procs.free_port()
             bl = st.spawn("baseline", [str(stack.VENV_BIN / "gunicorn"), "--worker-class", "gevent", "--workers", "1",
                                        "--worker-connections", "10000", "--bind", f"127.0.0.1:{port}", *extra,
-                                       "ops.bench.socket_baseline:create_app()"])
+                                       "ops.bench.socket_baseline:create_app()"], env)
             base = f"http://127.0.0.1:{port}"
             st.wait_http(base)
             results.append(connect_and_measure("baseline", base, worker_pid(bl.pid), tokens or ["x"], args.sockets,
