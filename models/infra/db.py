@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -140,6 +141,29 @@ def _run_hooks(session: Session, transaction: Any) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_hooks(session: Session) -> None:
     session.info.pop(_HOOKS, None)
+
+
+@dataclass(frozen=True)
+class Still:
+    """A row a write depends on, as it was read: `table`'s row whose columns hold `values` (its key among them).
+
+    A write made `Still(...)` happens only if the row holds those values when the write runs, in the same
+    statement where the database allows it: what a process held in memory may have changed since it read it.
+    """
+
+    table: Table
+    values: Mapping[str, Any]
+
+    def holds(self, session: Session) -> bool:
+        """Whether the row still holds the values (a statement of its own, for a database without CTE writes)."""
+        cols = [self.table.c[c] for c in self.values]
+        row = session.execute(select(*cols).where(*(c == self.values[c.name] for c in cols if c.primary_key)))
+        found = row.first()
+        return found is not None and tuple(found) == tuple(self.values.values())
+
+
+class RowChanged(Exception):
+    """The row a `Still` write depended on no longer holds what it was read with; the write wrote nothing."""
 
 
 def insert_or_ignore(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> int | None:

@@ -17,13 +17,13 @@ from functools import lru_cache
 from typing import Any, cast
 
 from opentelemetry import context, propagate
-from sqlalchemy import Connection, Engine, Table, bindparam, event, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, event, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.events import OutboxTask
 from models.infra.bus import bus_of
-from models.infra.db import after_commit, ignoring_insert, insert_or_ignore
+from models.infra.db import RowChanged, Still, after_commit, ignoring_insert, insert_or_ignore
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,21 @@ def enqueue(session: Session, tenant_id: int, task: str, *args: Any, headers: di
 
 
 def insert_and_enqueue(session: Session, model: Any, values: dict[str, Any], conflict: list[str],
-                       task: str) -> int | None:
+                       task: str, still: Still | None = None) -> int | None:
     """Insert a row of `model` unless one with the same `conflict` key exists and, when it is new, enqueue
     `task(new row's id)`: the webhook's whole write. Returns the new row's id, None for a duplicate.
 
+    With `still`, nothing is written unless that row still holds the values it was read with: RowChanged is
+    raised instead (the webhook's channel, held in memory for a while, checked by the write itself).
+
     On PostgreSQL one statement: the row's INSERT ... ON CONFLICT DO NOTHING RETURNING id is a data-modifying CTE
-    that feeds the outbox's INSERT ... SELECT, so a duplicate inserts neither. The embedded default's SQLite has no
-    such CTE: two statements there.
+    that feeds the outbox's INSERT ... SELECT, so a duplicate inserts neither; the `still` check is a CTE the
+    row's INSERT selects from, reported beside the result so that a changed row is told from a duplicate. The
+    embedded default's SQLite has no such CTE: two or three statements there.
     """
     if session.get_bind().dialect.name != "postgresql":
+        if still is not None and not still.holds(session):
+            raise RowChanged(still.table.name)
         row_id = insert_or_ignore(session, model, values, conflict)
         if row_id is not None:
             enqueue(session, values["tenant_id"], task, row_id)
@@ -62,12 +68,30 @@ def insert_and_enqueue(session: Session, model: Any, values: dict[str, Any], con
     headers = _traced(None)
     params = {f"row_{k}": v for k, v in values.items()}
     params.update(outbox_task=task, outbox_headers=headers, outbox_created_at=utcnow())
-    stmt = _insert_and_enqueue(model.__table__, tuple(conflict), tuple(values))
-    row = session.execute(stmt, params).one_or_none()
+    if still is None:
+        stmt = _insert_and_enqueue(model.__table__, tuple(conflict), tuple(values))
+        row = session.execute(stmt, params).one_or_none()
+    else:
+        params.update({f"still_{k}": v for k, v in still.values.items()})
+        stmt = _insert_and_enqueue_if(model.__table__, tuple(conflict), tuple(values), still.table, tuple(still.values))
+        row = session.execute(stmt, params).one_or_none()
+        if row is None:
+            raise RowChanged(still.table.name)
+        if row.id is None:
+            row = None
     if row is None:
         return None
     _promise(session, row.id, task, list(row.args), headers)
     return int(row.args[0])
+
+
+def _enqueue_new_row(new_row: Any) -> Any:
+    """The outbox INSERT ... SELECT of a task for each row the `new_row` CTE returned (id, tenant_id)."""
+    task = select(new_row.c.tenant_id, bindparam("outbox_task", type_=_TABLE.c.task.type),
+                  func.jsonb_build_array(new_row.c.id), bindparam("outbox_headers", type_=_TABLE.c.headers.type),
+                  bindparam("outbox_created_at", type_=_TABLE.c.created_at.type), literal(0))
+    return (insert(_TABLE).from_select(["tenant_id", "task", "args", "headers", "created_at", "attempts"], task)
+            .returning(_TABLE.c.id, _TABLE.c.args))
 
 
 @lru_cache(maxsize=16)
@@ -75,11 +99,24 @@ def _insert_and_enqueue(table: Table, conflict: tuple[str, ...], columns: tuple[
     new_row = (ignoring_insert(table, conflict, "postgresql")
                .values({c: bindparam(f"row_{c}", type_=table.c[c].type) for c in columns})
                .returning(table.c.id, table.c.tenant_id).cte("new_row"))
-    task = select(new_row.c.tenant_id, bindparam("outbox_task", type_=_TABLE.c.task.type),
-                  func.jsonb_build_array(new_row.c.id), bindparam("outbox_headers", type_=_TABLE.c.headers.type),
-                  bindparam("outbox_created_at", type_=_TABLE.c.created_at.type), literal(0))
-    return (insert(_TABLE).from_select(["tenant_id", "task", "args", "headers", "created_at", "attempts"], task)
-            .returning(_TABLE.c.id, _TABLE.c.args))
+    return _enqueue_new_row(new_row)
+
+
+@lru_cache(maxsize=16)
+def _insert_and_enqueue_if(table: Table, conflict: tuple[str, ...], columns: tuple[str, ...], still: Table,
+                           still_columns: tuple[str, ...]) -> Any:
+    # WITH still AS (SELECT 1 ... WHERE the row holds the values), new_row AS (INSERT ... SELECT :values FROM still
+    # ON CONFLICT DO NOTHING RETURNING ...), task AS (INSERT INTO outbox ... SELECT ... FROM new_row RETURNING ...)
+    # SELECT still.ok, task.id, task.args FROM still LEFT JOIN task: no row = changed, a NULL id = a duplicate.
+    held = (select(literal(1).label("ok"))
+            .where(*(still.c[c] == bindparam(f"still_{c}", type_=still.c[c].type) for c in still_columns))
+            .cte("still"))
+    new_row = (ignoring_insert(table, conflict, "postgresql")
+               .from_select(list(columns), select(*(bindparam(f"row_{c}", type_=table.c[c].type) for c in columns))
+                            .select_from(held))
+               .returning(table.c.id, table.c.tenant_id).cte("new_row"))
+    task = _enqueue_new_row(new_row).cte("task")
+    return select(held.c.ok, task.c.id, task.c.args).select_from(held.outerjoin(task, true()))
 
 
 def _traced(headers: dict[str, Any] | None) -> dict[str, Any]:

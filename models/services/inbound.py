@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.events import InboxEvent
 from models.infra import tasks
+from models.infra.db import RowChanged, Still
 from models.infra.metrics import WEBHOOK_EVENTS, count
 from models.infra.outbox import enqueue, insert_and_enqueue
 from models.org import Channel, ChannelKind, ChannelRef
 from models.providers.adapter import ChannelAdapter, credentials
-from models.providers.base import InboundEvent, MalformedDelivery, WebhookRequest
+from models.providers.base import InboundEvent, MalformedDelivery, Refused, WebhookRequest
 from models.rules import documents
 
 
@@ -50,19 +51,70 @@ def find_channels(session: Session, kind: ChannelKind, refs: Iterable[str]) -> d
 
 @dataclass(frozen=True)
 class Directory:
-    """The active channels of one kind, looked up on this session (what an adapter's verify_delivery asks)."""
+    """The active channels of one kind, looked up on this session (what an adapter's verify_delivery asks).
+
+    Unless `fresh`, a channel read in the last `_Held.TTL` seconds by this process is served from memory: the
+    write that stores its events checks it has not changed (`store_events`), and a delivery refused or not
+    stored on what was held is decided again on a fresh read (`receive`).
+    """
 
     session: Session
     kind: ChannelKind
+    fresh: bool = False
+    held: set[str] = field(default_factory=set, compare=False)  # the external ids served from memory
 
     def find(self, refs: Iterable[str]) -> dict[str, ChannelRef]:
-        return find_channels(self.session, self.kind, refs)
+        return _HELD.find(self, refs)
 
     def active(self) -> list[ChannelRef]:
         return [ChannelRef(*row) for row in self.session.execute(_ALL_ACTIVE, {"kind": self.kind})]
 
     def secrets(self, name: str, fresh: bool = False) -> frozenset[str]:
         return _SECRETS.get(self, name, fresh)
+
+
+def _engine_key(session: Session) -> int:
+    bind = session.get_bind()
+    return id(getattr(bind, "engine", bind))
+
+
+class _Held:
+    """Per process: the channels webhooks named lately, by kind and external id.
+
+    Reading the named channel was one of a delivery's two statements, and as much of the webhook's CPU as storing
+    its events (py-spy, ops/RESULTS.md). What is held only lets a delivery be checked: the statement that stores
+    its events also checks that the channel row still holds what was held (active, same tenant, same
+    credentials), so a secret revoked or a channel deactivated a moment ago stores nothing; `receive` then reads
+    the channel afresh and decides again. A name no channel has is never held, so a new channel works at once.
+    """
+
+    TTL = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[tuple[int, ChannelKind, str], tuple[float, ChannelRef]] = {}
+
+    def find(self, directory: Directory, refs: Iterable[str]) -> dict[str, ChannelRef]:
+        engine, now = _engine_key(directory.session), time.monotonic()
+        wanted, found = set(refs), {}
+        if not directory.fresh:
+            with self._lock:
+                for ref in wanted:
+                    held = self._held.get((engine, directory.kind, ref))
+                    if held is not None and held[0] > now:
+                        found[ref] = held[1]
+            directory.held.update(found)
+        read = find_channels(directory.session, directory.kind, wanted - found.keys())
+        with self._lock:
+            for ref in wanted - found.keys():  # read now: hold what was found, forget what is gone
+                if ref in read:
+                    self._held[(engine, directory.kind, ref)] = (now + self.TTL, read[ref])
+                else:
+                    self._held.pop((engine, directory.kind, ref), None)
+        return {**found, **read}
+
+
+_HELD = _Held()
 
 
 class _SecretCache:
@@ -83,8 +135,7 @@ class _SecretCache:
         self._held: dict[tuple[int, ChannelKind, str], tuple[float, frozenset[str]]] = {}
 
     def get(self, directory: Directory, name: str, fresh: bool) -> frozenset[str]:
-        bind = directory.session.get_bind()
-        key = (id(getattr(bind, "engine", bind)), directory.kind, name)
+        key = (_engine_key(directory.session), directory.kind, name)
         now = time.monotonic()
         with self._lock:
             held = self._held.get(key)
@@ -99,13 +150,37 @@ class _SecretCache:
 _SECRETS = _SecretCache()
 
 
+class ChannelChanged(Refused):
+    """The channel changed while its delivery was being stored, twice: the provider is asked to retry."""
+
+    status = 503
+    code = "channel_changed"
+
+
 def receive(session: Session, adapter: ChannelAdapter, request: WebhookRequest) -> StoreResult:
     """Take in one webhook delivery: parse, authenticate against the channel's secret, store each event once.
 
     Raises the adapter's `Refused` (malformed, unsigned, bad signature, unknown channel) before writing anything.
     The signature is checked before anything that depends on the body's content, where the scheme allows it.
+    The channels are first those this process holds (`Directory`); a delivery refused on them, or whose channel
+    changed since they were read (`RowChanged`: nothing was written), is rolled back and decided again on a
+    fresh read. The session is the webhook's own transaction, begun by this call.
     """
     directory = Directory(session, adapter.kind)
+    try:
+        return _receive(session, adapter, request, directory)
+    except (Refused, RowChanged):
+        session.rollback()
+        if not directory.held:  # decided on what the database holds now: the same answer again
+            raise
+    try:
+        return _receive(session, adapter, request, Directory(session, adapter.kind, fresh=True))
+    except RowChanged as exc:  # changed again between the read and the write: rare, and the provider retries
+        session.rollback()
+        raise ChannelChanged("the channel changed while the delivery was stored; retry") from exc
+
+
+def _receive(session: Session, adapter: ChannelAdapter, request: WebhookRequest, directory: Directory) -> StoreResult:
     adapter.authenticate(request, directory)
     delivery = adapter.parse_delivery(request)
     verified = adapter.verify_delivery(request, delivery, directory)
@@ -148,7 +223,7 @@ def store_events(session: Session, provider: str, channels: Mapping[str, Channel
             "tenant_id": channel.tenant_id, "channel_id": channel.id, "provider": provider,
             "event_id": event.event_id, "kind": event.kind, "payload": event.payload, "received_at": now,
             "attempts": 0,
-        }, ["provider", "event_id"], tasks.PROCESS_EVENT)
+        }, ["provider", "event_id"], tasks.PROCESS_EVENT, still=_as_read(channel))
         if inbox_id is None:
             duplicates += 1
             count(session, WEBHOOK_EVENTS, provider=provider, outcome="duplicate")
@@ -156,6 +231,13 @@ def store_events(session: Session, provider: str, channels: Mapping[str, Channel
         stored += 1
         count(session, WEBHOOK_EVENTS, provider=provider, outcome="stored")
     return StoreResult(stored, duplicates)
+
+
+def _as_read(channel: Channel | ChannelRef) -> Still:
+    """The channel row as the delivery was checked against it: active, and every field a ChannelRef holds."""
+    return Still(_CHANNELS, {"id": channel.id, "tenant_id": channel.tenant_id, "kind": channel.kind,
+                             "external_id": channel.external_id, "credentials": channel.credentials,
+                             "active": True})
 
 
 def requeue_stale(session: Session, now: datetime, min_age_seconds: float = 60, limit: int = 500) -> list[int]:

@@ -125,7 +125,8 @@ def receive_with_files(session: Session, store: Store, settings: Settings, adapt
     retries. A redelivered email stores no file again.
     """
     delivery = adapter.parse_delivery(request)
-    verified = adapter.verify_delivery(request, delivery, Directory(session, adapter.kind))
+    # Read afresh: the files go to the store before the events are stored, and are not put there twice.
+    verified = adapter.verify_delivery(request, delivery, Directory(session, adapter.kind, fresh=True))
     for event in verified.events:
         channel = verified.channels[event.channel_ref]
         if event.kind != "message" or _known(session, adapter.provider, event.event_id):

@@ -101,3 +101,38 @@ def test_a_rotated_whatsapp_app_secret_works_at_once_and_the_old_one_stops(
         s.scalars(select(Channel).where(Channel.external_id == PHONE_NUMBER_ID)).one().active = False
     gone = _whatsapp(client, "wamid.rot.4", "rotated-app-secret")  # the held secret passes; the channel is gone
     assert gone.status_code in (403, 404) and stored(sessions) == 2
+
+
+def test_a_channel_read_lately_costs_a_delivery_one_statement_and_is_checked_by_it(
+        app: Any, client: FlaskClient, sessions: sessionmaker[Session], tenants: dict[str, Any]) -> None:
+    # The process holds the channels webhooks named lately; the statement storing the events checks the row
+    # still holds what was held, so a channel given to another tenant a moment ago stores for that tenant.
+    from sqlalchemy import event
+
+    from tests.fakes.whatsapp import APP_SECRET, PHONE_NUMBER_ID
+
+    assert _whatsapp(client, "wamid.held.1", APP_SECRET).status_code == 200  # read, and now held
+    executed: list[str] = []
+    engine = app.extensions["atendimento.engine"]
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        executed.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert _whatsapp(client, "wamid.held.2", APP_SECRET).json == {"stored": 1, "duplicates": 0}
+        assert len(executed) == 1 and executed[0].lstrip().startswith("WITH")
+        assert _whatsapp(client, "wamid.held.2", APP_SECRET).json == {"stored": 0, "duplicates": 1}
+        assert len(executed) == 2  # a redelivery is told from a changed channel by the same statement
+        with sessions() as s, s.begin():
+            channel = s.scalars(select(Channel).where(Channel.external_id == PHONE_NUMBER_ID)).one()
+            other = next(c for c in tenants["channels"].values() if c.tenant_id != channel.tenant_id)
+            channel.tenant_id = other.tenant_id
+        executed.clear()
+        assert _whatsapp(client, "wamid.held.3", APP_SECRET).json == {"stored": 1, "duplicates": 0}
+        assert len(executed) == 3  # the write that found the channel changed, the fresh read, the write
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with sessions() as s:
+        row = s.scalars(select(InboxEvent).where(InboxEvent.event_id == "wamid.held.3")).one()
+    assert row.tenant_id == other.tenant_id
