@@ -64,8 +64,9 @@ def test_redeliveries_store_nothing_and_processing_twice_changes_nothing(
 
 def test_a_message_moves_its_tickets_clocks_and_a_copy_of_it_moves_nothing(
         sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any]) -> None:
-    # The message insert and the ticket's clocks are one statement on PostgreSQL: the UPDATE reads the insert's
-    # RETURNING, so the same message under another event id (a provider resending it) must leave both alone.
+    # The message insert, the ticket's clocks and the event's processed mark are one statement on PostgreSQL:
+    # the UPDATE reads the insert's RETURNING, so the same message under another event id (a provider resending
+    # it) must leave both alone, yet its own event is marked processed once, and a second run skips it.
     store(sessions, text_delivery("wamid.1"))
     drain(sessions, bus)
     later = utcnow() + timedelta(hours=1)
@@ -80,15 +81,22 @@ def test_a_message_moves_its_tickets_clocks_and_a_copy_of_it_moves_nothing(
         before = s.scalars(select(Ticket)).one().last_customer_message_at
     with sessions() as s, s.begin():
         assert triage.process_event(s, copy_id, later) == "processed"
+    with sessions() as s, s.begin():
+        assert triage.process_event(s, copy_id, later) == "skipped"
     with sessions() as s:
         ticket = s.scalars(select(Ticket)).one()
         assert (count(s, Message), ticket.last_customer_message_at) == (1, before)
+        marked = s.get(InboxEvent, copy_id)
+        assert marked is not None and (marked.processed_at, marked.attempts) == (later, 1)
     store(sessions, text_delivery("wamid.2", body="ainda aqui"))
     with sessions() as s, s.begin():
-        triage.process_event(s, bus.tasks.pop()[1][0], later)
+        next_id = bus.tasks.pop()[1][0]
+        triage.process_event(s, next_id, later)
     with sessions() as s:
         ticket = s.scalars(select(Ticket)).one()
         assert (count(s, Message), ticket.last_customer_message_at, ticket.updated_at) == (2, later, later)
+        marked = s.get(InboxEvent, next_id)
+        assert marked is not None and (marked.processed_at, marked.attempts) == (later, 1)
 
 
 def test_concurrent_messages_of_a_new_contact_open_one_ticket(sessions: sessionmaker[Session], bus: RecordingBus,
