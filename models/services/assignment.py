@@ -10,8 +10,10 @@ same transaction, so it cannot be overrun between the count and the update.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from models.events import AuditEntry
@@ -70,36 +72,51 @@ def _fill(session: Session, queue_id: int, now: datetime, skip_locked: bool) -> 
     ).all()
     if not tickets:
         return []
-    members = session.execute(
-        select(User, QueueMember)
-        .join(QueueMember, QueueMember.user_id == User.id)
-        .where(QueueMember.queue_id == queue.id, User.status == AgentStatus.ONLINE, User.active.is_(True))
-        .order_by(User.id)
-        .with_for_update(of=User, key_share=True)
-    ).all()
+    # Core rows, not entities: a queue of a hundred online agents loaded 200 objects for each ticket triage
+    # queued, the biggest share of a first message's CPU in the worker (py-spy at 120 msg/s).
+    members = session.execute(_online_members(), {"queue_id": queue.id}).all()
     if not members:
         return []
     load = dict(session.execute(
         select(Ticket.agent_id, func.count())
-        .where(Ticket.agent_id.in_([u.id for u, _ in members]), Ticket.status.in_(ASSIGNED_STATUSES))
+        .where(Ticket.agent_id.in_([m.id for m in members]), Ticket.status.in_(ASSIGNED_STATUSES))
         .group_by(Ticket.agent_id)
     ).tuples().all())
-    membership = {u.id: m for u, m in members}
-    candidates = {u.id: Candidate(u.id, load.get(u.id, 0), u.max_tickets, m.last_assigned_at, frozenset(u.skills))
-                  for u, m in members}
+    candidates = {m.id: Candidate(m.id, load.get(m.id, 0), m.max_tickets, m.last_assigned_at, frozenset(m.skills))
+                  for m in members}
     done: list[tuple[int, int]] = []
+    stamps: dict[int, datetime] = {}
     for ticket in tickets:
         chosen = choose_agent(candidates.values(), queue.strategy.value, ticket.required_skills)
         if chosen is None:
             continue  # maybe a later ticket needs other skills
         _assign(session, ticket, chosen.agent_id, now, actor_id=None, reason="auto")
         # Distinct stamps within one batch keep the rotation order (equal stamps would tie on agent id).
-        stamp = now + timedelta(microseconds=len(done))
-        membership[chosen.agent_id].last_assigned_at = stamp
+        stamp = stamps[chosen.agent_id] = now + timedelta(microseconds=len(done))
         candidates[chosen.agent_id] = Candidate(chosen.agent_id, chosen.open_tickets + 1, chosen.capacity, stamp,
                                                 chosen.skills)
         done.append((ticket.id, chosen.agent_id))
+    if stamps:
+        session.execute(_stamp_member(), [{"queue": queue.id, "user": u, "stamp": t} for u, t in stamps.items()])
     return done
+
+
+@cache
+def _online_members() -> Any:
+    users, members = cast(Table, User.__table__), cast(Table, QueueMember.__table__)
+    return (select(users.c.id, users.c.max_tickets, users.c.skills, members.c.last_assigned_at)
+            .join(members, members.c.user_id == users.c.id)
+            .where(members.c.queue_id == bindparam("queue_id"), users.c.status == AgentStatus.ONLINE,
+                   users.c.active.is_(True))
+            .order_by(users.c.id)
+            .with_for_update(of=users, key_share=True))
+
+
+@cache
+def _stamp_member() -> Any:
+    members = cast(Table, QueueMember.__table__)
+    return (update(members).where(members.c.queue_id == bindparam("queue"), members.c.user_id == bindparam("user"))
+            .values(last_assigned_at=bindparam("stamp")))
 
 
 def _room_exists(session: Session, queue_id: int) -> bool:
