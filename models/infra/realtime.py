@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, insert
+from sqlalchemy.orm import Session, SessionTransaction
 
 from models.base import utcnow
 from models.events import RealtimeEvent
@@ -14,7 +14,9 @@ from models.infra.db import after_commit
 
 # Declarative types `__table__` as a FromClause; a class mapped to one table has a Table.
 _TABLE = cast(Table, RealtimeEvent.__table__)
-_INSERT = insert(_TABLE).returning(_TABLE.c.id)
+# In the order given, whatever the number of rows (SQLAlchemy's "insertmanyvalues": one statement).
+_INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_PENDING = "atendimento.realtime.pending"
 
 
 def tenant_room(tenant_id: int) -> str:
@@ -41,21 +43,42 @@ def emit(session: Session, tenant_id: int, name: str, data: dict[str, Any], room
     """Record event `name` and send it to `rooms` once the transaction commits.
 
     The row gives the event its id: a client that reconnects asks for everything after the last id it saw,
-    because the Redis message queue is plain pub/sub and drops what nobody was listening for.
+    because the Redis message queue is plain pub/sub and drops what nobody was listening for. The rows of a
+    transaction are written together just before it commits (one statement for the two or three events a first
+    message emits): nothing reads them before then, except the erasure, which writes them first.
     """
     targets, at = sorted(set(rooms)), utcnow()
-    event_id = session.execute(_INSERT, {"tenant_id": tenant_id, "name": name, "rooms": targets, "data": data,
-                                         "created_at": at}).scalar_one()
-    envelope = {"id": event_id, "name": name, "at": at.isoformat(), "data": data}
-    fan_out = session.info.get("webhooks")
-    if fan_out is not None:  # outgoing webhooks: their deliveries commit with the event, or not at all
-        fan_out(session, tenant_id, name, data, event_id, at)
+    envelope: dict[str, Any] = {"id": None, "name": name, "at": at.isoformat(), "data": data}
+    row = {"tenant_id": tenant_id, "name": name, "rooms": targets, "data": data, "created_at": at}
+    session.info.setdefault(_PENDING, []).append((row, envelope))
     bus = bus_of(session)
 
     def send() -> None:  # one message on the queue for all rooms; a client in several rooms gets it once
         bus.emit(name, envelope, targets)
 
     after_commit(session, send)
+
+
+def write_pending(session: Session) -> None:
+    """Write the events emitted so far in this transaction (and their outgoing webhook deliveries)."""
+    fan_out = session.info.get("webhooks")
+    while pending := session.info.pop(_PENDING, None):
+        ids = session.scalars(_INSERT, [row for row, _envelope in pending]).all()
+        for (row, envelope), event_id in zip(pending, ids, strict=True):
+            envelope["id"] = event_id
+            if fan_out is not None:  # outgoing webhooks: their deliveries commit with the event, or not at all
+                fan_out(session, row["tenant_id"], row["name"], row["data"], event_id, row["created_at"])
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back (a commit wrote them): they never happened
+        session.info.pop(_PENDING, None)
 
 
 def redis_emitter(redis_url: str, channel: str) -> Any:

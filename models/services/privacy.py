@@ -136,6 +136,7 @@ def _erase_copies(session: Session, tenant_id: int, ticket_ids: list[int]) -> No
         session.execute(update(InboxEvent).where(InboxEvent.tenant_id == tenant_id,
                                                  InboxEvent.processed_at.is_not(None), named)
                         .values(payload=ERASED_DOCUMENT))
+    realtime.write_pending(session)  # events of this transaction are written at commit otherwise: unscrubbed
     rooms = [f'%"{realtime.ticket_room(tenant_id, ticket_id)}"%' for ticket_id in ticket_ids]
     session.execute(update(RealtimeEvent).where(RealtimeEvent.tenant_id == tenant_id,
                                                 or_(*[cast(RealtimeEvent.rooms, String).like(r) for r in rooms]))
