@@ -111,8 +111,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if threaded is None and not first_contact and (
             answer := csat.take_answer(session, channel, contact, parsed, now)) is not None:
         return answer  # a rating of a resolved ticket (models.services.csat): recorded there, nothing reopens
-    ticket, how = (threaded, "open") if threaded else _ticket_for(session, channel, contact, config, now,
-                                                                  first_contact)
+    ticket, how, decision = (threaded, "open", None) if threaded else _ticket_for(
+        session, channel, contact, config, parsed, now, first_contact)
     message = _store_message(session, ticket, {
         "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
         "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": _payload(parsed),
@@ -126,20 +126,16 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     count(session, MESSAGES_RECEIVED, tenant=channel.tenant_id, channel=channel.kind.value)
     if how == "new":
         count(session, TICKETS_CREATED, tenant=channel.tenant_id, channel=channel.kind.value)
-    if how == "new" and parsed.thread and parsed.thread.subject:
-        ticket.subject = parsed.thread.subject[:300]
     resumed = ticket.status == TicketStatus.PENDING
     if resumed:  # pending or snoozed: back to its agent or queue (models.services.workflow)
         workflow.customer_replied(session, ticket, now)
-    decision = None
-    if how == "new":
-        decision = route_new(config, parsed.body, _open_now(session, channel, now))
-    elif ticket.queue_id is None and ticket.status == TicketStatus.QUEUED:  # still at the bot's menu
+    if how != "new" and ticket.queue_id is None and ticket.status == TicketStatus.QUEUED:  # at the bot's menu
         decision = route_menu_answer(config, parsed.body, int(ticket.triage_state.get("attempts", 0)))
+        _place(session, ticket, decision, now)
+    if decision is not None and decision.queue is not None:
+        facts.routed(session, ticket, now, first_cycle=how == "new")  # reports: out of the bot, a cycle opens
     elif how == "reopened" and ticket.queue_id is not None:
         facts.routed(session, ticket, now)  # reports: a cycle opens
-    if decision is not None:
-        _route(session, ticket, decision, now, first_cycle=how == "new")
     queued = ticket.queue_id is not None and (how == "reopened" or (decision is not None and decision.queue))
     # The message's one SLA computation, routing included (a first message used to compute the clocks twice).
     sla.customer_wrote(session, ticket, how, now, resumed=resumed,
@@ -234,15 +230,16 @@ def _threaded_ticket(session: Session, channel: Channel, parsed: ParsedMessage) 
                                                 Ticket.status.in_(OPEN_STATUSES)).with_for_update()).one_or_none()
 
 
-def _ticket_for(session: Session, channel: Channel, contact: Contact, config: TriageConfig,
-                now: datetime, first_contact: bool) -> tuple[Ticket, str]:
-    """The contact's open ticket on the channel, one resolved within the reopen window (reopened), or a new one.
-    A contact this transaction created has no tickets: nothing to look up."""
+def _ticket_for(session: Session, channel: Channel, contact: Contact, config: TriageConfig, parsed: ParsedMessage,
+                now: datetime, first_contact: bool) -> tuple[Ticket, str, Decision | None]:
+    """The contact's open ticket on the channel, one resolved within the reopen window (reopened), or a new one,
+    with the bot's decision for a new one. A contact this transaction created has no tickets: nothing to look up.
+    """
     # Locked now (under the contact's lock), so the SLA bookkeeping later needs no second read of the row.
     ticket = None if first_contact else session.scalars(
         _open_ticket(), {"contact_id": contact.id, "channel_id": channel.id}).one_or_none()
     if ticket is not None:
-        return ticket, "open"
+        return ticket, "open", None
     if config.reopen_window_seconds > 0 and not first_contact:
         recent = session.scalars(
             select(Ticket).where(Ticket.contact_id == contact.id, Ticket.channel_id == channel.id,
@@ -252,16 +249,21 @@ def _ticket_for(session: Session, channel: Channel, contact: Contact, config: Tr
         if recent is not None:
             recent.status, recent.agent_id, recent.resolved_at, recent.reopened_at = (
                 TicketStatus.QUEUED, None, None, now)
-            return recent, "reopened"
+            return recent, "reopened", None
+    # Routed before it is written: the INSERT carries its queue (or the menu's state) and subject, no UPDATE.
+    decision = route_new(config, parsed.body, _open_now(session, channel, now))
+    subject = parsed.thread.subject[:300] if parsed.thread and parsed.thread.subject else None
     ticket = Ticket(tenant_id=channel.tenant_id, contact_id=contact.id, channel_id=channel.id, queue_id=None,
-                    status=TicketStatus.QUEUED, created_at=now, updated_at=now, triage_state={})
+                    status=TicketStatus.QUEUED, subject=subject, created_at=now, updated_at=now, triage_state={})
+    _place(session, ticket, decision, now)
     session.add(ticket)
     session.flush()
-    return ticket, "new"
+    return ticket, "new", decision
 
 
-def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime, first_cycle: bool) -> None:
-    """Carry out a routing decision: queue the ticket or keep it at the menu (the caller asks for assignment)."""
+def _place(session: Session, ticket: Ticket, decision: Decision, now: datetime) -> None:
+    """Carry out a routing decision on the ticket: its queue, or its state at the menu. The caller records the
+    cycle it opens (facts.routed) and asks for assignment."""
     if decision.queue is None:
         ticket.triage_state = {"attempts": decision.attempts, "since": ticket.triage_state.get("since") or
                                now.isoformat()}
@@ -275,7 +277,6 @@ def _route(session: Session, ticket: Ticket, decision: Decision, now: datetime, 
     channel = session.get_one(Channel, ticket.channel_id)
     ticket.queue_id = queue_id or channel.default_queue_id
     ticket.triage_state = {}  # the SLA follows the new queue in the caller's sla.customer_wrote
-    facts.routed(session, ticket, now, first_cycle)  # reports: out of the bot, a cycle opens
 
 
 def _open_now(session: Session, channel: Channel, now: datetime) -> bool:
@@ -296,7 +297,8 @@ def expire_menus(session: Session, now: datetime) -> int:
         timeout = config.menu.timeout_seconds if config.menu else 0
         if since and datetime.fromisoformat(since) + timedelta(seconds=timeout) > now:
             continue
-        _route(session, ticket, Decision(DEFAULT), now, first_cycle=False)
+        _place(session, ticket, Decision(DEFAULT), now)
+        facts.routed(session, ticket, now)  # reports: out of the bot, a cycle opens
         if ticket.queue_id is not None:
             enqueue(session, ticket.tenant_id, tasks.ASSIGN_QUEUE, ticket.queue_id)
         sla.refresh(session, ticket, now)  # the default queue's policy applies from now
