@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, exists, or_, select
+from sqlalchemy import Table, bindparam, exists, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.contacts import ContactIdentity, IdentityKind
 from models.errors import Conflict, Invalid, NotFound
 from models.events import AuditEntry
-from models.infra.db import insert_or_ignore, insert_or_ignore_row
+from models.infra.db import ignoring_insert, insert_or_ignore, insert_or_ignore_row
 from models.org import User
 from models.rules import contacts as rules
 from models.services import pagination
@@ -53,6 +53,29 @@ def _by_identity() -> Any:
             .with_for_update(of=Contact, key_share=True).execution_options(populate_existing=True))
 
 
+@cache
+def _first_contact(kind: IdentityKind) -> Any:
+    """A new sender's contact and its identity, in one statement (PostgreSQL): the INSERT into contacts is a CTE the
+    identity's INSERT reads. Nothing is written when a contact without identities already holds the address (a row
+    from before identities, or written by hand), or when another transaction's insert of it wins the unique key."""
+    contacts, identities = cast(Table, Contact.__table__), cast(Table, ContactIdentity.__table__)
+    mapped = tuple(Contact.__mapper__.columns)
+    written = ("tenant_id", kind.value, "name", "attributes", "created_at")
+    held = select(contacts.c.id).where(contacts.c.tenant_id == bindparam("tenant_id"),
+                                       contacts.c[kind.value] == bindparam("value"),
+                                       contacts.c.merged_into_id.is_(None))
+    values = select(*(bindparam("value" if c == kind.value else c, type_=contacts.c[c].type) for c in written)
+                    ).where(~exists(held))
+    new = (ignoring_insert(contacts, ("tenant_id", kind.value), "postgresql").from_select(written, values)
+           .returning(*mapped).cte("new_contact"))
+    identity = (ignoring_insert(identities, ("tenant_id", "kind", "value"), "postgresql")
+                .from_select(("tenant_id", "contact_id", "kind", "value", "created_at"),
+                             select(new.c.tenant_id, new.c.id, literal(kind.value, identities.c.kind.type),
+                                    new.c[kind.value], new.c.created_at))
+                .cte("new_identity"))
+    return select(Contact).from_statement(select(*(new.c[c.key] for c in mapped)).add_cte(identity))
+
+
 def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, value: str, name: str | None,
                        now: datetime) -> tuple[Contact, bool]:
     """The contact an inbound message's sender is, locked for the rest of the transaction, and whether this call
@@ -60,7 +83,7 @@ def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, val
 
     The lock serialises everything one customer sends (two messages processed at once cannot open two
     tickets) and orders triage against a merge of this contact: a message that raced a merge follows the
-    tombstone and lands on the surviving contact. Known senders cost one statement.
+    tombstone and lands on the surviving contact. Known senders cost one statement, new ones two on PostgreSQL.
     """
     column = getattr(Contact, kind.value)
     for _ in range(3):
@@ -70,6 +93,13 @@ def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, val
             if contact.erased_at is None:
                 return contact, False
             continue  # erased while we waited for its lock: its identities are gone, the sender is new again
+        if session.get_bind().dialect.name == "postgresql":
+            created = session.scalars(_first_contact(kind), {"tenant_id": tenant_id, "value": value, "name": name,
+                                                             "attributes": {}, "created_at": now}).one_or_none()
+            if created is not None:
+                return created, True
+            # Nothing written: a row without an identity holds the address (adopted below), or another first
+            # message of this sender won the insert (then found below, or by its identity next turn).
         # Rows written before identities existed, or by hand, have only the column: adopt them.
         contact_id = session.scalar(select(Contact.id).where(Contact.tenant_id == tenant_id, column == value,
                                                              Contact.merged_into_id.is_(None)))

@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Contact, InboxEvent, Message, Ticket
+from models import Contact, ContactIdentity, InboxEvent, Message, RealtimeEvent, Ticket
 from models.base import utcnow
 from models.infra.bus import RecordingBus
 from models.services import triage
@@ -97,6 +97,56 @@ def test_a_message_moves_its_tickets_clocks_and_a_copy_of_it_moves_nothing(
         assert (count(s, Message), ticket.last_customer_message_at, ticket.updated_at) == (2, later, later)
         marked = s.get(InboxEvent, next_id)
         assert marked is not None and (marked.processed_at, marked.attempts) == (later, 1)
+
+
+def test_a_new_senders_first_message_is_twelve_statements_at_most_and_its_events_keep_their_order(
+        sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any]) -> None:
+    # Contact and identity in one statement, the ticket written with its queue (no UPDATE after), and the
+    # transaction's real-time events in one INSERT at commit: still in the order they were emitted, and each
+    # with the id of its row, which is what a reconnecting console replays from.
+    store(sessions, text_delivery("wamid.first", sender="5511912345678"))
+    inbox_id = bus.tasks.pop()[1][0]
+    executed: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        executed.append(" ".join(statement.split()))
+
+    bind = sessions.kw["bind"]
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        with sessions() as s, s.begin():
+            assert triage.process_event(s, inbox_id, utcnow()) == "processed"
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    assert len(executed) <= 12, executed
+    assert [x for x in executed if x.startswith("UPDATE tickets")] == []
+    assert len([x for x in executed if x.startswith("INSERT INTO realtime_events")]) == 1
+    sent = [(name, envelope["id"]) for name, envelope, _room in bus.events]
+    with sessions() as s:
+        rows = [(e.name, e.id) for e in s.scalars(select(RealtimeEvent).order_by(RealtimeEvent.id))]
+        ticket = s.scalars(select(Ticket)).one()
+        contact = s.scalars(select(Contact)).one()
+        identities = s.scalars(select(ContactIdentity.value).where(ContactIdentity.contact_id == contact.id)).all()
+    assert [n for n, _i in rows] == ["ticket.created", "message.created"]
+    assert list(dict.fromkeys(sent)) == rows  # once per room on the bus, in the rows' order, with their ids
+    assert ticket.queue_id == tenants["channels"]["106540352242922"].default_queue_id
+    assert (contact.phone, identities) == ("5511912345678", ["5511912345678"])
+
+
+def test_a_sender_whose_contact_has_no_identity_is_adopted_not_duplicated(
+        sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any]) -> None:
+    # A contact written with only its phone column (before identities existed, or by hand): the one-statement
+    # path for new senders writes nothing, and the contact gets its identity and the ticket.
+    channel = tenants["channels"]["106540352242922"]
+    with sessions() as s, s.begin():
+        s.add(Contact(tenant_id=channel.tenant_id, phone="5511912345678", name="Antiga", attributes={}))
+    store(sessions, text_delivery("wamid.legacy", sender="5511912345678"))
+    drain(sessions, bus)
+    with sessions() as s:
+        contact = s.scalars(select(Contact)).one()
+        ticket = s.scalars(select(Ticket)).one()
+        identities = s.scalars(select(ContactIdentity.value).where(ContactIdentity.contact_id == contact.id)).all()
+    assert (contact.name, ticket.contact_id, identities) == ("Antiga", contact.id, ["5511912345678"])
 
 
 def test_concurrent_messages_of_a_new_contact_open_one_ticket(sessions: sessionmaker[Session], bus: RecordingBus,
