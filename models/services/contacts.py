@@ -8,11 +8,13 @@ contact it went into (models/services/merge.py).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, literal, or_, select
+from sqlalchemy import Table, Text, and_, bindparam, exists, literal, literal_column, or_, select
+from sqlalchemy import cast as cast_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +25,7 @@ from models.infra.db import ignoring_insert, insert_or_ignore, insert_or_ignore_
 from models.org import User
 from models.rules import contacts as rules
 from models.services import pagination
-from models.tickets import Contact, Ticket
+from models.tickets import OPEN_STATUSES, Contact, Ticket
 
 MAX_TOMBSTONE_HOPS = 32  # merges of merges; a longer chain means a cycle, which a merge never makes
 
@@ -53,6 +55,37 @@ def _by_identity() -> Any:
             .with_for_update(of=Contact, key_share=True).execution_options(populate_existing=True))
 
 
+def ticket_version() -> Any:
+    """The version PostgreSQL gives every row of `tickets` (xmin: the transaction that wrote it), as text: xid
+    has no comparison with a bound integer beyond int4, and a version compared later must survive the trip."""
+    return cast_(literal_column("tickets.xmin"), Text)
+
+
+@cache
+def _by_identity_with_ticket() -> Any:
+    """As `_by_identity`, with the contact's open ticket on a channel and its row version, read but not locked
+    (PostgreSQL cannot lock the nullable side of an outer join): a write to it must check the version."""
+    return (select(Contact, Ticket, ticket_version().label("ticket_version"))
+            .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+            .outerjoin(Ticket, and_(Ticket.contact_id == Contact.id, Ticket.channel_id == bindparam("channel_id"),
+                                    Ticket.status.in_(OPEN_STATUSES)))
+            .where(ContactIdentity.tenant_id == bindparam("tenant_id"), ContactIdentity.kind == bindparam("kind"),
+                   ContactIdentity.value == bindparam("value"))
+            .with_for_update(of=Contact, key_share=True).execution_options(populate_existing=True))
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent an inbound message: the contact (locked), whether this transaction created it, and, when asked
+    for, the contact's open ticket on the channel as read with it (`checked`: None there means none is open)."""
+
+    contact: Contact
+    created: bool
+    checked: bool = False
+    open_ticket: Ticket | None = None
+    ticket_version: str | None = None  # the version of open_ticket as read (ticket_version())
+
+
 @cache
 def _first_contact(kind: IdentityKind) -> Any:
     """A new sender's contact and its identity, in one statement (PostgreSQL): the INSERT into contacts is a CTE the
@@ -77,9 +110,10 @@ def _first_contact(kind: IdentityKind) -> Any:
 
 
 def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, value: str, name: str | None,
-                       now: datetime) -> tuple[Contact, bool]:
+                       now: datetime, open_on: int | None = None) -> Sender:
     """The contact an inbound message's sender is, locked for the rest of the transaction, and whether this call
-    created it (first contact: it has no tickets yet, which spares triage their lookups).
+    created it (first contact: it has no tickets yet, which spares triage their lookups). With `open_on` (a
+    channel id, PostgreSQL only) the same statement reads the contact's open ticket on that channel, unlocked.
 
     The lock serialises everything one customer sends (two messages processed at once cannot open two
     tickets) and orders triage against a merge of this contact: a message that raced a merge follows the
@@ -87,17 +121,17 @@ def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, val
     """
     column = getattr(Contact, kind.value)
     for _ in range(3):
-        contact = session.scalars(_by_identity(), {"tenant_id": tenant_id, "kind": kind, "value": value}).one_or_none()
-        if contact is not None:
-            contact = live(session, contact)
+        found = _known(session, tenant_id, kind, value, open_on)
+        if found is not None:
+            contact = live(session, found.contact)
             if contact.erased_at is None:
-                return contact, False
+                return found if contact is found.contact else Sender(contact, False)
             continue  # erased while we waited for its lock: its identities are gone, the sender is new again
         if session.get_bind().dialect.name == "postgresql":
             created = session.scalars(_first_contact(kind), {"tenant_id": tenant_id, "value": value, "name": name,
                                                              "attributes": {}, "created_at": now}).one_or_none()
             if created is not None:
-                return created, True
+                return Sender(created, True)
             # Nothing written: a row without an identity holds the address (adopted below), or another first
             # message of this sender won the insert (then found below, or by its identity next turn).
         # Rows written before identities existed, or by hand, have only the column: adopt them.
@@ -118,8 +152,17 @@ def contact_for_sender(session: Session, tenant_id: int, kind: IdentityKind, val
         insert_or_ignore(session, ContactIdentity, {"tenant_id": tenant_id, "contact_id": contact.id,
                                                     "kind": kind.value, "value": value, "created_at": now},
                          conflict=["tenant_id", "kind", "value"])
-        return contact, created
+        return Sender(contact, created)
     raise RuntimeError(f"no contact for {kind.value} after three tries")  # pragma: no cover - needs a pathology
+
+
+def _known(session: Session, tenant_id: int, kind: IdentityKind, value: str, open_on: int | None) -> Sender | None:
+    params: dict[str, Any] = {"tenant_id": tenant_id, "kind": kind, "value": value}
+    if open_on is None:
+        contact = session.scalars(_by_identity(), params).one_or_none()
+        return None if contact is None else Sender(contact, False)
+    row = session.execute(_by_identity_with_ticket(), {**params, "channel_id": open_on}).one_or_none()
+    return None if row is None else Sender(row.Contact, False, True, row.Ticket, row.ticket_version)
 
 
 def get_contact(session: Session, user: User, contact_id: int, lock: bool = False) -> Contact:

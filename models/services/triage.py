@@ -7,14 +7,14 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, exists, literal_column, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.contacts import IdentityKind
 from models.events import InboxEvent
 from models.infra import realtime, tasks
-from models.infra.db import ignoring_insert, insert_or_ignore_row
+from models.infra.db import RowChanged, ignoring_insert, insert_or_ignore_row
 from models.infra.metrics import MESSAGES_RECEIVED, TICKETS_CREATED, count
 from models.infra.outbox import enqueue
 from models.org import Channel, Queue, Tenant
@@ -83,16 +83,19 @@ def _event_with_channel() -> Any:
 
 @cache
 def _open_ticket() -> Any:
+    # populate_existing: read again after a version check failed, the session's copy is the stale one.
     return (select(Ticket).where(Ticket.contact_id == bindparam("contact_id"),
                                  Ticket.channel_id == bindparam("channel_id"), Ticket.status.in_(OPEN_STATUSES))
-            .with_for_update())
+            .with_for_update().execution_options(populate_existing=True))
 
 
-def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> tuple[Contact, bool]:
+def _contact_for(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime) -> contacts.Sender:
     kind, value = (IdentityKind.EMAIL, parsed.sender.lower()) if adapter_for(channel.kind).address == "email" else (
         IdentityKind.PHONE, normalize_phone(parsed.sender))
-    # Locked (contact row): serialises one customer's messages, and follows a merge to the surviving contact.
-    return contacts.contact_for_sender(session, channel.tenant_id, kind, value, parsed.sender_name, now)
+    # Locked (contact row): serialises one customer's messages, and follows a merge to the surviving contact. On
+    # PostgreSQL the open ticket comes in the same statement, with its version for the message's write to check.
+    open_on = channel.id if session.get_bind().dialect.name == "postgresql" else None
+    return contacts.contact_for_sender(session, channel.tenant_id, kind, value, parsed.sender_name, now, open_on)
 
 
 def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, now: datetime,
@@ -104,7 +107,8 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     inbox event the message came in, may be marked processed by the statement that stores the message.
     """
     config = TriageConfig.from_doc(channel.settings.get("triage"))
-    contact, first_contact = _contact_for(session, channel, parsed, now)
+    sender = _contact_for(session, channel, parsed, now)
+    contact, first_contact = sender.contact, sender.created
     if parsed.sender_name and not contact.name:
         contact.name = parsed.sender_name
     threaded = _threaded_ticket(session, channel, parsed)
@@ -112,13 +116,17 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
             answer := csat.take_answer(session, channel, contact, parsed, now)) is not None:
         return answer  # a rating of a resolved ticket (models.services.csat): recorded there, nothing reopens
     ticket, how, decision = (threaded, "open", None) if threaded else _ticket_for(
-        session, channel, contact, config, parsed, now, first_contact)
-    message = _store_message(session, ticket, {
-        "tenant_id": channel.tenant_id, "ticket_id": ticket.id, "channel_id": channel.id,
-        "direction": Direction.INBOUND.value, "kind": parsed.kind, "body": parsed.body, "payload": _payload(parsed),
-        "provider_message_id": parsed.provider_message_id, "status": DeliveryStatus.RECEIVED.value,
-        "created_at": now, "attempts": 0,
-    }, now, event)
+        session, channel, contact, config, parsed, now, first_contact, sender)
+    values = {"tenant_id": channel.tenant_id, "channel_id": channel.id, "direction": Direction.INBOUND.value,
+              "kind": parsed.kind, "body": parsed.body, "payload": _payload(parsed),
+              "provider_message_id": parsed.provider_message_id, "status": DeliveryStatus.RECEIVED.value,
+              "created_at": now, "attempts": 0}
+    held = sender.ticket_version if threaded is None and ticket is sender.open_ticket else None  # read unlocked
+    try:
+        message = _store_message(session, ticket, {**values, "ticket_id": ticket.id}, now, event, held)
+    except RowChanged:  # the ticket changed after it was read with the contact: read it again, locked this time
+        ticket, how, decision = _ticket_for(session, channel, contact, config, parsed, now, first_contact, None)
+        message = _store_message(session, ticket, {**values, "ticket_id": ticket.id}, now, event, None)
     if message is None:
         return None  # already stored by an earlier run: nothing else to do
     _link_reply(session, channel, message, parsed)
@@ -160,15 +168,19 @@ _MESSAGE_KEY = ("channel_id", "provider_message_id")
 
 
 def _store_message(session: Session, ticket: Ticket, values: dict[str, Any], now: datetime,
-                   event: InboxEvent | None) -> Message | None:
+                   event: InboxEvent | None, held: str | None) -> Message | None:
     """The customer's message, once (unique channel + provider id), and its ticket's clocks moved to `now`; None
     when an earlier run stored it (then the ticket is not touched either).
 
     On PostgreSQL one statement: the INSERT ... ON CONFLICT DO NOTHING RETURNING is a CTE that the ticket's UPDATE
     reads, so a duplicate updates nothing; `event` (already locked by this transaction) is marked processed by
     another CTE of it, duplicate or not. The session is told the values written, so neither the ticket nor the
-    event flushes an UPDATE of its own: a message on an open ticket is then 5 statements, not 6. SQLite keeps two
+    event flushes an UPDATE of its own: a message on an open ticket is then 4 statements. SQLite keeps two
     statements, and the event is marked by the caller.
+
+    `held`: the ticket was read unlocked, at this row version (contacts.ticket_version). The statement then locks
+    it only if it still is at that version and writes nothing otherwise (RowChanged): what was decided from the
+    row (that it is open, its queue, its agent) still holds when the message lands on it.
     """
     if session.get_bind().dialect.name != "postgresql":
         message = insert_or_ignore_row(session, Message, values, conflict=list(_MESSAGE_KEY))
@@ -177,7 +189,13 @@ def _store_message(session: Session, ticket: Ticket, values: dict[str, Any], now
         return message
     params = {f"new_{k}": v for k, v in values.items()}  # never a column's name: the UPDATE would SET it
     params.update(clock=now, inbox_id=event.id if event is not None else None)
-    message = session.scalars(_message_and_clocks(tuple(values)), params).one_or_none()
+    if held is None:
+        message = session.scalars(_message_and_clocks(tuple(values), False), params).one_or_none()
+    else:
+        row = session.execute(_message_and_clocks(tuple(values), True), {**params, "held_version": held}).first()
+        if row is None:
+            raise RowChanged(f"ticket {ticket.id}")
+        message = row[0]
     if event is not None:
         set_committed_value(event, "attempts", event.attempts + 1)
         set_committed_value(event, "processed_at", now)
@@ -188,19 +206,35 @@ def _store_message(session: Session, ticket: Ticket, values: dict[str, Any], now
 
 
 @cache
-def _message_and_clocks(columns: tuple[str, ...]) -> Any:
+def _message_and_clocks(columns: tuple[str, ...], guarded: bool) -> Any:
     messages, tickets = cast(Table, Message.__table__), cast(Table, Ticket.__table__)
     inbox = cast(Table, InboxEvent.__table__)
     mapped = tuple(Message.__mapper__.columns)  # not messages.search_vector: generated, PostgreSQL's own
-    new = (ignoring_insert(messages, _MESSAGE_KEY, "postgresql")
-           .values({c: bindparam(f"new_{c}", type_=messages.c[c].type) for c in columns})
-           .returning(*mapped).cte("new_message"))
+    values = {c: bindparam(f"new_{c}", type_=messages.c[c].type) for c in columns}
+    insert = ignoring_insert(messages, _MESSAGE_KEY, "postgresql")
+    if not guarded:
+        new = insert.values(values).returning(*mapped).cte("new_message")
+        processed_where = inbox.c.id == bindparam("inbox_id")
+    else:
+        # The ticket, locked, if it is still at the version read: no row, nothing written (not even the mark).
+        held = (select(tickets.c.id).where(tickets.c.id == bindparam("new_ticket_id"),
+                                           contacts.ticket_version() == bindparam("held_version"))
+                .with_for_update().cte("held"))
+        new = (insert.from_select(columns, select(*values.values()).select_from(held))
+               .returning(*mapped).cte("new_message"))
+        processed_where = and_(inbox.c.id == bindparam("inbox_id"), exists(select(held.c.id)))
     clocks = (update(tickets).where(tickets.c.id.in_(select(new.c.ticket_id)))
               .values(updated_at=bindparam("clock"), last_customer_message_at=bindparam("clock")).cte("clocks"))
     # Unreferenced, as data-modifying CTEs may be: PostgreSQL runs it whether or not the message was new.
-    processed = (update(inbox).where(inbox.c.id == bindparam("inbox_id"))
+    processed = (update(inbox).where(processed_where)
                  .values(processed_at=bindparam("clock"), attempts=inbox.c.attempts + 1).cte("processed"))
-    return select(Message).from_statement(select(*(new.c[c.key] for c in mapped)).add_cte(clocks, processed))
+    if not guarded:
+        return select(Message).from_statement(select(*(new.c[c.key] for c in mapped)).add_cte(clocks, processed))
+    # One row when the ticket held: the message's columns (NULL for a copy stored before: Message is then None)
+    # and the ticket's id; no row when it did not.
+    return (select(Message, literal_column("held_id")).from_statement(
+        select(*(new.c[c.key] for c in mapped), held.c.id.label("held_id")).select_from(held)
+        .outerjoin(new, true()).add_cte(clocks, processed)))
 
 
 def _link_reply(session: Session, channel: Channel, message: Message, parsed: ParsedMessage) -> None:
@@ -231,13 +265,17 @@ def _threaded_ticket(session: Session, channel: Channel, parsed: ParsedMessage) 
 
 
 def _ticket_for(session: Session, channel: Channel, contact: Contact, config: TriageConfig, parsed: ParsedMessage,
-                now: datetime, first_contact: bool) -> tuple[Ticket, str, Decision | None]:
+                now: datetime, first_contact: bool, sender: contacts.Sender | None
+                ) -> tuple[Ticket, str, Decision | None]:
     """The contact's open ticket on the channel, one resolved within the reopen window (reopened), or a new one,
-    with the bot's decision for a new one. A contact this transaction created has no tickets: nothing to look up.
+    with the bot's decision for a new one. A contact this transaction created has no tickets: nothing to look up;
+    `sender` may have read the open ticket already (unlocked: the message's write checks its version).
     """
-    # Locked now (under the contact's lock), so the SLA bookkeeping later needs no second read of the row.
-    ticket = None if first_contact else session.scalars(
-        _open_ticket(), {"contact_id": contact.id, "channel_id": channel.id}).one_or_none()
+    if sender is not None and sender.checked:
+        ticket = sender.open_ticket
+    else:  # locked now (under the contact's lock), so the SLA bookkeeping later needs no second read of the row
+        ticket = None if first_contact else session.scalars(
+            _open_ticket(), {"contact_id": contact.id, "channel_id": channel.id}).one_or_none()
     if ticket is not None:
         return ticket, "open", None
     if config.reopen_window_seconds > 0 and not first_contact:

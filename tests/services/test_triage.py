@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Contact, ContactIdentity, InboxEvent, Message, RealtimeEvent, Ticket
+from models import Contact, ContactIdentity, InboxEvent, Message, RealtimeEvent, Ticket, User
 from models.base import utcnow
 from models.infra.bus import RecordingBus
-from models.services import triage
+from models.services import tickets, triage
 from models.tickets import DeliveryStatus, Direction, TicketStatus
 from tests.fakes.whatsapp import status_delivery, text_delivery
 from tests.services.helpers import drain, store
@@ -131,6 +131,56 @@ def test_a_new_senders_first_message_is_twelve_statements_at_most_and_its_events
     assert list(dict.fromkeys(sent)) == rows  # once per room on the bus, in the rows' order, with their ids
     assert ticket.queue_id == tenants["channels"]["106540352242922"].default_queue_id
     assert (contact.phone, identities) == ("5511912345678", ["5511912345678"])
+
+
+@pytest.mark.commits
+@pytest.mark.parametrize("change", ["resolved", "prioritised"])
+def test_a_ticket_an_agent_changes_while_triage_works_gets_the_message_once_and_never_when_resolved(
+        sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any], change: str) -> None:
+    # Triage reads the open ticket with the contact, without locking it, and the message's statement checks the
+    # ticket's row version. A supervisor's change committed in between (here: right after that read) makes it
+    # write nothing and read the ticket again, locked: a resolved ticket gets no message (a new ticket does),
+    # a changed one gets it once.
+    store(sessions, text_delivery("wamid.1"))
+    drain(sessions, bus)
+    with sessions() as s:
+        first = s.scalars(select(Ticket)).one().id
+    store(sessions, text_delivery("wamid.2", body="ainda aí?"))
+    inbox_id = bus.tasks.pop()[1][0]
+    carla = tenants["users"]["carla"]
+    fired: list[str] = []
+
+    def meanwhile(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not fired and statement.startswith("SELECT contacts.") and "LEFT OUTER JOIN tickets" in statement:
+            fired.append(statement)
+            with sessions() as other, other.begin():
+                actor = other.get_one(User, carla.id)
+                if change == "resolved":
+                    tickets.resolve(other, actor, first, utcnow())
+                else:
+                    tickets.set_priority(other, actor, first, 2, utcnow())
+
+    bind = sessions.kw["bind"]
+    event.listen(bind, "after_cursor_execute", meanwhile)
+    try:
+        with sessions() as s, s.begin():
+            assert triage.process_event(s, inbox_id, utcnow()) == "processed"
+    finally:
+        event.remove(bind, "after_cursor_execute", meanwhile)
+    assert fired
+    with sessions() as s:
+        stored = s.scalars(select(Message).where(Message.provider_message_id == "wamid.2")).all()
+        assert len(stored) == 1
+        ticket = s.get_one(Ticket, stored[0].ticket_id)
+        old = s.get_one(Ticket, first)
+        event_row = s.get_one(InboxEvent, inbox_id)
+    assert ticket.status != TicketStatus.RESOLVED and event_row.attempts == 1
+    if change == "resolved":
+        assert (ticket.id != first, old.status, old.last_customer_message_at < ticket.created_at) == (
+            True, TicketStatus.RESOLVED, True)
+    else:
+        assert (ticket.id, ticket.priority, ticket.last_customer_message_at) == (
+            first, 2, stored[0].created_at)
 
 
 def test_a_sender_whose_contact_has_no_identity_is_adopted_not_duplicated(
