@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -190,7 +191,12 @@ def wait_for_outbox_markers() -> None:
     none marks a row of the next test."""
     for thread in threading.enumerate():
         if thread.name == "outbox-marks":
-            thread.join(timeout=5)
+            for _ in range(1000):
+                try:
+                    thread.join(timeout=5)
+                    break
+                except RuntimeError:  # enumerate() lists a thread still starting, which join() refuses
+                    time.sleep(0.001)
 
 
 _THREADED = {"threading", "multiprocessing", "concurrent", "subprocess"}
