@@ -90,7 +90,8 @@ def _fill(session: Session, queue_id: int, now: datetime, skip_locked: bool) -> 
         chosen = choose_agent(candidates.values(), queue.strategy.value, ticket.required_skills)
         if chosen is None:
             continue  # maybe a later ticket needs other skills
-        _assign(session, ticket, chosen.agent_id, now, actor_id=None, reason="auto")
+        _assign(session, ticket, chosen.agent_id, now, actor_id=None, reason="auto",
+                filled=chosen.open_tickets + 1 >= chosen.capacity)
         # Distinct stamps within one batch keep the rotation order (equal stamps would tie on agent id).
         stamp = stamps[chosen.agent_id] = now + timedelta(microseconds=len(done))
         candidates[chosen.agent_id] = Candidate(chosen.agent_id, chosen.open_tickets + 1, chosen.capacity, stamp,
@@ -135,7 +136,7 @@ def queues_of(session: Session, agent_id: int) -> list[int]:
 
 
 def _assign(session: Session, ticket: Ticket, agent_id: int, now: datetime, actor_id: int | None,
-            reason: str) -> None:
+            reason: str, filled: bool) -> None:
     waited_since = ticket.updated_at if ticket.assigned_at else ticket.created_at  # requeued: since the requeue
     observe(session, ASSIGNMENT_SECONDS, max(0.0, (now - waited_since).total_seconds()), tenant=ticket.tenant_id)
     ticket.agent_id = agent_id
@@ -145,7 +146,8 @@ def _assign(session: Session, ticket: Ticket, agent_id: int, now: datetime, acto
     session.add(AuditEntry(tenant_id=ticket.tenant_id, actor_id=actor_id, action="ticket.assigned",
                            entity="ticket", entity_id=ticket.id, data={"agent_id": agent_id, "reason": reason},
                            created_at=now))
-    availability_of(session).invalidate_after_commit(session, queues_of(session, agent_id))  # load changed
+    if filled:  # the agent had room and now has none: their queues' "anyone with room?" may turn to no
+        availability_of(session).invalidate_after_commit(session, queues_of(session, agent_id))
     contact = session.get(Contact, ticket.contact_id)
     rooms = [*ticket_audience(ticket)]
     if ticket.queue_id is not None:

@@ -60,3 +60,31 @@ def test_redis_down_falls_back_to_the_database(sessions: sessionmaker[Session], 
     with sessions() as s:
         queue_id = tenants["channels"]["106540352242922"].default_queue_id
         assert assignment._room_exists(s, queue_id) is False  # everyone offline
+
+
+def test_only_the_assignment_that_fills_an_agent_invalidates_their_queues(engine: Any, redis_url: str,
+                                                                          tenants: dict[str, Any]) -> None:
+    # "Has anyone in this queue room?" stays yes while the agent who took a ticket still has room, so that
+    # assignment leaves the cache alone (no lookup of the agent's queues, no Redis write); the one that fills
+    # the agent bumps the generation, and the next ticket waits without the queue's lock being taken.
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    bus = RecordingBus()
+    cached = make_session_factory(engine, bus, Availability(client))
+    queue_id = tenants["channels"]["106540352242922"].default_queue_id
+    ana_id = tenants["users"]["ana"].id  # room for 2 tickets
+    with cached() as s, s.begin():
+        set_status(s, s.get_one(User, ana_id), AgentStatus.ONLINE, utcnow())
+    generation = int(client.get(f"atendimento:avail:gen:{queue_id}") or 0)
+    store(cached, text_delivery("wamid.fill1", sender="5511900000001"))
+    drain(cached, bus)
+    assert int(client.get(f"atendimento:avail:gen:{queue_id}") or 0) == generation  # 1 of 2: still room
+    store(cached, text_delivery("wamid.fill2", sender="5511900000002"))
+    drain(cached, bus)
+    assert int(client.get(f"atendimento:avail:gen:{queue_id}") or 0) == generation + 1  # 2 of 2: full
+    store(cached, text_delivery("wamid.fill3", sender="5511900000003"))
+    drain(cached, bus)
+    with cached() as s:
+        owners = [t.agent_id for t in s.scalars(select(Ticket).order_by(Ticket.id))]
+    assert owners == [ana_id, ana_id, None]
+    assert client.get(f"atendimento:avail:{queue_id}:{generation + 1}") == b"0"
