@@ -77,11 +77,9 @@ def _fill(session: Session, queue_id: int, now: datetime, skip_locked: bool) -> 
     members = session.execute(_online_members(), {"queue_id": queue.id}).all()
     if not members:
         return []
-    load = dict(session.execute(
-        select(Ticket.agent_id, func.count())
-        .where(Ticket.agent_id.in_([m.id for m in members]), Ticket.status.in_(ASSIGNED_STATUSES))
-        .group_by(Ticket.agent_id)
-    ).tuples().all())
+    # Counted after the members' locks, in a statement of its own: its snapshot includes the tickets another
+    # assigner gave them before releasing those locks (a column of the locking read would not).
+    load = dict(session.execute(_members_load(), {"queue_id": queue.id}).tuples().all())
     candidates = {m.id: Candidate(m.id, load.get(m.id, 0), m.max_tickets, m.last_assigned_at, frozenset(m.skills))
                   for m in members}
     done: list[tuple[int, int]] = []
@@ -111,6 +109,17 @@ def _online_members() -> Any:
                    users.c.active.is_(True))
             .order_by(users.c.id)
             .with_for_update(of=users, key_share=True))
+
+
+@cache
+def _members_load() -> Any:
+    """Open tickets per member of the queue: one statement whatever the number of members (an IN list of the
+    online ones was compiled afresh for every assignment)."""
+    tickets, members = cast(Table, Ticket.__table__), cast(Table, QueueMember.__table__)
+    return (select(tickets.c.agent_id, func.count())
+            .join(members, members.c.user_id == tickets.c.agent_id)
+            .where(members.c.queue_id == bindparam("queue_id"), tickets.c.status.in_(ASSIGNED_STATUSES))
+            .group_by(tickets.c.agent_id))
 
 
 @cache
