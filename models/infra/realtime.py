@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, event, insert
+from sqlalchemy import Table, bindparam, event, func, insert, literal_column, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from models.base import utcnow
@@ -51,6 +52,40 @@ def emit(session: Session, tenant_id: int, name: str, data: dict[str, Any], room
     envelope: dict[str, Any] = {"id": None, "name": name, "at": at.isoformat(), "data": data}
     row = {"tenant_id": tenant_id, "name": name, "rooms": targets, "data": data, "created_at": at}
     session.info.setdefault(_PENDING, []).append((row, envelope))
+    _send_after_commit(session, name, envelope, targets)
+
+
+def row_params(tenant_id: int, name: str, data: dict[str, Any], rooms: list[str], at: datetime) -> dict[str, Any]:
+    """The parameters of `insert_from`: an event whose row another statement writes."""
+    return {"rt_tenant_id": tenant_id, "rt_name": name, "rt_rooms": sorted(set(rooms)), "rt_data": data,
+            "rt_created_at": at}
+
+
+def insert_from(source: Any) -> Any:
+    """`INSERT INTO realtime_events ... SELECT ... FROM source RETURNING id` (PostgreSQL), for a CTE of a statement
+    that writes the row the event is about: one event per row of `source` (none for a copy stored before), its
+    data the `rt_data` document with `id` set to the row's id, since the id is not known before the statement."""
+    data = func.jsonb_set(bindparam("rt_data", type_=_TABLE.c.data.type), literal_column("'{id}'"),
+                          func.to_jsonb(source.c.id))
+    values = select(bindparam("rt_tenant_id", type_=_TABLE.c.tenant_id.type), bindparam("rt_name"),
+                    bindparam("rt_rooms", type_=_TABLE.c.rooms.type), data,
+                    bindparam("rt_created_at", type_=_TABLE.c.created_at.type)).select_from(source)
+    return (insert(_TABLE).from_select(("tenant_id", "name", "rooms", "data", "created_at"), values)
+            .returning(_TABLE.c.id))
+
+
+def written(session: Session, tenant_id: int, name: str, data: dict[str, Any], rooms: list[str], at: datetime,
+            event_id: int) -> None:
+    """An event whose row the caller's statement wrote (`insert_from`, `row_params`): what `emit` does after."""
+    targets = sorted(set(rooms))
+    envelope = {"id": event_id, "name": name, "at": at.isoformat(), "data": data}
+    fan_out = session.info.get("webhooks")
+    if fan_out is not None:
+        fan_out(session, tenant_id, name, data, event_id, at)
+    _send_after_commit(session, name, envelope, targets)
+
+
+def _send_after_commit(session: Session, name: str, envelope: dict[str, Any], targets: list[str]) -> None:
     bus = bus_of(session)
 
     def send() -> None:  # one message on the queue for all rooms; a client in several rooms gets it once

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, literal_column, select, true, update
+from sqlalchemy import Table, and_, bindparam, exists, literal_column, null, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -122,11 +122,22 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
               "provider_message_id": parsed.provider_message_id, "status": DeliveryStatus.RECEIVED.value,
               "created_at": now, "attempts": 0}
     held = sender.ticket_version if threaded is None and ticket is sender.open_ticket else None  # read unlocked
+    # The plain case, a message on a queued or assigned ticket quoting nothing and carrying no media: its
+    # `message.created` is the transaction's first event and its view is known now, so the message's own
+    # statement writes the event's row too (a copy of a stored message then writes none).
+    announce = None
+    if (how == "open" and ticket.queue_id is not None and ticket.status != TicketStatus.PENDING
+            and not parsed.reply_to and not parsed.media):
+        view = message_view(Message(**{**values, "direction": Direction.INBOUND, "status": DeliveryStatus.RECEIVED,
+                                       "ticket_id": ticket.id}))
+        announce = realtime.row_params(channel.tenant_id, "message.created", view, ticket_audience(ticket), now)
     try:
-        message = _store_message(session, ticket, {**values, "ticket_id": ticket.id}, now, event, held)
+        message, event_id = _store_message(session, ticket, {**values, "ticket_id": ticket.id}, now, event, held,
+                                           announce)
     except RowChanged:  # the ticket changed after it was read with the contact: read it again, locked this time
         ticket, how, decision = _ticket_for(session, channel, contact, config, parsed, now, first_contact, None)
-        message = _store_message(session, ticket, {**values, "ticket_id": ticket.id}, now, event, None)
+        message, event_id = _store_message(session, ticket, {**values, "ticket_id": ticket.id}, now, event, None,
+                                           None)
     if message is None:
         return None  # already stored by an earlier run: nothing else to do
     _link_reply(session, channel, message, parsed)
@@ -154,7 +165,11 @@ def receive_message(session: Session, channel: Channel, parsed: ParsedMessage, n
     if how != "open" or decision is not None:
         realtime.emit(session, channel.tenant_id, "ticket.created" if how == "new" else "ticket.updated",
                       ticket_summary(ticket, contact), ticket_audience(ticket))
-    realtime.emit(session, channel.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
+    if announce is not None and event_id is not None:  # written with the message: its id is the row's
+        realtime.written(session, channel.tenant_id, "message.created", {**announce["rt_data"], "id": message.id},
+                         ticket_audience(ticket), now, event_id)
+    else:
+        realtime.emit(session, channel.tenant_id, "message.created", message_view(message), ticket_audience(ticket))
     if names := keyword_labels(config, parsed.body):  # keyword rules may label the ticket (models.services.labels)
         labels.add_by_triage(session, ticket, names, now)
     for text in decision.replies if decision else ():
@@ -168,7 +183,8 @@ _MESSAGE_KEY = ("channel_id", "provider_message_id")
 
 
 def _store_message(session: Session, ticket: Ticket, values: dict[str, Any], now: datetime,
-                   event: InboxEvent | None, held: str | None) -> Message | None:
+                   event: InboxEvent | None, held: str | None,
+                   announce: dict[str, Any] | None) -> tuple[Message | None, int | None]:
     """The customer's message, once (unique channel + provider id), and its ticket's clocks moved to `now`; None
     when an earlier run stored it (then the ticket is not touched either).
 
@@ -181,32 +197,33 @@ def _store_message(session: Session, ticket: Ticket, values: dict[str, Any], now
     `held`: the ticket was read unlocked, at this row version (contacts.ticket_version). The statement then locks
     it only if it still is at that version and writes nothing otherwise (RowChanged): what was decided from the
     row (that it is open, its queue, its agent) still holds when the message lands on it.
+
+    `announce` (realtime.row_params): the statement also writes that event's row for the new message; the
+    second value returned is its id (None when nothing was announced or the message was a copy).
     """
     if session.get_bind().dialect.name != "postgresql":
         message = insert_or_ignore_row(session, Message, values, conflict=list(_MESSAGE_KEY))
         if message is not None:
             ticket.last_customer_message_at = ticket.updated_at = now
-        return message
+        return message, None
     params = {f"new_{k}": v for k, v in values.items()}  # never a column's name: the UPDATE would SET it
-    params.update(clock=now, inbox_id=event.id if event is not None else None)
-    if held is None:
-        message = session.scalars(_message_and_clocks(tuple(values), False), params).one_or_none()
-    else:
-        row = session.execute(_message_and_clocks(tuple(values), True), {**params, "held_version": held}).first()
-        if row is None:
-            raise RowChanged(f"ticket {ticket.id}")
-        message = row[0]
+    params.update(clock=now, inbox_id=event.id if event is not None else None, held_version=held, **(announce or {}))
+    row = session.execute(_message_and_clocks(tuple(values), held is not None, announce is not None), params).first()
+    if row is None and held is not None:
+        raise RowChanged(f"ticket {ticket.id}")
+    message, event_id = (row[0], row[2]) if row is not None else (None, None)
     if event is not None:
         set_committed_value(event, "attempts", event.attempts + 1)
         set_committed_value(event, "processed_at", now)
     if message is not None:
         set_committed_value(ticket, "last_customer_message_at", now)
         set_committed_value(ticket, "updated_at", now)
-    return message
+    return message, event_id
 
 
 @cache
-def _message_and_clocks(columns: tuple[str, ...], guarded: bool) -> Any:
+def _message_and_clocks(columns: tuple[str, ...], guarded: bool, announced: bool) -> Any:
+    """The message statement: rows of (Message or None, the held ticket's id, the announced event's id)."""
     messages, tickets = cast(Table, Message.__table__), cast(Table, Ticket.__table__)
     inbox = cast(Table, InboxEvent.__table__)
     mapped = tuple(Message.__mapper__.columns)  # not messages.search_vector: generated, PostgreSQL's own
@@ -228,13 +245,19 @@ def _message_and_clocks(columns: tuple[str, ...], guarded: bool) -> Any:
     # Unreferenced, as data-modifying CTEs may be: PostgreSQL runs it whether or not the message was new.
     processed = (update(inbox).where(processed_where)
                  .values(processed_at=bindparam("clock"), attempts=inbox.c.attempts + 1).cte("processed"))
-    if not guarded:
-        return select(Message).from_statement(select(*(new.c[c.key] for c in mapped)).add_cte(clocks, processed))
-    # One row when the ticket held: the message's columns (NULL for a copy stored before: Message is then None)
-    # and the ticket's id; no row when it did not.
-    return (select(Message, literal_column("held_id")).from_statement(
-        select(*(new.c[c.key] for c in mapped), held.c.id.label("held_id")).select_from(held)
-        .outerjoin(new, true()).add_cte(clocks, processed)))
+    ctes = [clocks, processed]
+    event_id: Any = null()
+    if announced:
+        announcement = realtime.insert_from(new).cte("announced")
+        ctes.append(announcement)
+        event_id = select(announcement.c.id).scalar_subquery()
+    columns_out = (*(new.c[c.key] for c in mapped), (held.c.id if guarded else null()).label("held_id"),
+                   event_id.label("event_id"))
+    # Unguarded: a row for a new message, none for a copy. Guarded: one row when the ticket held, the message's
+    # columns NULL for a copy (a single-entity load would drop that row, hence the other columns), none when not.
+    body = select(*columns_out).select_from(held).outerjoin(new, true()) if guarded else select(*columns_out)
+    return (select(Message, literal_column("held_id"), literal_column("event_id"))
+            .from_statement(body.add_cte(*ctes)))
 
 
 def _link_reply(session: Session, channel: Channel, message: Message, parsed: ParsedMessage) -> None:

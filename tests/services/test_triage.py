@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ from models import Contact, ContactIdentity, InboxEvent, Message, RealtimeEvent,
 from models.base import utcnow
 from models.infra.bus import RecordingBus
 from models.services import tickets, triage
+from models.services.payloads import message_view
 from models.tickets import DeliveryStatus, Direction, TicketStatus
 from tests.fakes.whatsapp import status_delivery, text_delivery
 from tests.services.helpers import drain, store
@@ -21,6 +24,22 @@ from tests.services.helpers import drain, store
 
 def count(s: Session, model: Any) -> int:
     return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+@contextmanager
+def statements_run(sessions: sessionmaker[Session]) -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block, whitespace folded."""
+    executed: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        executed.append(" ".join(statement.split()))
+
+    bind = sessions.kw["bind"]
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        yield executed
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
 
 
 def test_a_message_opens_a_ticket_in_the_channel_queue(sessions: sessionmaker[Session], bus: RecordingBus,
@@ -106,18 +125,8 @@ def test_a_new_senders_first_message_is_twelve_statements_at_most_and_its_events
     # with the id of its row, which is what a reconnecting console replays from.
     store(sessions, text_delivery("wamid.first", sender="5511912345678"))
     inbox_id = bus.tasks.pop()[1][0]
-    executed: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        executed.append(" ".join(statement.split()))
-
-    bind = sessions.kw["bind"]
-    event.listen(bind, "before_cursor_execute", seen)
-    try:
-        with sessions() as s, s.begin():
-            assert triage.process_event(s, inbox_id, utcnow()) == "processed"
-    finally:
-        event.remove(bind, "before_cursor_execute", seen)
+    with statements_run(sessions) as executed, sessions() as s, s.begin():
+        assert triage.process_event(s, inbox_id, utcnow()) == "processed"
     assert len(executed) <= 12, executed
     assert [x for x in executed if x.startswith("UPDATE tickets")] == []
     assert len([x for x in executed if x.startswith("INSERT INTO realtime_events")]) == 1
@@ -131,6 +140,40 @@ def test_a_new_senders_first_message_is_twelve_statements_at_most_and_its_events
     assert list(dict.fromkeys(sent)) == rows  # once per room on the bus, in the rows' order, with their ids
     assert ticket.queue_id == tenants["channels"]["106540352242922"].default_queue_id
     assert (contact.phone, identities) == ("5511912345678", ["5511912345678"])
+
+
+def test_a_message_on_an_open_ticket_is_three_statements_and_its_event_row_is_what_agents_got(
+        sessions: sessionmaker[Session], bus: RecordingBus, tenants: dict[str, Any]) -> None:
+    # The event, the contact with its open ticket, and the message's statement, which also writes the
+    # `message.created` row: what a reconnecting console replays is exactly what the live one was sent, and a
+    # copy of the message under another event id writes no event at all.
+    store(sessions, text_delivery("wamid.1"))
+    drain(sessions, bus)
+    store(sessions, text_delivery("wamid.2", body="mais uma coisa"))
+    inbox_id = bus.tasks.pop()[1][0]
+    bus.events.clear()
+    with statements_run(sessions) as executed, sessions() as s, s.begin():
+        assert triage.process_event(s, inbox_id, utcnow()) == "processed"
+    assert len(executed) == 3, executed
+    assert {name for name, _envelope, _room in bus.events} == {"message.created"}
+    envelope, rooms = bus.events[0][1], sorted({room for _name, _envelope, room in bus.events})
+    with sessions() as s:
+        row = s.get_one(RealtimeEvent, envelope["id"])
+        message = s.scalars(select(Message).where(Message.provider_message_id == "wamid.2")).one()
+        assert (row.name, row.rooms, row.data) == ("message.created", rooms, envelope["data"])
+        assert envelope["data"] == message_view(message)
+        first = s.scalars(select(InboxEvent).where(InboxEvent.event_id == "wamid.2")).one()
+        copy = InboxEvent(tenant_id=first.tenant_id, channel_id=first.channel_id, provider=first.provider,
+                          event_id="copy-of-wamid.2", kind=first.kind, payload=first.payload,
+                          received_at=utcnow(), attempts=0)
+        s.add(copy)
+        s.commit()
+        copy_id, events_before = copy.id, count(s, RealtimeEvent)
+    bus.events.clear()
+    with sessions() as s, s.begin():
+        assert triage.process_event(s, copy_id, utcnow()) == "processed"
+    with sessions() as s:
+        assert (count(s, Message), count(s, RealtimeEvent), bus.events) == (2, events_before, [])
 
 
 @pytest.mark.commits
