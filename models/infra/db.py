@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Table, create_engine, event, select
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.infra import prepared
 from models.infra.bus import Bus
 from models.infra.config import Settings
 
@@ -58,6 +59,7 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine, settings.db_ping_idle_seconds)
+    prepared.attach(engine)
     return engine
 
 

@@ -24,6 +24,7 @@ from models.base import utcnow
 from models.events import OutboxTask
 from models.infra.bus import bus_of
 from models.infra.db import RowChanged, Still, after_commit, ignoring_insert, insert_or_ignore
+from models.infra.prepared import prepared
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def _insert_and_enqueue(table: Table, conflict: tuple[str, ...], columns: tuple[
     new_row = (ignoring_insert(table, conflict, "postgresql")
                .values({c: bindparam(f"row_{c}", type_=table.c[c].type) for c in columns})
                .returning(table.c.id, table.c.tenant_id).cte("new_row"))
-    return _enqueue_new_row(new_row)
+    return prepared(_enqueue_new_row(new_row))
 
 
 @lru_cache(maxsize=16)
@@ -116,7 +117,7 @@ def _insert_and_enqueue_if(table: Table, conflict: tuple[str, ...], columns: tup
                             .select_from(held))
                .returning(table.c.id, table.c.tenant_id).cte("new_row"))
     task = _enqueue_new_row(new_row).cte("task")
-    return select(held.c.ok, task.c.id, task.c.args).select_from(held.outerjoin(task, true()))
+    return prepared(select(held.c.ok, task.c.id, task.c.args).select_from(held.outerjoin(task, true())))
 
 
 def _traced(headers: dict[str, Any] | None) -> dict[str, Any]:
