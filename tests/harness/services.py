@@ -49,7 +49,10 @@ class PrivateRedis:
 
 
 class PrivatePostgres:
-    """A throwaway PostgreSQL 15 cluster in a temp dir, run as the `postgres` user, trust auth, on a free port."""
+    """A throwaway PostgreSQL 15 cluster in a temp dir, run as the `postgres` user, trust auth, on a free port.
+
+    ATD_PG_OPTIONS adds server options, e.g. `-c shared_preload_libraries=pg_stat_statements
+    -c pg_stat_statements.track_planning=on` to see where a campaign's database time goes."""
 
     def __init__(self, logdir: Path, port: int | None = None, max_connections: int = 400) -> None:
         self.port = port or free_port()
@@ -62,7 +65,7 @@ class PrivatePostgres:
         self._as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                            "-E", "UTF8", "--no-sync"])
         self.options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                        f"-c max_connections={max_connections}")
+                        f"-c max_connections={max_connections} {os.environ.get('ATD_PG_OPTIONS', '')}").strip()
         self.start()
 
     def _as_postgres(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[bytes]:
