@@ -1,7 +1,7 @@
 """Server-side prepared statements for the statements every message runs (PostgreSQL).
 
 psycopg2 sends each statement as text, so PostgreSQL parses and plans it again on every execution. For the few
-statements on the message path that planning cost more than running them (pg_stat_statements with
+statements on the message path, planning cost more than running them (pg_stat_statements with
 `track_planning` during `ops.bench.triage_cost`: the contact with its open ticket planned in 0.37 ms and ran in
 0.14; the inbox event with its channel 0.26 and 0.07). A statement marked with `prepared()` is sent once per
 connection as `PREPARE` and from then on as `EXECUTE name (values)`: PostgreSQL keeps its plan (a generic one
@@ -12,10 +12,11 @@ command tag (`UPDATE 1`, the row counts SQLAlchemy reads) are those of the prepa
 the same SQLSTATE. A parameter is declared with its SQLAlchemy type, or left for PostgreSQL to infer when the
 statement gives none (`text()` without typed binds).
 
-Two things to know when running it. A prepared statement lives as long as its connection, so each pooled
-connection holds a plan for each marked statement (a handful, a few kilobytes each). And a pooler in transaction
-mode (PgBouncer's `pool_mode = transaction`) would hand the connection's prepared statements to other clients: put
-the API and workers on a session-mode pool, or straight on PostgreSQL, as the compose file does.
+Three things to know when running it. A prepared statement lives as long as its connection, so each pooled
+connection holds a plan for each marked statement (a handful, a few kilobytes each). A migration that changes a
+column one of them returns fails it once in each process, whose pool then replaces its connections. And a pooler
+in transaction mode (PgBouncer's `pool_mode = transaction`) would hand the connection's prepared statements to
+other clients: put the API and workers on a session-mode pool, or straight on PostgreSQL, as the compose file does.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import CompileError
+from sqlalchemy.exc import CompileError, OperationalError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.types import NullType
 
@@ -76,6 +77,18 @@ def attach(engine: Engine) -> None:
             done.add(plan.name)
         cursor.execute(plan.execute, parameters)
         return True
+
+    @event.listens_for(engine, "handle_error")
+    def _stale(context: Any) -> OperationalError | None:
+        # A migration changed a column a prepared statement returns: PostgreSQL refuses that statement on this
+        # connection for as long as it lives. Treated as a lost connection (the error callers already answer
+        # with a 503 or a task retry), the pool replaces every connection it handed out before, and the new
+        # ones prepare the statement again.
+        if "cached plan must not change result type" not in str(context.original_exception):
+            return None
+        context.is_disconnect = True
+        return OperationalError(context.statement, context.parameters, context.original_exception,
+                                connection_invalidated=True)
 
 
 def _plan(statement: str, context: Any) -> _Plan:

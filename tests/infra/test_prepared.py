@@ -66,3 +66,24 @@ def test_row_counts_and_errors_are_the_statements_own(database_url: str) -> None
             conn.execute(add, {"id": 1})  # a duplicate key is still the IntegrityError callers catch
         assert conn.execute(text("SELECT sum(seen) FROM prepared_probe")).scalar_one() == 5
     pooled.dispose()
+
+
+def test_a_migration_that_changes_a_returned_column_costs_one_failed_call(database_url: str, engine: Any) -> None:
+    pooled = _engine(database_url)
+    with engine.begin() as admin:
+        admin.execute(text("CREATE TABLE prepared_probe_migrated (id integer PRIMARY KEY, seen integer)"))
+        admin.execute(text("INSERT INTO prepared_probe_migrated VALUES (1, 7)"))
+    read = prepared(text("SELECT id, seen FROM prepared_probe_migrated WHERE id = :id"))
+    try:
+        with pooled.connect() as conn:
+            assert conn.execute(read, {"id": 1}).one().seen == 7
+        with engine.begin() as admin:
+            admin.execute(text("ALTER TABLE prepared_probe_migrated ALTER COLUMN seen TYPE text"))
+        with pytest.raises(OperationalError), pooled.connect() as conn:  # as for a dropped connection
+            conn.execute(read, {"id": 1})
+        with pooled.connect() as conn:  # a new connection, which prepares it against the new table
+            assert conn.execute(read, {"id": 1}).one().seen == "7"
+    finally:
+        pooled.dispose()
+        with engine.begin() as admin:
+            admin.execute(text("DROP TABLE prepared_probe_migrated"))
