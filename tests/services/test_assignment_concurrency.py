@@ -123,11 +123,32 @@ def test_triage_assigns_in_its_own_transaction_beside_assigners_without_races(
     assert sum(statuses.values()) == len(customers)  # one ticket per customer, none lost
     assert statuses[TicketStatus.ASSIGNED] == sum(load.values())
     assert set(asked) <= {"assignment.assign_queue", "outbound.send_message"}
-    assert asked.count("assignment.assign_queue") < len(customers)  # some were assigned where they were triaged
+    # How many triage assigned itself is left to timing (1 to 6 of 40 here, none once in CI: two assigners
+    # hold the queue most of the time); the test below shows that path alone.
     # What was not assigned where it was triaged had its assign task asked for; with everyone online, the tasks
     # (or any one assign pass) fill every slot there is.
     load = everyone_online_then_one_pass(sessions, queue_id, agents)
     assert sum(load.values()) == AGENTS * CAPACITY  # 24 slots, 40 tickets
+
+
+def test_triage_assigns_a_free_queue_in_its_own_transaction(
+        sessions: sessionmaker[Session], tenants: dict[str, Any], bus: Any) -> None:
+    from models.services import triage
+    from tests.fakes.whatsapp import text_delivery
+    from tests.services.helpers import store
+
+    queue_id, agents = setup_queue(sessions, tenants, Strategy.LEAST_BUSY)
+    with sessions() as s, s.begin():  # agents with room, no ticket waiting
+        s.query(Ticket).delete()
+    store(sessions, text_delivery("wamid.free.1", sender="5521900000002"))
+    (_, args), = [t for t in bus.tasks if t[0] == "triage.process_event"]
+    bus.tasks.clear()
+    with sessions() as s, s.begin():
+        triage.process_event(s, args[0], utcnow())
+    assert [name for name, _args in bus.tasks if name == "assignment.assign_queue"] == []
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket).join(Contact).where(Contact.phone == "5521900000002")).one()
+        assert (ticket.queue_id, ticket.status, ticket.agent_id in agents) == (queue_id, TicketStatus.ASSIGNED, True)
 
 
 def test_triage_does_not_wait_for_a_busy_assigner_and_asks_for_a_task(
