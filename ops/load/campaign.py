@@ -10,8 +10,10 @@ Run it with the tools interpreter (aiohttp for the socket clients): `bash ops/be
 Measured: webhook intake requests/s and p50/p99 (open loop, from the scheduled send time); end to end from the
 webhook POST to the first `message.created` (direction in) at any agent socket of the tenant (a ticket's first
 message reaches the whole queue room before assignment, later ones the assigned agent's room); assignment latency
-(tickets.assigned_at - created_at); errors; RSS of the API and worker processes every 10 s; RSS per socket; where the
-CPU goes (per process group) and, with --profile, py-spy's hot frames.
+(tickets.assigned_at - created_at); where a message's time goes (POST -> stored by the API -> picked up by a
+worker -> seen at a socket, overall and for every second in which a message took over 300 ms); errors; RSS of the
+API and worker processes every 10 s; RSS per socket; where the CPU goes (per process group) and, with --profile,
+py-spy's hot frames.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 from ops.bench import loadgen, sampling
 from ops.bench import tenants as tn
@@ -43,6 +46,42 @@ def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
     my = sum(v for _, v in samples) / n
     den = sum((t - mx) ** 2 for t, _ in samples)
     return (sum((t - mx) * (v - my) for t, v in samples) / den) * 60 / 1e6 if den else float("nan")
+
+
+def stage_times(db: Any, since: float, sent: dict[str, tuple[float, float | None]]) -> list[tuple[float, ...]]:
+    """(sent, stored by the API, picked up by a worker, seen at a socket) wall times of each message seen, from the
+    inbox row's received_at and processed_at (the worker's clock at the task's start)."""
+    rows = db.rows("SELECT m.body, extract(epoch FROM i.received_at), extract(epoch FROM i.processed_at) "
+                   "FROM messages m JOIN inbox_events i ON i.event_id = m.provider_message_id "
+                   "WHERE m.direction = 'in' AND m.created_at >= to_timestamp(%s)", (since,))
+    out = []
+    for body, received, processed in rows:
+        wall, at_socket = sent.get(body, (None, None))
+        if wall is not None and at_socket is not None and received is not None and processed is not None:
+            out.append((wall, float(received), float(processed), at_socket))
+    return sorted(out)
+
+
+def print_stages(stages: list[tuple[float, ...]], t0: float) -> None:
+    """Where a message's time goes, overall and in each second where some message took over 300 ms: stalls that
+    hit one stage show which part of the system waited."""
+    if not stages:
+        return
+    api = [r[1] - r[0] for r in stages]
+    queue = [r[2] - r[1] for r in stages]
+    rest = [r[3] - r[2] for r in stages]
+    print(f"stages (n={len(stages)}): POST -> stored p50 {ms(pct(api, 50))} p99 {ms(pct(api, 99))}; stored -> "
+          f"worker start p50 {ms(pct(queue, 50))} p99 {ms(pct(queue, 99))}; worker start -> socket p50 "
+          f"{ms(pct(rest, 50))} p99 {ms(pct(rest, 99))}")
+    by_second: dict[int, list[tuple[float, ...]]] = {}
+    for r in stages:
+        by_second.setdefault(int(r[0] - t0), []).append(r)
+    for second, rs in sorted(by_second.items()):
+        if max(r[3] - r[0] for r in rs) > 0.3:
+            med = [pct([r[k + 1] - r[k] for r in rs], 50) for k in range(3)]
+            worst = max(rs, key=lambda r: r[3] - r[0])
+            print(f"  slow second {second:3d}: n={len(rs)} medians {ms(med[0])} / {ms(med[1])} / {ms(med[2])}; "
+                  f"worst {ms(worst[1] - worst[0])} / {ms(worst[2] - worst[1])} / {ms(worst[3] - worst[2])}")
 
 
 def main() -> int:
@@ -252,6 +291,8 @@ def main() -> int:
         tickets = db.one("SELECT count(*) FROM tickets WHERE created_at >= to_timestamp(%s)", (t_load,))
         stored = db.one("SELECT count(*) FROM messages WHERE direction = 'in' AND created_at >= to_timestamp(%s)",
                         (t_load,))
+        stages = stage_times(db, t_load, {f"m{run_tag}-{s.index}": (s.wall, seen["first_message"].get(
+            f"m{run_tag}-{s.index}", [None])[0]) for s in ok})
         errors = [s for s in shots if s.status != 200]
         codes: dict[int, int] = {}
         for s in errors:
@@ -283,6 +324,7 @@ def main() -> int:
         print(f"inbox backlog at load stop {backlog_at_stop}; "
               f"{'drained after ' + format(drained, '.1f') + ' s' if drained is not None else 'not drained'}"
               f" (left {backlog_end} after {args.drain_timeout:.0f} s)")
+        print_stages(stages, t_load)
         print(sampling.format_cpu(shares))
         accepted_n = max(1, sum(1 for s in shots if s.status == 200))
         api_ms = sum(v for k, v in shares.items() if k.startswith("api")) * window / accepted_n * 1000
