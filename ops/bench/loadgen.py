@@ -19,6 +19,10 @@ from typing import Any
 
 from tests.harness.stack import log
 
+# The load starts at full rate after a minute of logins: the first seconds' queue (the chain's and the project's
+# alike, ninth campaign) can set a 60-s run's p99 alone, so the scripts also print p99 without them.
+STEADY_AFTER = 3.0
+
 
 def pct(values: Sequence[float], p: float) -> float:
     """Percentile by nearest rank (p in 0..100); NaN for no values."""
