@@ -100,6 +100,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         return origin in (settings.public_base_url, own)
 
     socketio.init_app(app, async_mode=settings.socketio_async_mode, message_queue=settings.redis_url,
-                      channel=settings.socketio_channel, cors_allowed_origins=origin_ok)
+                      channel=settings.socketio_channel, cors_allowed_origins=origin_ok,
+                      ping_interval=settings.socketio_ping_interval, ping_timeout=settings.socketio_ping_timeout)
+    if settings.socketio_async_mode == "gevent":
+        from api import socket_pings  # imports gevent: the tier's process only
+
+        socket_pings.install()
     log.info("atendimento API starting: %s", settings.describe())
     return app

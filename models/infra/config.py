@@ -47,6 +47,8 @@ class Settings:
     max_webhook_bytes: int = 1024 * 1024
     socketio_async_mode: str = "threading"
     socketio_channel: str = "flask-socketio"
+    socketio_ping_interval: float = 25.0  # engine.io's defaults: a ping every 25 s, a socket silent 20 s after it
+    socketio_ping_timeout: float = 20.0  # is dropped (and its agent's presence with it)
     outbox_relay_interval: float = 10.0
     outbox_relay_min_age: float = 5.0
     assignment_sweep_interval: float = 30.0
@@ -161,6 +163,8 @@ class Settings:
             max_webhook_bytes=_int(env, "MAX_WEBHOOK_BYTES", cls.max_webhook_bytes),
             socketio_async_mode=env.get("SOCKETIO_ASYNC_MODE") or cls.socketio_async_mode,
             socketio_channel=env.get("SOCKETIO_CHANNEL") or cls.socketio_channel,
+            socketio_ping_interval=_float(env, "SOCKETIO_PING_INTERVAL", cls.socketio_ping_interval),
+            socketio_ping_timeout=_float(env, "SOCKETIO_PING_TIMEOUT", cls.socketio_ping_timeout),
             outbox_relay_interval=_float(env, "OUTBOX_RELAY_INTERVAL", cls.outbox_relay_interval),
             outbox_relay_min_age=_float(env, "OUTBOX_RELAY_MIN_AGE", cls.outbox_relay_min_age),
             assignment_sweep_interval=_float(env, "ASSIGNMENT_SWEEP_INTERVAL", cls.assignment_sweep_interval),

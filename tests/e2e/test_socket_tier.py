@@ -4,6 +4,8 @@ the worker emit; the tier's own reads (the token and session checks at connect, 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+import simple_websocket
 
 from tests.e2e.conftest import SECRET
 from tests.fakes.graph import GraphServer
@@ -28,7 +31,7 @@ def api_and_tier(database_url: str, redis_url: str, graph: GraphServer, tenants:
                  tmp_path: Path) -> Iterator[tuple[str, str]]:
     env = child_env(DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=SECRET,
                     WHATSAPP_GRAPH_BASE_URL=graph.url, SOCKETIO_CHANNEL=f"e2e-{uuid.uuid4().hex[:8]}",
-                    DATA_DIR=str(tmp_path))
+                    DATA_DIR=str(tmp_path), SOCKETIO_PING_INTERVAL="1", SOCKETIO_PING_TIMEOUT="5")
     port = free_port()
     tier = Proc("sockets", sockets_argv(port), env, tmp_path)
     base = f"http://127.0.0.1:{port}"
@@ -36,6 +39,7 @@ def api_and_tier(database_url: str, redis_url: str, graph: GraphServer, tenants:
         with running_stack(env, tmp_path) as bases:
             wait_ready(base, [tier])
             assert "Using worker: gevent" in tier.tail(200) and "message queue (gevent)" in tier.tail(200)
+            assert "engine.io pings wait on event-loop timers" in tier.tail(200)  # api/socket_pings.py
             yield bases[0], base
     except BaseException:
         print(f"--- sockets\n{tier.tail()}")
@@ -86,3 +90,25 @@ def test_the_tier_checks_every_token_at_connect_many_at_once(api_and_tier: tuple
     finally:
         for item in listeners:
             item.close()
+
+
+def test_the_tier_pings_a_live_socket_and_drops_a_silent_one(api_and_tier: tuple[str, str]) -> None:
+    """Engine.IO's heartbeat as a browser sees it, on the tier's timer pings (api/socket_pings.py): a ping each
+    interval while the socket answers, and the tier closes a socket that stops answering."""
+    api, tier = api_and_tier
+    token = login(api, "acme", "ana@acme.example", "pw-ana")["access_token"]
+    ws = simple_websocket.Client.connect(tier.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket")
+    try:
+        opened = json.loads(ws.receive(timeout=10)[1:])  # "0{...}": engine.io OPEN
+        assert (opened["pingInterval"], opened["pingTimeout"]) == (1000, 5000)
+        ws.send("40" + json.dumps({"token": token}))  # Socket.IO CONNECT with the console's auth
+        assert ws.receive(timeout=10).startswith("40{")
+        for _ in range(3):  # each pong schedules the next ping
+            assert ws.receive(timeout=10) == "2"
+            ws.send("3")
+        assert ws.receive(timeout=10) == "2"  # left unanswered
+        with pytest.raises(simple_websocket.ConnectionClosed):  # not a timeout (None): the tier closes it
+            ws.receive(timeout=30)
+    finally:
+        with contextlib.suppress(simple_websocket.ConnectionClosed):
+            ws.close()
