@@ -7,6 +7,7 @@ the RSS of the tier's worker process (/proc/PID/statm) before and after. The sam
 (ops/bench/socket_baseline.py) unless --no-baseline. Loopback only, bounded by a hard deadline, stops its children.
 
     $(bash ops/bench/tools.sh) -m ops.bench.socket_memory --sockets 1000
+    $(bash ops/bench/tools.sh) -m ops.bench.socket_memory --sockets 1000 --hold 600   # and the drift over 10 min
     $(bash ops/bench/tools.sh) -m ops.bench.socket_memory --tier-args='--worker-class X' --no-baseline
     $(bash ops/bench/tools.sh) -m ops.bench.socket_memory --sockets 300 --tracemalloc --no-baseline  # what holds it
 
@@ -86,7 +87,7 @@ def snapshot(logdir: Path, n: int, timeout: float = 120) -> tracemalloc.Snapshot
 
 
 def connect_and_measure(name: str, base: str, pid: int, tokens: list[str], n: int, parallel: int, settle: float,
-                        logdir: Path, trace: bool) -> dict[str, Any]:
+                        logdir: Path, trace: bool, hold: float = 0, every: float = 60) -> dict[str, Any]:
     specs = [{"base": base, "token": tokens[i % len(tokens)], "tenant": "t00", "agent": i} for i in range(n)]
     spec_file, out_file = logdir / f"{name}-specs.json", logdir / f"{name}-out.json"
     spec_file.write_text(json.dumps(specs))
@@ -94,7 +95,7 @@ def connect_and_measure(name: str, base: str, pid: int, tokens: list[str], n: in
     before_snap = snapshot(logdir, 0) if trace else None
     rss0 = procs.rss_bytes(pid)
     client = subprocess.Popen([sys.executable, "-m", "ops.load.sockets", str(spec_file), str(out_file),
-                               "--parallel", str(parallel), "--max-seconds", "120"],
+                               "--parallel", str(parallel), "--max-seconds", str(120 + hold)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               cwd=procs.ROOT, start_new_session=True)
     try:
@@ -112,6 +113,11 @@ def connect_and_measure(name: str, base: str, pid: int, tokens: list[str], n: in
         time.sleep(settle)
         rss1 = procs.rss_bytes(pid)
         after_snap = snapshot(logdir, 1) if trace else None
+        held = [(0.0, rss1)]  # (seconds since the first reading, RSS): the drift while the sockets stay connected
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < hold:
+            time.sleep(min(every, hold - (time.monotonic() - t0)))
+            held.append((time.monotonic() - t0, procs.rss_bytes(pid)))
         client.stdin.close()  # type: ignore[union-attr]
         client.wait(timeout=60)
         seen = json.loads(out_file.read_text())
@@ -122,6 +128,11 @@ def connect_and_measure(name: str, base: str, pid: int, tokens: list[str], n: in
     res = {"name": name, "connected": got, "live_at_end": seen["live_at_end"], "rss0": rss0, "rss1": rss1,
            "per_socket": (rss1 - rss0) / max(1, got), "line": connected}
     log(f"{name}: {connected}; RSS {rss0 / 1e6:.1f} -> {rss1 / 1e6:.1f} MB, {res['per_socket'] / 1024:.1f} KiB/socket")
+    if len(held) > 1:
+        (t_end, rss_end) = held[-1]
+        res["drift"] = (f"held {t_end:.0f} s: RSS " + " ".join(f"{r / 1e6:.1f}" for _t, r in held)
+                        + f" MB, {(rss_end - rss1) / 1e6 / (t_end / 60):+.2f} MB/min")
+        log(f"{name}: {res['drift']}")
     if before_snap is not None and after_snap is not None:
         res["trace"] = trace_report(before_snap, after_snap, got)
     return res
@@ -154,11 +165,14 @@ def main() -> int:
     ap.add_argument("--tier-args", default="", help="extra gunicorn arguments for the tier, e.g. --worker-class X")
     ap.add_argument("--tier-env", action="append", default=[], help="KEY=VALUE for the tier and baseline (repeatable)")
     ap.add_argument("--pythonpath", default="", help="appended to both servers' PYTHONPATH (a package to try)")
+    ap.add_argument("--hold", type=float, default=0, help="seconds to keep the sockets connected after the reading, "
+                    "reading the RSS every --every s (the drift)")
+    ap.add_argument("--every", type=float, default=60)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--no-tier", action="store_true", help="only the baseline")
     ap.add_argument("--tracemalloc", type=int, nargs="?", const=12, default=0, metavar="FRAMES")
     args = ap.parse_args()
-    loadgen.install_deadline(280)
+    loadgen.install_deadline(280 + 2 * args.hold)
 
     st = stack.Stack("sockmem")
     results = []
@@ -185,7 +199,8 @@ def main() -> int:
             st.wait_http(base)
             tokens = [harness_agents.login(base, t.slug, email, pw) for t in tenants for email, pw in t.agents]
             results.append(connect_and_measure("tier", base, worker_pid(tier.pid), tokens, args.sockets,
-                                               args.parallel, args.settle, st.logdir, bool(args.tracemalloc)))
+                                               args.parallel, args.settle, st.logdir, bool(args.tracemalloc),
+                                               args.hold, args.every))
             tier.stop()
         if not args.no_baseline:
             port = procs.free_port()
@@ -195,12 +210,15 @@ def main() -> int:
             base = f"http://127.0.0.1:{port}"
             st.wait_http(base)
             results.append(connect_and_measure("baseline", base, worker_pid(bl.pid), tokens or ["x"], args.sockets,
-                                               args.parallel, args.settle, st.logdir, False))
+                                               args.parallel, args.settle, st.logdir, False, args.hold, args.every))
         print(f"\n=== socket memory: {args.sockets} websocket clients, app {st.commit}, tier args "
               f"{args.tier_args or '-'} {' '.join(args.tier_env)} ===")
         for r in results:
             print(f"{r['name']:>9}: {r['per_socket'] / 1024:5.1f} KiB/socket  (worker RSS {r['rss0'] / 1e6:.1f} -> "
                   f"{r['rss1'] / 1e6:.1f} MB; {r['line']}; live at end {r['live_at_end']})")
+        for r in results:
+            if "drift" in r:
+                print(f"{r['name']:>9}: {r['drift']}")
         for r in results:
             if "trace" in r:
                 print(r["trace"])
